@@ -1,0 +1,30 @@
+import type { Knex } from 'knex';
+
+import * as core from './20261122000000_core.js';
+import * as edfiDocuments from './20261122000100_edfi_documents.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations are listed here rather than discovered on disk, so the same list works from the
+ * TypeScript sources (tests) and from the compiled dist/ (npm start). Append new ones in order.
+ */
+const migrations: Array<[string, Migration]> = [
+  ['20261122000000_core', core],
+  ['20261122000100_edfi_documents', edfiDocuments],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  async getMigrations() {
+    return migrations;
+  },
+  getMigrationName([name]) {
+    return name;
+  },
+  async getMigration([, migration]) {
+    return migration;
+  },
+};

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+
+import { ConfigError, loadConfig } from '../config/index.js';
+import { createDb, migrate } from '../db/knex.js';
+import { resolveSecretHashKey } from '../db/settings.js';
+import { ApiError } from '../errors.js';
+import { clientCommands } from './client.js';
+import type { Command, Flags } from './context.js';
+import { dbCommands } from './db.js';
+import { edorgCommands } from './edorg.js';
+import { keyCommands } from './keys.js';
+
+const groups: Record<string, Record<string, Command>> = {
+  edorg: edorgCommands,
+  client: clientCommands,
+  keys: keyCommands,
+  db: dbCommands,
+};
+
+const usage = `usage: edgate <group> <action> [flags] [--json]
+
+  edorg add --id N --type sea|esc|lea|school --name "…" [--parent N]
+  edorg import FILE            JSON or CSV (id,type,name,parent); idempotent
+  edorg list
+  client create --name "…" --tier TIER [--edorg N]… [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…
+  client list
+  client show|update|rotate-secret|disable|enable CLIENT_ID   (update takes the create flags)
+  keys list|rotate
+  db migrate|seed
+
+Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CONFIG file as the server.`;
+
+const options = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  id: { type: 'string' },
+  type: { type: 'string' },
+  name: { type: 'string' },
+  parent: { type: 'string' },
+  file: { type: 'string' },
+  tier: { type: 'string' },
+  edorg: { type: 'string', multiple: true },
+  profile: { type: 'string', multiple: true },
+  'claim-set': { type: 'string' },
+  namespace: { type: 'string', multiple: true },
+} as const;
+
+function fail(message: string, code: string, json: boolean, exitCode: number): never {
+  if (json) process.stdout.write(JSON.stringify({ error: code, detail: message }) + '\n');
+  process.stderr.write(`edgate: ${message}\n`);
+  process.exit(exitCode);
+}
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${usage}`, 'usage', argv.includes('--json'), 2);
+  }
+  const flags = { ...parsed.values, json: Boolean(parsed.values.json) } as Flags;
+  const [group, action, ...args] = parsed.positionals;
+  if (parsed.values.help || !group) {
+    process.stdout.write(usage + '\n');
+    return;
+  }
+  const command = groups[group]?.[action ?? ''];
+  if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
+
+  const config = loadConfig();
+  const db = createDb(config.databaseUrl);
+  try {
+    await migrate(db);
+    const result = await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) });
+    process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
+  } finally {
+    await db.destroy();
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  const json = process.argv.includes('--json');
+  if (err instanceof ApiError) fail(err.detail ?? err.code, err.code, json, 1);
+  if (err instanceof ConfigError) fail(err.message, 'config', json, 78);
+  // knex prefixes driver errors with the SQL, which may hold hashes: show only the driver's words.
+  const message = err instanceof Error ? err.message.split(' - ').pop()! : String(err);
+  fail(message, 'internal_error', json, 1);
+});

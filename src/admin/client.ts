@@ -1,0 +1,79 @@
+import { loadClaimSets } from '../config/claim-sets.js';
+import {
+  createClient,
+  describeClient,
+  listClients,
+  requireClient,
+  rotateClientSecret,
+  setClientDisabled,
+  updateClient,
+  type ClientInput,
+  type ClientRules,
+} from '../db/clients.js';
+import { ApiError } from '../errors.js';
+import { flagList, flagString, keyValues, table, type AdminContext, type Command } from './context.js';
+
+function rules({ config }: AdminContext): ClientRules {
+  return { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()) };
+}
+
+function edorgIds(flags: AdminContext['flags']): number[] | undefined {
+  const raw = flagList(flags, 'edorg');
+  return raw?.map((value) => {
+    const id = Number(value);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError(400, 'invalid_field', `--edorg must be an ed-org id, got "${value}"`);
+    return id;
+  });
+}
+
+function inputFrom({ flags }: AdminContext): ClientInput {
+  return {
+    name: flagString(flags, 'name'),
+    tier: flagString(flags, 'tier'),
+    claimSet: flagString(flags, 'claim-set'),
+    edorgIds: edorgIds(flags),
+    profiles: flagList(flags, 'profile'),
+    namespacePrefixes: flagList(flags, 'namespace'),
+  };
+}
+
+function clientIdArg({ args }: AdminContext): string {
+  if (!args[0]) throw new ApiError(400, 'missing_field', 'name the client: edgate client <action> CLIENT_ID');
+  return args[0];
+}
+
+const shown = (view: ReturnType<typeof describeClient>) => ({ json: view, human: keyValues(view) });
+
+/** The one moment a secret is visible: the create and rotate-secret output. */
+function withSecret(view: ReturnType<typeof describeClient>, secret: string) {
+  const { client_id, ...rest } = view;
+  const json = { client_id, client_secret: secret, ...rest };
+  return { json, human: JSON.stringify(json, null, 2) + '\n\nStore the client_secret now: it is not shown again.' };
+}
+
+export const clientCommands: Record<string, Command> = {
+  async create(ctx) {
+    const { client, secret } = await createClient(ctx.db, await ctx.hashKey(), inputFrom(ctx), rules(ctx));
+    return withSecret(describeClient(client), secret);
+  },
+  async list(ctx) {
+    const clients = (await listClients(ctx.db)).map(describeClient);
+    return { json: { clients }, human: table(clients, ['client_id', 'name', 'tier', 'claim_set', 'education_organization_ids', 'disabled']) };
+  },
+  async show(ctx) {
+    return shown(describeClient(await requireClient(ctx.db, clientIdArg(ctx))));
+  },
+  async update(ctx) {
+    return shown(describeClient(await updateClient(ctx.db, clientIdArg(ctx), inputFrom(ctx), rules(ctx))));
+  },
+  async 'rotate-secret'(ctx) {
+    const { client, secret } = await rotateClientSecret(ctx.db, await ctx.hashKey(), clientIdArg(ctx));
+    return withSecret(describeClient(client), secret);
+  },
+  async disable(ctx) {
+    return shown(describeClient(await setClientDisabled(ctx.db, clientIdArg(ctx), true)));
+  },
+  async enable(ctx) {
+    return shown(describeClient(await setClientDisabled(ctx.db, clientIdArg(ctx), false)));
+  },
+};

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { parse as parseCsv } from 'csv-parse/sync';
+
+import { listEdorgs, putEdorg, validateEdorgInput, type EdorgInput, type UpsertOutcome } from '../db/edorgs.js';
+import type { Db } from '../db/knex.js';
+import { ApiError } from '../errors.js';
+import { flagString, table, type AdminContext, type Command } from './context.js';
+
+const typeRank = { sea: 0, esc: 1, lea: 2, school: 3 } as const;
+
+function describe(row: { id: number; type: string; name: string; parent_id: number | null }) {
+  return { id: Number(row.id), type: row.type, name: row.name, parent: row.parent_id === null ? null : Number(row.parent_id) };
+}
+
+const add: Command = async ({ db, flags }) => {
+  const input = validateEdorgInput({ id: flags.id, type: flags.type, name: flags.name, parentId: flagString(flags, 'parent') });
+  await putEdorg(db, input, { upsert: false });
+  return { json: { created: describe({ ...input, parent_id: input.parentId ?? null }) }, human: `created ${input.type} ${input.id} "${input.name}"` };
+};
+
+const list: Command = async ({ db }) => {
+  const rows = (await listEdorgs(db)).map(describe);
+  return { json: { education_organizations: rows }, human: table(rows, ['id', 'type', 'name', 'parent']) };
+};
+
+/** Rows from JSON (an array, or {educationOrganizations: [...]}) or CSV with a header id,type,name,parent. */
+export function readEdorgFile(path: string): EdorgInput[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ApiError(400, 'unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let rows: Array<Record<string, unknown>>;
+  if (extname(path).toLowerCase() === '.csv') {
+    rows = parseCsv(text, { columns: true, skip_empty_lines: true, trim: true }) as Array<Record<string, unknown>>;
+  } else {
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      rows = (Array.isArray(parsed) ? parsed : (parsed as { educationOrganizations?: unknown }).educationOrganizations) as Array<Record<string, unknown>>;
+    } catch (err) {
+      throw new ApiError(400, 'invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(rows)) throw new ApiError(400, 'invalid_file', `${path} must hold an array of ed-orgs or {"educationOrganizations": [...]}`);
+  }
+  return rows.map((row, i) => {
+    try {
+      return validateEdorgInput({ ...row, parentId: row.parentId ?? row.parent ?? row.parent_id });
+    } catch (err) {
+      throw new ApiError(400, 'invalid_row', `${path} row ${i + 1}: ${(err as ApiError).detail}`);
+    }
+  });
+}
+
+/** Idempotent bulk load: parents before children, each row created, updated or left as it is. */
+export async function importEdorgs(db: Db, rows: EdorgInput[], onRow: () => void = () => {}) {
+  const counts: Record<UpsertOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
+  const ordered = [...rows].sort((a, b) => typeRank[a.type] - typeRank[b.type]);
+  for (const row of ordered) {
+    counts[await putEdorg(db, row, { upsert: true })] += 1;
+    onRow();
+  }
+  return counts;
+}
+
+const importFile: Command = async ({ db, args, flags }: AdminContext) => {
+  const path = args[0] ?? flagString(flags, 'file');
+  if (!path) throw new ApiError(400, 'missing_field', 'usage: edgate edorg import FILE (.json or .csv)');
+  const rows = readEdorgFile(path);
+  const bar = process.stderr.isTTY && !flags.json ? new SingleBar({ format: 'importing [{bar}] {value}/{total} ed-orgs', stream: process.stderr }) : undefined;
+  bar?.start(rows.length, 0);
+  try {
+    const counts = await importEdorgs(db, rows, () => bar?.increment());
+    return { json: { received: rows.length, ...counts }, human: `${rows.length} ed-orgs: ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} unchanged` };
+  } finally {
+    bar?.stop();
+  }
+};
+
+export const edorgCommands: Record<string, Command> = { add, list, import: importFile };

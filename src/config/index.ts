@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+
+export type TierName = string;
+
+export interface Tier {
+  requestsPerMinute: number;
+  costPerDay: number;
+}
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  /** Base URL clients use; also the token issuer (`iss`). */
+  publicUrl: string;
+  /** The API's resource identifier (`aud`). */
+  audience: string;
+  databaseUrl: string;
+  redisUrl?: string;
+  /** Prefix for every Redis key, so several deployments (or test runs) can share one Redis. */
+  redisPrefix: string;
+  tokenTtlSeconds: number;
+  tiers: Record<TierName, Tier>;
+  sisSync: { requestsPerMinute: number; maxBatch: number };
+  profilesDir: string;
+  /** HMAC key for client and SIS secrets; unset in development means one generated and kept in the database. */
+  secretHashKey?: string;
+  /** Encrypts signing keys at rest; production refuses to start without it. */
+  keyEncryptionSecret?: string;
+  /** A gateway run as its own process verifies against this JWKS instead of the database's keys. */
+  gatewayJwksUrl?: string;
+  /** How often an instance looks for rotated signing keys and disabled clients. */
+  refreshSeconds: number;
+  logLevel: string;
+}
+
+/** The contract's default tier table (API.md section 4). */
+export const defaultTiers: Record<TierName, Tier> = {
+  free: { requestsPerMinute: 60, costPerDay: 5_000 },
+  standard: { requestsPerMinute: 600, costPerDay: 100_000 },
+  premium: { requestsPerMinute: 6_000, costPerDay: 2_000_000 },
+};
+
+type Env = Record<string, string | undefined>;
+type FileConfig = Partial<Record<string, unknown>>;
+
+function readConfigFile(path: string | undefined): FileConfig {
+  if (!path) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as FileConfig;
+  } catch (err) {
+    throw new ConfigError(`EDGATE_CONFIG=${path} could not be read as JSON: ${(err as Error).message}`);
+  }
+}
+
+export class ConfigError extends Error {}
+
+function int(name: string, raw: unknown, min: number): number {
+  const value = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function parseTiers(raw: unknown): Record<TierName, Tier> {
+  if (raw === undefined) return defaultTiers;
+  if (!raw || typeof raw !== 'object') throw new ConfigError('tiers must be an object of {requestsPerMinute, costPerDay}');
+  const tiers: Record<TierName, Tier> = {};
+  for (const [name, tier] of Object.entries(raw as Record<string, Partial<Tier>>)) {
+    tiers[name] = {
+      requestsPerMinute: int(`tiers.${name}.requestsPerMinute`, tier?.requestsPerMinute, 1),
+      costPerDay: int(`tiers.${name}.costPerDay`, tier?.costPerDay, 1),
+    };
+  }
+  if (Object.keys(tiers).length === 0) throw new ConfigError('tiers must name at least one tier');
+  return tiers;
+}
+
+/** Env wins over the file named by EDGATE_CONFIG, which wins over the defaults. */
+export function loadConfig(env: Env = process.env): Config {
+  const file = readConfigFile(env.EDGATE_CONFIG);
+  const pick = (envName: string, fileKey: string): string | undefined => {
+    const fromEnv = env[envName];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const fromFile = file[fileKey];
+    return fromFile === undefined ? undefined : String(fromFile);
+  };
+  const port = int('PORT', pick('PORT', 'port') ?? 3000, 0);
+  const publicUrl = (pick('PUBLIC_URL', 'publicUrl') ?? `http://localhost:${port}`).replace(/\/$/, '');
+  const sisSync = (file.sisSync ?? {}) as Partial<Config['sisSync']>;
+  const config: Config = {
+    production: env.NODE_ENV === 'production',
+    port,
+    host: pick('HOST', 'host') ?? '0.0.0.0',
+    publicUrl,
+    audience: pick('AUDIENCE', 'audience') ?? publicUrl,
+    databaseUrl: pick('DATABASE_URL', 'databaseUrl') ?? 'sqlite:./data/edgate.sqlite',
+    redisUrl: pick('REDIS_URL', 'redisUrl'),
+    redisPrefix: pick('REDIS_PREFIX', 'redisPrefix') ?? 'edgate:',
+    tokenTtlSeconds: int('TOKEN_TTL_SECONDS', pick('TOKEN_TTL_SECONDS', 'tokenTtlSeconds') ?? 3600, 1),
+    tiers: parseTiers(file.tiers),
+    sisSync: {
+      requestsPerMinute: int('sisSync.requestsPerMinute', sisSync.requestsPerMinute ?? 20, 1),
+      maxBatch: int('sisSync.maxBatch', sisSync.maxBatch ?? 5_000, 1),
+    },
+    profilesDir: pick('PROFILES_DIR', 'profilesDir') ?? 'config/profiles',
+    secretHashKey: pick('SECRET_HASH_KEY', 'secretHashKey'),
+    keyEncryptionSecret: pick('KEY_ENCRYPTION_SECRET', 'keyEncryptionSecret'),
+    gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),
+    refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
+    logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
+  };
+  if (config.production) refuseInsecureDefaults(config, env);
+  return config;
+}
+
+/** Production must not silently run on development conveniences. */
+function refuseInsecureDefaults(config: Config, env: Env): void {
+  const problems: string[] = [];
+  if (!env.DATABASE_URL && !config.databaseUrl.startsWith('mysql')) problems.push('set DATABASE_URL to a mysql:// URL');
+  else if (config.databaseUrl.startsWith('sqlite')) problems.push('DATABASE_URL is SQLite; production needs MySQL/MariaDB');
+  if (!config.keyEncryptionSecret || config.keyEncryptionSecret.length < 32) {
+    problems.push('set KEY_ENCRYPTION_SECRET (≥ 32 characters) so signing keys are encrypted at rest');
+  }
+  if (!config.secretHashKey || config.secretHashKey.length < 32) {
+    problems.push('set SECRET_HASH_KEY (≥ 32 characters), the HMAC key for client and SIS secrets');
+  }
+  if (problems.length) {
+    throw new ConfigError(`NODE_ENV=production refuses insecure defaults:\n  - ${problems.join('\n  - ')}`);
+  }
+}

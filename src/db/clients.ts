@@ -1,0 +1,182 @@
+import { randomBytes } from 'node:crypto';
+
+import { ApiError } from '../errors.js';
+import { generateSecret, keyedHash } from '../secrets.js';
+import { missingEdorgs } from './edorgs.js';
+import type { Db } from './knex.js';
+import type { ClientRow } from './tables.js';
+
+/** A client as the rest of the service sees it: parsed lists, a real boolean, its ed-orgs. */
+export interface ClientRecord {
+  clientId: string;
+  name: string;
+  secretHash: string;
+  tier: string;
+  claimSet: string;
+  namespacePrefixes: string[];
+  profiles: string[];
+  disabled: boolean;
+  edorgIds: number[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ClientInput {
+  name?: string;
+  tier?: string;
+  claimSet?: string;
+  edorgIds?: number[];
+  profiles?: string[];
+  namespacePrefixes?: string[];
+}
+
+/** What the caller may choose among; the CLI passes the configured tiers and claim sets. */
+export interface ClientRules {
+  tiers: string[];
+  claimSets: string[];
+}
+
+export const defaultClaimSet = 'SIS Vendor';
+
+function toRecord(row: ClientRow, edorgIds: number[]): ClientRecord {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    tier: row.tier,
+    claimSet: row.claim_set,
+    namespacePrefixes: JSON.parse(row.namespace_prefixes) as string[],
+    profiles: JSON.parse(row.profiles) as string[],
+    disabled: Boolean(row.disabled),
+    edorgIds,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+/** The public view of a client: never the secret hash. */
+export function describeClient(c: ClientRecord) {
+  return {
+    client_id: c.clientId,
+    name: c.name,
+    tier: c.tier,
+    claim_set: c.claimSet,
+    education_organization_ids: c.edorgIds,
+    namespace_prefixes: c.namespacePrefixes,
+    profiles: c.profiles,
+    disabled: c.disabled,
+    created_at: new Date(c.createdAt).toISOString(),
+    updated_at: new Date(c.updatedAt).toISOString(),
+  };
+}
+
+async function checkInput(db: Db, input: ClientInput, rules: ClientRules): Promise<void> {
+  if (input.name !== undefined && (!input.name.trim() || input.name.length > 255)) {
+    throw new ApiError(400, 'invalid_field', 'name must be 1–255 characters');
+  }
+  if (input.tier !== undefined && !rules.tiers.includes(input.tier)) {
+    throw new ApiError(400, 'invalid_tier', `tier must be one of ${rules.tiers.join('|')}, got "${input.tier}"`);
+  }
+  if (input.claimSet !== undefined && !rules.claimSets.includes(input.claimSet)) {
+    throw new ApiError(400, 'invalid_claim_set', `claim set must be one of ${rules.claimSets.map((c) => `"${c}"`).join(', ')}, got "${input.claimSet}"`);
+  }
+  const missing = await missingEdorgs(db, input.edorgIds ?? []);
+  if (missing.length) throw new ApiError(400, 'unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
+  for (const prefix of input.namespacePrefixes ?? []) {
+    if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(prefix)) throw new ApiError(400, 'invalid_field', `namespace prefix must be a URI such as uri://ed-fi.org, got "${prefix}"`);
+  }
+}
+
+async function edorgIdsOf(db: Db, clientId: string): Promise<number[]> {
+  const rows = await db('client_edorgs').where({ client_id: clientId }).orderBy('edorg_id').select('edorg_id');
+  return rows.map((r: { edorg_id: number }) => Number(r.edorg_id));
+}
+
+export async function findClient(db: Db, clientId: string): Promise<ClientRecord | undefined> {
+  const row = await db<ClientRow>('clients').where({ client_id: clientId }).first();
+  return row ? toRecord(row, await edorgIdsOf(db, clientId)) : undefined;
+}
+
+export async function requireClient(db: Db, clientId: string): Promise<ClientRecord> {
+  const client = await findClient(db, clientId);
+  if (!client) throw new ApiError(404, 'unknown_client', `no client with id ${clientId}`);
+  return client;
+}
+
+export async function listClients(db: Db): Promise<ClientRecord[]> {
+  const [rows, links] = await Promise.all([
+    db<ClientRow>('clients').orderBy('created_at').orderBy('client_id'),
+    db('client_edorgs').orderBy('edorg_id').select('client_id', 'edorg_id'),
+  ]);
+  return rows.map((row) =>
+    toRecord(row, links.filter((l: { client_id: string }) => l.client_id === row.client_id).map((l: { edorg_id: number }) => Number(l.edorg_id))),
+  );
+}
+
+async function replaceEdorgs(db: Db, clientId: string, edorgIds: number[]): Promise<void> {
+  await db('client_edorgs').where({ client_id: clientId }).del();
+  const unique = [...new Set(edorgIds)];
+  if (unique.length) await db('client_edorgs').insert(unique.map((edorg_id) => ({ client_id: clientId, edorg_id })));
+}
+
+/** Creates a client; the plain secret is returned this once and only its keyed hash is stored. */
+export async function createClient(db: Db, hashKey: Buffer, input: ClientInput, rules: ClientRules): Promise<{ client: ClientRecord; secret: string }> {
+  if (!input.name) throw new ApiError(400, 'missing_field', '--name is required');
+  if (!input.tier) throw new ApiError(400, 'missing_field', '--tier is required');
+  const full = { ...input, claimSet: input.claimSet ?? defaultClaimSet };
+  await checkInput(db, full, rules);
+  const clientId = randomBytes(15).toString('base64url');
+  const secret = generateSecret();
+  const now = Date.now();
+  await db.transaction(async (trx) => {
+    await trx('clients').insert({
+      client_id: clientId,
+      name: full.name,
+      secret_hash: keyedHash(hashKey, secret),
+      tier: full.tier,
+      claim_set: full.claimSet,
+      namespace_prefixes: JSON.stringify(full.namespacePrefixes ?? []),
+      profiles: JSON.stringify(full.profiles ?? []),
+      disabled: false,
+      created_at: now,
+      updated_at: now,
+    });
+    await replaceEdorgs(trx, clientId, full.edorgIds ?? []);
+  });
+  return { client: await requireClient(db, clientId), secret };
+}
+
+export async function updateClient(db: Db, clientId: string, input: ClientInput, rules: ClientRules): Promise<ClientRecord> {
+  await requireClient(db, clientId);
+  await checkInput(db, input, rules);
+  const changes: Partial<ClientRow> = { updated_at: Date.now() };
+  if (input.name !== undefined) changes.name = input.name;
+  if (input.tier !== undefined) changes.tier = input.tier;
+  if (input.claimSet !== undefined) changes.claim_set = input.claimSet;
+  if (input.profiles !== undefined) changes.profiles = JSON.stringify(input.profiles);
+  if (input.namespacePrefixes !== undefined) changes.namespace_prefixes = JSON.stringify(input.namespacePrefixes);
+  await db.transaction(async (trx) => {
+    await trx('clients').where({ client_id: clientId }).update(changes);
+    if (input.edorgIds !== undefined) await replaceEdorgs(trx, clientId, input.edorgIds);
+  });
+  return requireClient(db, clientId);
+}
+
+export async function rotateClientSecret(db: Db, hashKey: Buffer, clientId: string): Promise<{ client: ClientRecord; secret: string }> {
+  await requireClient(db, clientId);
+  const secret = generateSecret();
+  await db('clients').where({ client_id: clientId }).update({ secret_hash: keyedHash(hashKey, secret), updated_at: Date.now() });
+  return { client: await requireClient(db, clientId), secret };
+}
+
+export async function setClientDisabled(db: Db, clientId: string, disabled: boolean): Promise<ClientRecord> {
+  await requireClient(db, clientId);
+  await db('clients').where({ client_id: clientId }).update({ disabled, updated_at: Date.now() });
+  return requireClient(db, clientId);
+}
+
+/** Ids of every disabled client; the in-process revocation list is fed from this. */
+export async function disabledClientIds(db: Db): Promise<string[]> {
+  const rows = await db('clients').where({ disabled: true }).select('client_id');
+  return rows.map((r: { client_id: string }) => r.client_id);
+}

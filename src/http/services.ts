@@ -1,0 +1,66 @@
+import { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
+
+import type { Config } from '../config/index.js';
+import { createDb, migrate, type Db } from '../db/knex.js';
+import { resolveSecretHashKey } from '../db/settings.js';
+import { TokenVerifier } from '../gateway/verifier.js';
+import { ClientDirectory } from '../oidc/client-directory.js';
+import { Keyring } from '../oidc/keyring.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+/** Everything the route modules receive; nothing reaches for a global. */
+export interface Services {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  metrics: Metrics;
+  hashKey: Buffer;
+  keyring: Keyring;
+  directory: ClientDirectory;
+  verifier: TokenVerifier;
+  /** Shared state for several instances; absent means in-process state. */
+  redis?: Redis;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.logLevel,
+    // Belt and braces: no log line is built from these, but a careless `log.info({ req })` would be.
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', '*.secret', '*.token', '*.access_token'], censor: '[redacted]' },
+  });
+}
+
+export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
+  const db = createDb(config.databaseUrl);
+  await migrate(db);
+  const keyring = await Keyring.open(db, config);
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+    : undefined;
+  redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  const directory = new ClientDirectory(db);
+  const verifier = new TokenVerifier({
+    issuer: config.publicUrl,
+    audience: config.audience,
+    tiers: Object.keys(config.tiers),
+    keys: config.gatewayJwksUrl ? new URL(config.gatewayJwksUrl) : keyring,
+  });
+  return {
+    config,
+    db,
+    logger,
+    metrics: createMetrics(),
+    hashKey: await resolveSecretHashKey(db, config),
+    keyring,
+    directory,
+    verifier,
+    redis,
+    async close() {
+      keyring.close();
+      redis?.disconnect();
+      await db.destroy();
+    },
+  };
+}
