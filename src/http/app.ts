@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import Koa from 'koa';
 
 import { ApiError } from '../errors.js';
+import { gateway } from '../gateway/index.js';
 import { oauthRoutes } from '../oidc/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
 import { errorHandler } from './errors.js';
@@ -9,8 +10,16 @@ import { requestContext } from './request-context.js';
 import type { Services } from './services.js';
 import { systemRoutes } from './system.js';
 
-/** Route modules in the order they are registered; each receives the services it needs. */
-const routeModules: Array<(router: Router, services: Services) => void> = [systemRoutes, oauthRoutes];
+type RouteModule = (router: Router, services: Services) => void;
+
+/** Routes that are not API calls: no gateway in front. */
+const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes];
+
+/** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
+const guardedRoutes: RouteModule[] = [];
+
+/** Path prefixes the gateway guards. */
+export const guardedPrefixes = ['/data/', '/stats/'];
 
 export function buildApp(services: Services): Koa {
   const app = new Koa();
@@ -22,7 +31,10 @@ export function buildApp(services: Services): Koa {
     await next();
   });
   const router = new Router();
-  for (const register of routeModules) register(router, services);
+  for (const register of openRoutes) register(router, services);
+  const guard = gateway(services);
+  app.use(async (ctx, next) => (guardedPrefixes.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));
+  for (const register of guardedRoutes) register(router, services);
   app.use(router.routes());
   app.use(
     router.allowedMethods({
