@@ -3,7 +3,7 @@
  * Each scenario module exports `run(args)`; it measures edgate against a baseline in the same run.
  */
 const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
-  // scenarios register here: tokens, gateway, edfi, sis
+  tokens: () => import('./tokens.js'),
 };
 
 async function main() {

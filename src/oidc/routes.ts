@@ -30,7 +30,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
  * instance), so a rotation done by the CLI or another instance needs no restart.
  */
 function providerHandler(deps: OAuthDeps): () => Handler {
-  const claimsFor = tokenClaims(deps.db, deps.directory);
+  const claimsFor = tokenClaims(deps.directory);
   const build = (): Handler => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
     provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
