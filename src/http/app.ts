@@ -1,9 +1,9 @@
 import Router from '@koa/router';
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
-import { oauthRoutes } from '../oidc/routes.js';
+import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
 import { errorHandler } from './errors.js';
 import { requestContext } from './request-context.js';
@@ -21,15 +21,26 @@ const guardedRoutes: RouteModule[] = [];
 /** Path prefixes the gateway guards. */
 export const guardedPrefixes = ['/data/', '/stats/'];
 
-export function buildApp(services: Services): Koa {
+const refuseOversizedBodies: Middleware = async (ctx, next) => {
+  // Refuse a declared oversized body before reading a byte of it; chunked bodies are capped while read.
+  if ((ctx.request.length ?? 0) > bodyLimitBytes) throw payloadTooLarge();
+  await next();
+};
+
+/**
+ * The whole service as one request listener: oidc-provider's paths go to its own Koa app, every
+ * other path to edgate's; both run the same request-context, error and body-limit middleware.
+ */
+export function buildApp(services: Services): RequestListener {
+  const common = [requestContext(services.logger, services.metrics), errorHandler(services.logger), refuseOversizedBodies];
+  const provider = providerListener(services, common);
+  const koa = buildKoaApp(services, common).callback();
+  return (req, res) => (isProviderPath(req.url) ? provider(req, res) : koa(req, res));
+}
+
+function buildKoaApp(services: Services, common: Middleware[]): Koa {
   const app = new Koa();
-  app.use(requestContext(services.logger, services.metrics));
-  app.use(errorHandler(services.logger));
-  app.use(async (ctx, next) => {
-    // Refuse a declared oversized body before reading a byte of it; chunked bodies are capped while read.
-    if ((ctx.request.length ?? 0) > bodyLimitBytes) throw payloadTooLarge();
-    await next();
-  });
+  for (const middleware of common) app.use(middleware);
   const router = new Router();
   for (const register of openRoutes) register(router, services);
   const guard = gateway(services);

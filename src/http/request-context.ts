@@ -23,7 +23,7 @@ export function requestContext(logger: Logger, metrics: Metrics) {
     }
     ctx.res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
+      const route = (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? ctx.state.route ?? 'unmatched';
       const status = ctx.res.statusCode;
       metrics.requests.inc({ method: ctx.method, route: String(route), status: String(status) });
       metrics.duration.observe({ method: ctx.method, route: String(route) }, seconds);

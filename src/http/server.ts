@@ -14,7 +14,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config, services?: Services): Promise<RunningServer> {
   const svc = services ?? (await openServices(config));
-  const server = createServer(buildApp(svc).callback());
+  const server = createServer(buildApp(svc));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

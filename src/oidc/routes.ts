@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
-import type { Context } from 'koa';
+import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import { ApiError } from '../errors.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
@@ -23,34 +24,56 @@ export interface OAuthDeps {
   verifier: TokenVerifier;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** The paths oidc-provider answers, and the one method each accepts; everything else it would mount stays unreachable. */
+const providerRoutes: Record<string, string> = {
+  '/oauth/token': 'POST',
+  '/.well-known/openid-configuration': 'GET',
+  '/.well-known/jwks.json': 'GET',
+};
+
+export function isProviderPath(url: string | undefined): boolean {
+  const path = (url ?? '').split('?')[0];
+  return Object.hasOwn(providerRoutes, path);
+}
+
+async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
+  const method = providerRoutes[ctx.path];
+  if (!method) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  if (ctx.method !== method && !(method === 'GET' && ctx.method === 'HEAD')) {
+    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${method} only`);
+  }
+  ctx.state.route = ctx.path;
+  if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);
+  await next();
+}
 
 /**
+ * The token endpoint, discovery and JWKS are served by oidc-provider's own Koa app, with edgate's
+ * request context, error handler and body normalisation mounted through `provider.use` (its
+ * documented pre-middleware hook) — not behind a second Koa app: issuing a token costs well under a
+ * millisecond, and a second context and middleware chain per request would cost a fifth of it.
+ *
  * The provider is rebuilt when the keyring changes (oidc-provider's keystore is fixed per
  * instance), so a rotation done by the CLI or another instance needs no restart.
  */
-function providerHandler(deps: OAuthDeps): () => Handler {
+export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): RequestListener {
   const claimsFor = tokenClaims(deps.directory);
-  const build = (): Handler => {
+  const build = (): RequestListener => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
+    for (const middleware of [...preMiddleware, onlyProviderRoutes]) provider.use(middleware);
     provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
-    return provider.callback() as Handler;
+    return provider.callback() as RequestListener;
   };
-  let handle = build();
+  let listener = build();
   deps.keyring.onChange(() => {
-    handle = build();
+    listener = build();
   });
-  return () => handle;
+  return (req, res) => listener(req, res);
 }
 
+/** Edgate's own OAuth route: Ed-Fi's token_info. */
 export function oauthRoutes(router: Router, deps: OAuthDeps): void {
-  const current = providerHandler(deps);
-  const delegate = async (ctx: Context) => {
-    ctx.respond = false;
-    await current()(ctx.req, ctx.res);
-  };
-  router.post('/oauth/token', normaliseTokenRequest, delegate);
-  router.get('/.well-known/openid-configuration', delegate);
-  router.get('/.well-known/jwks.json', delegate);
   tokenInfoRoutes(router, deps);
 }
