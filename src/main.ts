@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+
 import { ConfigError, loadConfig } from './config/index.js';
 import { startServer } from './http/server.js';
 import { createLogger, openServices } from './http/services.js';
@@ -15,7 +17,8 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
   const running = await startServer(config, await openServices(config, logger));
-  logger.info({ url: config.publicUrl, listen: `${config.host}:${config.port}`, database: config.databaseUrl.split(':')[0] }, 'edgate listening');
+  const { port } = running.server.address() as AddressInfo;
+  logger.info({ url: config.publicUrl, host: config.host, port, database: config.databaseUrl.split(':')[0] }, 'edgate listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
