@@ -58,3 +58,25 @@ describe.each(engines)('service basics on $name', (engine) => {
     expect(await res.json()).toMatchObject({ error: 'method_not_allowed' });
   });
 });
+
+describe.each(engines)('when the database goes away, on $name', (engine) => {
+  it('answers /ready 503 and a 500 internal_error that leaks no SQL or stack', async () => {
+    const app = await startTestApp(engine);
+    try {
+      const client = await app.client();
+      const token = await app.token(client);
+      app.services.directory.forget(client.clientId);
+      await app.services.db.destroy();
+      const ready = await app.fetch('/ready');
+      expect(ready.status).toBe(503);
+      const res = await app.fetch('/oauth/token_info', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'boom-1' }, body: JSON.stringify({ token }) });
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as Record<string, string>;
+      expect(body).toEqual({ error: 'internal_error', error_description: expect.any(String) });
+      expect(JSON.stringify(body)).not.toMatch(/select|from|clients|at \w+ \(|\.ts:\d+/i);
+      expect(res.headers.get('x-request-id')).toBe('boom-1');
+    } finally {
+      await app.stop().catch(() => undefined);
+    }
+  });
+});
