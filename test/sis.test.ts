@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { documentEtag, naturalKeyHash } from '../src/edfi/documents.js';
+import type { RosterRecord } from '../src/sis/roster.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';
 import { configFile, districts, documentCount, gbSchools, roster, secretFor, sync } from './sis-helpers.js';
@@ -49,7 +50,8 @@ describe.each(engines)('SIS sync on $name', (engine) => {
     });
 
     it('answers 401 unauthorized for a missing, malformed or wrong secret', async () => {
-      for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: `Bearer ${secret}x` }, { authorization: 'Bearer ' }]) {
+      const attempts: Array<Record<string, string>> = [{}, { authorization: 'Basic abc' }, { authorization: `Bearer ${secret}x` }, { authorization: 'Bearer ' }];
+      for (const headers of attempts) {
         const res = await app.fetch('/api/sis/sync', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"students":[]}' });
         expect(res.status).toBe(401);
         expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -88,7 +90,7 @@ describe.each(engines)('SIS sync on $name', (engine) => {
     });
 
     it('answers 400 missing_field naming the first missing field', async () => {
-      const students: Array<Record<string, unknown>> = roster(5, 'MF');
+      const students: Array<Partial<RosterRecord>> = roster(5, 'MF');
       delete students[3].birthDate;
       delete students[4].firstName;
       const res = await sync(app, secret, { students });

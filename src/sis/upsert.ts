@@ -34,10 +34,7 @@ interface Desired {
   studentUniqueId: string;
 }
 
-interface Planned {
-  row: DocumentRow;
-  outcome: Outcome;
-}
+type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row: DocumentRow };
 
 /** Rows per statement: well under SQLite's 32,766 bound variables and MySQL's packet size. */
 const chunkSize = 500;
@@ -60,13 +57,23 @@ function associationOf(r: RosterRecord): Desired {
   return { keyHash: naturalKeyHash([r.studentUniqueId, r.schoolId, r.entryDate]), body, edorgId: r.schoolId, studentUniqueId: r.studentUniqueId };
 }
 
-/** Stored documents by key hash; on MySQL locked, so a concurrent writer cannot slip in between. */
+interface Stored {
+  id: string;
+  body: string;
+  etag: string;
+}
+
+/**
+ * Stored documents by key hash. On MySQL the rows found are locked, so a concurrent writer cannot
+ * change them between this read and the merge; keys not found are not gap-locked (read committed),
+ * so batches of different students do not deadlock each other.
+ */
 async function existingDocuments(trx: Db, resource: string, keyHashes: string[]) {
-  const found = new Map<string, { id: string; body: string }>();
+  const found = new Map<string, Stored>();
   for (const chunk of chunks(keyHashes)) {
-    const query = trx('edfi_documents').where({ resource }).whereIn('key_hash', chunk).select('id', 'key_hash', 'body');
+    const query = trx('edfi_documents').where({ resource }).whereIn('key_hash', chunk).select('id', 'key_hash', 'body', 'etag');
     if (dialectOf(trx) === 'mysql') query.forUpdate();
-    for (const row of (await query) as Array<{ id: string; key_hash: string; body: string }>) found.set(row.key_hash, row);
+    for (const row of (await query) as Array<Stored & { key_hash: string }>) found.set(row.key_hash, row);
   }
   return found;
 }
@@ -75,44 +82,47 @@ async function existingDocuments(trx: Db, resource: string, keyHashes: string[])
  * Decides each document's fate. An existing document keeps the members the SIS does not send
  * (e.g. ones written through the resource API) and is unchanged when the merge changes nothing.
  */
-function plan(resource: string, desired: Desired[], existing: Map<string, { id: string; body: string }>, now: number): Map<string, Planned> {
+function plan(resource: string, desired: Desired[], existing: Map<string, Stored>, now: number): Map<string, Planned> {
   const planned = new Map<string, Planned>();
   for (const d of desired) {
     if (planned.has(d.keyHash)) continue;
     const stored = existing.get(d.keyHash);
-    const storedBody = stored ? (JSON.parse(stored.body) as Body) : undefined;
-    const body = storedBody ? { ...storedBody, ...d.body } : d.body;
-    const outcome: Outcome = !storedBody ? 'created' : canonicalJson(body) === canonicalJson(storedBody) ? 'unchanged' : 'updated';
-    const row: DocumentRow = {
-      id: stored?.id ?? newDocumentId(),
-      resource,
-      key_hash: d.keyHash,
-      body: JSON.stringify(body),
-      etag: documentEtag(body),
-      last_modified: now,
-      created_by: null,
-      edorg_id: d.edorgId,
-      student_unique_id: d.studentUniqueId,
-    };
-    planned.set(d.keyHash, { row, outcome });
+    const etag = documentEtag(d.body);
+    // Same etag, same content: the common re-send is decided without parsing the stored body.
+    if (stored?.etag === etag) {
+      planned.set(d.keyHash, { outcome: 'unchanged' });
+      continue;
+    }
+    if (!stored) {
+      planned.set(d.keyHash, { outcome: 'created', row: documentRow(newDocumentId(), resource, d, d.body, etag, now) });
+      continue;
+    }
+    const storedBody = JSON.parse(stored.body) as Body;
+    const body = { ...storedBody, ...d.body };
+    const changed = canonicalJson(body) !== canonicalJson(storedBody);
+    planned.set(d.keyHash, changed ? { outcome: 'updated', row: documentRow(stored.id, resource, d, body, documentEtag(body), now) } : { outcome: 'unchanged' });
   }
   return planned;
 }
 
+function documentRow(id: string, resource: string, d: Desired, body: Body, etag: string, now: number): DocumentRow {
+  return { id, resource, key_hash: d.keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, edorg_id: d.edorgId, student_unique_id: d.studentUniqueId };
+}
+
 /** New documents are plain inserts (a concurrent twin fails loudly and the request is retried); changed ones are upserts. */
-async function writeDocuments(trx: Db, planned: Iterable<Planned>): Promise<void> {
-  const all = [...planned];
-  for (const chunk of chunks(all.filter((p) => p.outcome === 'created').map((p) => p.row))) await trx('edfi_documents').insert(chunk);
-  for (const chunk of chunks(all.filter((p) => p.outcome === 'updated').map((p) => p.row))) {
+const rowsOf = (planned: Planned[], outcome: 'created' | 'updated'): DocumentRow[] =>
+  [...planned].flatMap((p) => (p.outcome === outcome ? [p.row] : []));
+
+async function writeDocuments(trx: Db, planned: Planned[]): Promise<void> {
+  for (const chunk of chunks(rowsOf(planned, 'created'))) await trx('edfi_documents').insert(chunk);
+  for (const chunk of chunks(rowsOf(planned, 'updated'))) {
     await trx('edfi_documents').insert(chunk).onConflict(['resource', 'key_hash']).merge(['body', 'etag', 'last_modified']);
   }
 }
 
 /** Each new StudentSchoolAssociation makes its student reachable through its school. */
-async function writeSubjectEdorgs(trx: Db, associations: Iterable<Planned>): Promise<void> {
-  const rows = [...associations]
-    .filter((p) => p.outcome === 'created')
-    .map(({ row }) => ({ subject_type: 'student', subject_id: row.student_unique_id, edorg_id: row.edorg_id, via_document_id: row.id }));
+async function writeSubjectEdorgs(trx: Db, associations: Planned[]): Promise<void> {
+  const rows = rowsOf(associations, 'created').map((row) => ({ subject_type: 'student', subject_id: row.student_unique_id, edorg_id: row.edorg_id, via_document_id: row.id }));
   for (const chunk of chunks(rows)) await trx('edfi_subject_edorgs').insert(chunk);
 }
 
@@ -123,9 +133,9 @@ async function writeRoster(trx: Db, records: RosterRecord[], now: number): Promi
   const storedAssociations = await existingDocuments(trx, 'studentSchoolAssociations', associations.map((a) => a.keyHash));
   const studentPlan = plan('students', students, storedStudents, now);
   const associationPlan = plan('studentSchoolAssociations', associations, storedAssociations, now);
-  await writeDocuments(trx, studentPlan.values());
-  await writeDocuments(trx, associationPlan.values());
-  await writeSubjectEdorgs(trx, associationPlan.values());
+  await writeDocuments(trx, [...studentPlan.values()]);
+  await writeDocuments(trx, [...associationPlan.values()]);
+  await writeSubjectEdorgs(trx, [...associationPlan.values()]);
   return countPerRecord(records.length, students, associations, studentPlan, associationPlan);
 }
 
@@ -142,6 +152,11 @@ function countPerRecord(received: number, students: Desired[], associations: Des
   return counts;
 }
 
+/** See existingDocuments: MySQL reads committed rows and locks only those it found. */
+function transactionOptions(db: Db): { isolationLevel?: 'read committed' } {
+  return dialectOf(db) === 'mysql' ? { isolationLevel: 'read committed' } : {};
+}
+
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -152,7 +167,7 @@ export async function syncRoster(db: Db, records: RosterRecord[]): Promise<SyncC
   if (!records.length) return { received: 0, created: 0, updated: 0, unchanged: 0 };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction((trx) => writeRoster(trx, records, Date.now()));
+      return await db.transaction((trx) => writeRoster(trx, records, Date.now()), transactionOptions(db));
     } catch (err) {
       if (attempt >= maxAttempts || !(isDuplicateKey(err) || isRetryableConflict(err))) throw err;
       await pause(20 * attempt + Math.random() * 50);
