@@ -145,6 +145,15 @@ describe.each(engines)('SIS sync on $name', (engine) => {
       expect(await res.json()).toMatchObject({ error: 'batch_too_large', max: 5000, detail: expect.any(String) });
     });
 
+    it('refuses a body over 10 MB with 413 payload_too_large, and other methods with 405', async () => {
+      const big = await sync(app, secret, `{"students":[],"pad":"${'x'.repeat(10 * 1024 * 1024)}"}`);
+      expect(big.status).toBe(413);
+      expect(await big.json()).toMatchObject({ error: 'payload_too_large' });
+      const get = await app.fetch('/api/sis/sync', { headers: { authorization: `Bearer ${secret}` } });
+      expect(get.status).toBe(405);
+      expect(await get.json()).toMatchObject({ error: 'method_not_allowed' });
+    });
+
     it('writes nothing when one record of a batch is bad', async () => {
       const before = { students: await documentCount(app, 'students'), associations: await documentCount(app, 'studentSchoolAssociations') };
       const invalid = roster(50, 'AON');

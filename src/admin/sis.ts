@@ -62,7 +62,8 @@ async function push({ flags, args, env }: StandaloneContext): Promise<CommandRes
       concurrency: positiveInt(flags, 'concurrency', 2),
       onProgress: (done) => bar?.update(done),
       onNotice: (message) => {
-        if (!flags.json) process.stderr.write(`\n${message}\n`);
+        // On a terminal the bar owns the current line, so a notice starts on the next one.
+        if (!flags.json) process.stderr.write(`${interactive ? '\n' : ''}${message}\n`);
       },
     });
     const json = { file: path, url: syncUrl(url), ...summary };

@@ -216,7 +216,8 @@ class Sender {
     const last = this.roster.whereIs(batch.offset + batch.records.length - 1);
     const index = /^students\[(\d+)\]/.exec(answer.field ?? '')?.[1];
     const at = index === undefined ? '' : ` (${this.roster.whereIs(batch.offset + Number(index))})`;
-    return new ApiError(status, answer.error ?? 'push_failed', `the batch ${first} – ${last} was refused with ${status} ${answer.error ?? ''}${at}: ${answer.detail ?? 'no detail'}`);
+    const earlier = this.summary.batches ? `; the ${this.summary.batches} batch(es) accepted before it are written, so fix the file and re-run` : '';
+    return new ApiError(status, answer.error ?? 'push_failed', `the server refused the batch from ${first} to ${last} with ${status} ${answer.error ?? ''}${at}: ${answer.detail ?? 'no detail'}${earlier}`);
   }
 }
 
