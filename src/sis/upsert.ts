@@ -36,8 +36,11 @@ interface Desired {
 
 type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row: DocumentRow };
 
-/** Rows per statement: 9,000 bound variables at most (SQLite allows 32,766), about 400 kB a statement (MySQL allows 16 MB). */
-const chunkSize = 1000;
+/**
+ * Rows per statement. knex writes a multi-row SQLite insert as a compound SELECT, which SQLite caps
+ * at 500 terms; MySQL gains little from more (measured: about 5 % at 1,000).
+ */
+const chunkSize = 500;
 const maxAttempts = 5;
 
 const chunks = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / chunkSize) }, (_, i) => items.slice(i * chunkSize, (i + 1) * chunkSize));
