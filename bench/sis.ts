@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import knex from 'knex';
@@ -208,5 +208,6 @@ export async function run(args: string[]): Promise<void> {
       { engine, measure: `${pushRows.toLocaleString('en')}-row roster, sis push end to end (students/s)`, edgate: Math.round(pushRate), baseline: `${Math.round(floorRate)} (bulk insert rate)`, ratio: round1(pushRate / floorRate), goal: '≥ 5000 students/s', met: pushRate >= 5000 ? 'yes' : 'no' },
     );
   }
-  writeReport({ scenario: 'sis', date: new Date().toISOString(), machine: machine(), rows, rounds, pushRows });
+  // The load average says how much the machine was shared while measuring (figures vary with it).
+  writeReport({ scenario: 'sis', date: new Date().toISOString(), machine: machine(), rows, rounds, pushRows, loadAverage: loadavg().map((l) => Math.round(l * 100) / 100) });
 }
