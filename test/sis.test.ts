@@ -102,6 +102,7 @@ describe.each(engines)('SIS sync on $name', (engine) => {
 
     it.each([
       ['a schoolId that is not a number', { schoolId: 'abc' }, 'students[2].schoolId'],
+      ['a schoolId with a fraction', { schoolId: 255901001.5 }, 'students[2].schoolId'],
       ['a birthDate that is not a calendar date', { birthDate: '2010-02-30' }, 'students[2].birthDate'],
       ['an entryDate in another format', { entryDate: '08/20/2025' }, 'students[2].entryDate'],
       ['an empty firstName', { firstName: '' }, 'students[2].firstName'],
@@ -193,6 +194,15 @@ describe.each(engines)('SIS sync on $name', (engine) => {
 
       const subjects = await app.services.db('edfi_subject_edorgs').where({ subject_id: graded.studentUniqueId }).select();
       expect(subjects).toEqual([{ subject_type: 'student', subject_id: graded.studentUniqueId, edorg_id: graded.schoolId, via_document_id: association.id }]);
+    });
+
+    it('takes a schoolId written as a digit string and stores the integer', async () => {
+      const [student] = roster(1, 'TEXTID');
+      const res = await sync(app, secret, { students: [{ ...student, schoolId: String(student.schoolId) }] });
+      expect(await res.json()).toEqual({ received: 1, created: 1, updated: 0, unchanged: 0 });
+      const row = await app.services.db('edfi_documents').where({ resource: 'studentSchoolAssociations', student_unique_id: student.studentUniqueId }).first();
+      expect(JSON.parse(row.body).schoolReference).toEqual({ schoolId: student.schoolId });
+      expect(row.key_hash).toBe(naturalKeyHash([student.studentUniqueId, student.schoolId, student.entryDate]));
     });
 
     it('is idempotent: the same batch three times leaves one copy of each student and association', async () => {

@@ -20,8 +20,12 @@ export const sisCommands: Record<string, Command> = {
   async 'issue-secret'(ctx) {
     const { secret, issued, retired } = await issueSisSecret(ctx.db, await ctx.hashKey(), institutionOf(ctx));
     const json = { institution: issued.institution, secret, secret_id: issued.secret_id, retired: retired.map((r) => r.secret_id) };
-    const note = retired.length ? `\nRetired the oldest secret (${json.retired.join(', ')}): an institution holds at most two.` : '';
-    return { json, human: `${JSON.stringify({ institution: json.institution, secret, secret_id: json.secret_id }, null, 2)}\n\nStore the secret now: it is not shown again.${note}` };
+    // The reminder goes to stderr, so stdout stays one JSON object even without --json.
+    if (!ctx.flags.json) {
+      const note = retired.length ? ` Retired the oldest secret (${json.retired.join(', ')}): an institution holds at most two.` : '';
+      process.stderr.write(`Store the secret now: it is not shown again.${note}\n`);
+    }
+    return { json, human: JSON.stringify(json, null, 2) };
   },
   async revoke(ctx) {
     const institution = institutionOf(ctx);

@@ -24,7 +24,8 @@ const recordSchema = {
     firstName: { type: 'string', minLength: 1, maxLength: 75 },
     lastSurname: { type: 'string', minLength: 1, maxLength: 75 },
     birthDate: { type: 'string', format: 'date' },
-    schoolId: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+    // A digit string is taken too, as the ODS/API's JSON binding does; it is stored as the integer.
+    schoolId: { type: ['integer', 'string'], minimum: 1, maximum: Number.MAX_SAFE_INTEGER, pattern: '^[1-9][0-9]{0,14}$' },
     entryDate: { type: 'string', format: 'date' },
     entryGradeLevelDescriptor: { type: 'string', minLength: 1, maxLength: 306 },
   },
@@ -56,7 +57,7 @@ const addFormats = ((formatsPlugin as unknown as { default?: typeof formatsPlugi
  * allErrors is off on purpose: the contract reports the first bad field, and stopping there keeps
  * a bad 5,000-record batch cheap to refuse.
  */
-const ajv = new Ajv2020({ allErrors: false, strict: true });
+const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
 addFormats(ajv);
 const validateBatchShape: ValidateFunction = ajv.compile(batchSchema);
 const validateRecordShape: ValidateFunction = ajv.compile(recordSchema);
@@ -102,6 +103,10 @@ function problemFrom(error: ErrorObject, pointerPrefix = ''): RosterProblem {
 export function fieldPath(problem: Pick<RosterProblem, 'index' | 'member'>): string {
   if (problem.index === undefined) return problem.member || 'body';
   return `students[${problem.index}]${problem.member ? `.${problem.member}` : ''}`;
+}
+
+function withNumericSchoolId(record: RosterRecord): RosterRecord {
+  return typeof record.schoolId === 'string' ? { ...record, schoolId: Number(record.schoolId) } : record;
 }
 
 /** One record on its own (the push client checks each row of a file before sending any). */
@@ -160,7 +165,7 @@ export function validateBatch(body: unknown, maxBatch: number): RosterRecord[] {
     throw new ApiError(413, 'batch_too_large', `a batch holds at most ${maxBatch} students; this one has ${students.length} — split it (edgate sis push does)`, { max: maxBatch });
   }
   if (!validateBatchShape(body)) refuse(problemFrom(validateBatchShape.errors![0]));
-  const records = students as RosterRecord[];
+  const records = (students as RosterRecord[]).map(withNumericSchoolId);
   const problem = crossRecordProblem(records);
   if (problem) refuse(problem);
   return records;
