@@ -269,6 +269,18 @@ describe.each(engines)('SIS sync on $name', (engine) => {
       const [{ n }] = await app.services.db('edfi_documents').where('student_unique_id', 'like', 'RACE%').count({ n: '*' });
       expect(Number(n)).toBe(400);
     });
+
+    it('writes batches of different students side by side', async () => {
+      const batches = [roster(2000, 'SIDEA'), roster(2000, 'SIDEB')];
+      const answers = await Promise.all(batches.map(async (students) => {
+        const res = await sync(app, secret, { students });
+        return { status: res.status, body: await res.json() };
+      }));
+      expect(answers).toEqual([
+        { status: 200, body: { received: 2000, created: 2000, updated: 0, unchanged: 0 } },
+        { status: 200, body: { received: 2000, created: 2000, updated: 0, unchanged: 0 } },
+      ]);
+    });
   });
 });
 
