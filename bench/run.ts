@@ -4,6 +4,7 @@
  */
 const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   tokens: () => import('./tokens.js'),
+  sis: () => import('./sis.js'),
 };
 
 async function main() {

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 
 import * as core from './20261122000000_core.js';
 import * as edfiDocuments from './20261122000100_edfi_documents.js';
+import * as sisSecrets from './20261122055000_sis_secrets.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ interface Migration {
 const migrations: Array<[string, Migration]> = [
   ['20261122000000_core', core],
   ['20261122000100_edfi_documents', edfiDocuments],
+  ['20261122055000_sis_secrets', sisSecrets],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

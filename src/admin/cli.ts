@@ -10,12 +10,19 @@ import type { Command, Flags } from './context.js';
 import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
+import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
   edorg: edorgCommands,
   client: clientCommands,
   keys: keyCommands,
   db: dbCommands,
+  sis: sisCommands,
+};
+
+/** Commands that run without the server's database or configuration (integrator tools). */
+const standaloneGroups: Record<string, Record<string, StandaloneCommand>> = {
+  sis: sisStandaloneCommands,
 };
 
 const usage = `usage: edgate <group> <action> [flags] [--json]
@@ -27,6 +34,10 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   client list
   client show|update|rotate-secret|disable|enable CLIENT_ID   (update takes the create flags)
   keys list|rotate
+  sis issue-secret --edorg N   prints the institution's new SIS secret once; at most two live, issuing a third retires the oldest
+  sis revoke --edorg N [--secret-id ID]   all of the institution's secrets, or the one named
+  sis list [--edorg N]
+  sis push FILE --url URL [--batch-size N] [--concurrency N]   CSV, JSON or JSON Lines roster; secret from SIS_SECRET
   db migrate|seed
 
 Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CONFIG file as the server.`;
@@ -44,6 +55,10 @@ const options = {
   profile: { type: 'string', multiple: true },
   'claim-set': { type: 'string' },
   namespace: { type: 'string', multiple: true },
+  'secret-id': { type: 'string' },
+  url: { type: 'string' },
+  'batch-size': { type: 'string' },
+  concurrency: { type: 'string' },
 } as const;
 
 function fail(message: string, code: string, json: boolean, exitCode: number): never {
@@ -63,6 +78,12 @@ async function main(argv: string[]): Promise<void> {
   const [group, action, ...args] = parsed.positionals;
   if (parsed.values.help || !group) {
     process.stdout.write(usage + '\n');
+    return;
+  }
+  const standalone = standaloneGroups[group]?.[action ?? ''];
+  if (standalone) {
+    const result = await standalone({ flags, args, env: process.env });
+    process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
     return;
   }
   const command = groups[group]?.[action ?? ''];

@@ -4,6 +4,7 @@ import Koa, { type Middleware } from 'koa';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
+import { sisRoutes } from '../sis/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
 import { errorHandler } from './errors.js';
 import { requestContext } from './request-context.js';
@@ -12,8 +13,8 @@ import { systemRoutes } from './system.js';
 
 type RouteModule = (router: Router, services: Services) => void;
 
-/** Routes that are not API calls: no gateway in front. */
-const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes];
+/** Routes that are not API calls: no gateway in front. SIS sync authenticates with its own institution secret. */
+const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes, sisRoutes];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
 const guardedRoutes: RouteModule[] = [];

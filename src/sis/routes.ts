@@ -1,0 +1,43 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+
+import { ApiError } from '../errors.js';
+import { readJson } from '../http/body.js';
+import type { Services } from '../http/services.js';
+import { sisRateLimiter } from './rate-limit.js';
+import { enforceReach } from './reach.js';
+import { validateBatch } from './roster.js';
+import { institutionForSecret } from './secrets.js';
+import { syncRoster } from './upsert.js';
+
+function presentedSecret(ctx: Context): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
+}
+
+/** The institution whose secret the request carries; fails closed. */
+async function authenticate(ctx: Context, { db, hashKey }: Services): Promise<number> {
+  const check = await institutionForSecret(db, hashKey, presentedSecret(ctx));
+  if (check.status === 'ok') return check.institution;
+  if (check.status === 'none_issued') {
+    throw new ApiError(503, 'not_configured', 'SIS sync is not configured: no institution has a SIS secret yet (edgate sis issue-secret --edorg N)');
+  }
+  throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <institution SIS secret>; the one presented is missing, revoked or wrong', {}, {
+    'WWW-Authenticate': 'Bearer realm="edgate-sis-sync"',
+  });
+}
+
+/**
+ * POST /api/sis/sync (contract section 7). Not behind the OAuth gateway: the institution's own
+ * bearer secret authenticates it. Order: who (401/503), how often (429), what (400/413), where (403), write.
+ */
+export function sisRoutes(router: Router, services: Services): void {
+  const limiter = sisRateLimiter(services);
+  router.post('/api/sis/sync', async (ctx) => {
+    const institution = await authenticate(ctx, services);
+    ctx.state.clientId = `sis:${institution}`;
+    await limiter.admit(institution);
+    const records = validateBatch(await readJson(ctx), services.config.sisSync.maxBatch);
+    await enforceReach(services.db, institution, records);
+    ctx.body = await syncRoster(services.db, records);
+  });
+}
