@@ -1,6 +1,8 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 
+import { openApiRoutes } from '../edfi/openapi.js';
+import { edfiRoutes } from '../edfi/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { oauthRoutes } from '../oidc/routes.js';
@@ -13,10 +15,10 @@ import { systemRoutes } from './system.js';
 type RouteModule = (router: Router, services: Services) => void;
 
 /** Routes that are not API calls: no gateway in front. */
-const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes];
+const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes, openApiRoutes()];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [];
+const guardedRoutes: RouteModule[] = [edfiRoutes()];
 
 /** Path prefixes the gateway guards. */
 export const guardedPrefixes = ['/data/', '/stats/'];
