@@ -2,6 +2,8 @@ import Router from '@koa/router';
 import Koa from 'koa';
 
 import { openApiRoutes } from '../edfi/openapi.js';
+import { profilePolicy } from '../edfi/profiles/policy.js';
+import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
@@ -15,10 +17,14 @@ import { systemRoutes } from './system.js';
 type RouteModule = (router: Router, services: Services) => void;
 
 /** Routes that are not API calls: no gateway in front. */
-const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes, openApiRoutes()];
+const openRoutes: RouteModule[] = [
+  systemRoutes,
+  oauthRoutes,
+  (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
+];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [edfiRoutes()];
+const guardedRoutes: RouteModule[] = [(router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
 
 /** Path prefixes the gateway guards. */
 export const guardedPrefixes = ['/data/', '/stats/'];

@@ -1,3 +1,5 @@
+import { ConfigError } from '../../config/index.js';
+
 /**
  * Profile definitions in edgate's JSON form — the shape both file formats are read into.
  * The XML form (Ed-Fi ODS/API `Ed-Fi-ODS-API-Profiles.xsd`) maps onto it element for element:
@@ -54,8 +56,11 @@ export interface ProfileSource {
   profiles: ProfileDefinition[];
 }
 
-/** A definition that cannot be used: start-up stops with this message (file, profile, member). */
-export class ProfileDefinitionError extends Error {
+/**
+ * A definition that cannot be used: start-up stops with this message (file, profile, member). A
+ * configuration error, so the server exits as it does for other bad configuration (EX_CONFIG).
+ */
+export class ProfileDefinitionError extends ConfigError {
   constructor(message: string) {
     super(message);
     this.name = 'ProfileDefinitionError';

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { fromRoot } from '../../config/paths.js';
+import type { ProfileMediaTypes } from '../openapi.js';
 import type { ResourceMeta } from '../resource-meta.js';
 import { compileProfiles } from './compile.js';
 import { readJsonForm } from './json-form.js';
@@ -41,6 +42,14 @@ export class ProfileRegistry {
       ];
     });
   }
+}
+
+/** The OpenAPI document's view: each profile's media types per resource. */
+export function profileMediaTypes(registry: ProfileRegistry): ProfileMediaTypes {
+  return (resource) => {
+    const types = registry.mediaTypes(resource);
+    return { readable: types.flatMap((t) => t.readable ?? []), writable: types.flatMap((t) => t.writable ?? []) };
+  };
 }
 
 /**
