@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import type { ClientRecord } from '../src/db/clients.js';
+import { ApiError } from '../src/errors.js';
+import { profilePolicy } from '../src/edfi/profiles/policy.js';
 import { loadProfiles } from '../src/edfi/profiles/registry.js';
 import { ProfileDefinitionError } from '../src/edfi/profiles/model.js';
 import type { ResourceMeta } from '../src/edfi/resource-meta.js';
@@ -170,5 +173,68 @@ describe('profile definitions', () => {
 
   it('refuses a profilesDir that does not exist', () => {
     expect(() => loadProfiles('/nonexistent/edgate-profiles', [person])).toThrow(/profilesDir \/nonexistent\/edgate-profiles .* is not a directory/);
+  });
+});
+
+/**
+ * Shaping of members the real resources do not have (a nested object with several members, item
+ * members inside a collection), through the policy the routes use; HTTP tests cover the rest.
+ */
+describe('profile shaping of nested members', () => {
+  const nestedXml = xmlProfile(
+    `<ReadContentType memberSelection="IncludeOnly">
+       <Object name="BirthData" memberSelection="ExcludeOnly"><Property name="BirthCountryDescriptor"/></Object>
+       <Collection name="Addresses" memberSelection="ExcludeOnly">
+         <Property name="PostalCode"/>
+         <Filter propertyName="AddressTypeDescriptor" filterMode="ExcludeOnly"><Value>Temporary</Value></Filter>
+       </Collection>
+     </ReadContentType>
+     <WriteContentType memberSelection="IncludeOnly">
+       <Property name="FirstName"/>
+       <Collection name="Addresses" memberSelection="IncludeOnly"><Property name="AddressTypeDescriptor"/><Property name="City"/></Collection>
+     </WriteContentType>`,
+    'Nested',
+  );
+  const client = { profiles: ['nested'] } as ClientRecord;
+  const type = (usage: string) => `application/vnd.ed-fi.person.nested.${usage}+json`;
+  const address = (kind: string, city: string, postalCode: string) => ({ addressTypeDescriptor: `uri://ed-fi.org/AddressTypeDescriptor#${kind}`, city, postalCode });
+  const stored = {
+    personUniqueId: 'P1',
+    firstName: 'Ada',
+    lastSurname: 'Lovelace',
+    birthData: { birthCity: 'London', birthCountryDescriptor: 'uri://ed-fi.org/CountryDescriptor#GB' },
+    addresses: [address('Home', 'London', 'W1'), address('Temporary', 'Paris', '75001')],
+  };
+
+  it('applies nested member selection and ExcludeOnly item filters on read', () => {
+    const { registry } = loadProfiles(dirWith({ 'nested.xml': nestedXml }), [person]);
+    const read = profilePolicy(registry).forRead({ accept: type('readable'), resource: person, client });
+    expect(read.shape({ id: 'x', ...stored })).toEqual({
+      id: 'x',
+      personUniqueId: 'P1',
+      birthData: { birthCity: 'London' },
+      addresses: [{ addressTypeDescriptor: 'uri://ed-fi.org/AddressTypeDescriptor#Home', city: 'London' }],
+    });
+  });
+
+  it('pairs written collection items with stored ones on their key, keeping members the client cannot write', () => {
+    const { registry } = loadProfiles(dirWith({ 'nested.xml': nestedXml }), [person]);
+    const write = profilePolicy(registry).forWrite({ contentType: `${type('writable')}; charset=utf-8`, resource: person, client });
+    const incoming = { personUniqueId: 'P1', firstName: 'Augusta', lastSurname: 'Byron', addresses: [{ addressTypeDescriptor: 'uri://ed-fi.org/AddressTypeDescriptor#Home', city: 'Bath' }] };
+    expect(write.filter(incoming, stored)).toEqual({
+      personUniqueId: 'P1',
+      firstName: 'Augusta',
+      lastSurname: 'Lovelace',
+      birthData: stored.birthData,
+      addresses: [address('Home', 'Bath', 'W1')],
+    });
+  });
+
+  it('refuses to create when the writable content type withholds a required member', () => {
+    const noFirstName = xmlProfile('<WriteContentType memberSelection="ExcludeOnly"><Property name="FirstName"/></WriteContentType>', 'Nested');
+    const { registry } = loadProfiles(dirWith({ 'nested.xml': noFirstName }), [person]);
+    const write = profilePolicy(registry).forWrite({ contentType: type('writable'), resource: person, client });
+    expect(() => write.filter({ personUniqueId: 'P2', firstName: 'X' })).toThrow(ApiError);
+    expect(write.filter({ personUniqueId: 'P1', firstName: 'X', lastSurname: 'Y' }, stored)).toMatchObject({ firstName: 'Ada', lastSurname: 'Y' });
   });
 });
