@@ -375,6 +375,13 @@ describe.each(engines)('API profiles on $name', (engine) => {
       await problem(await nutrition.send('POST', 'students', ada, writable('student', 'nutrition')), 405, 'profile_method_not_allowed');
     });
 
+    it('403 profile_not_defined: a client assigned a profile the host does not define reads and writes nothing', async () => {
+      const misassigned = await caller(app, { claimSet: 'Ed-Fi Sandbox', profiles: ['Nutriton'] });
+      const body = await problem(await misassigned.get('schools', 'application/json'), 403, 'profile_not_defined');
+      expect(body.detail).toContain('"Nutriton"');
+      await problem(await misassigned.send('POST', 'students', ada, 'application/json'), 403, 'profile_not_defined');
+    });
+
     it('400 malformed_profile_media_type for an ed-fi vendor type that is not a profile type', async () => {
       await problem(await nutrition.get('students', 'application/vnd.ed-fi.student.nutrition.editable+json'), 400, 'malformed_profile_media_type');
       await problem(await profiled.send('POST', 'students', ada, 'application/vnd.ed-fi.student+json'), 400, 'malformed_profile_media_type');

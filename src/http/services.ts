@@ -3,9 +3,9 @@ import { pino, type Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import { createDb, migrate, type Db } from '../db/knex.js';
+import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
 import { resourceMetas } from '../edfi/resources/index.js';
-import { resolveSecretHashKey } from '../db/settings.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';

@@ -52,7 +52,7 @@ function compileResource(
 
 interface Place {
   where: string;
-  /** What the members belong to, for messages: 'Student', 'Collection "otherNames"'. */
+  /** What the members belong to, for messages: Student, "electronicMails". */
   owner: string;
   /** Identity members here: listed members may not exclude them. */
   identity: string[];
@@ -67,33 +67,32 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
   if ((def.memberSelection === 'IncludeAll' || def.memberSelection === 'ExcludeAll') && listed.length) {
     fail(`${where}: memberSelection ${def.memberSelection} lists no members, but "${listed[0]}" is listed`);
   }
-  const resolve = (name: string) => memberName(name, members, `${where}`, place.owner);
-  const shapeable = (name: string, at: string) => {
-    const member = resolve(name);
-    // Identity members are kept whole so the item stays identifiable; shaping inside them would break that.
-    if (place.identity.includes(member)) fail(`${at}: "${member}" is an identity member, always included whole; it cannot be shaped`);
-    return member;
-  };
-  for (const name of def.properties ?? []) rules.named.add(resolve(name));
+  for (const name of def.properties ?? []) rules.named.add(memberName(name, members, where, place.owner));
   for (const object of def.objects ?? []) {
-    const at = `${where}, Object "${object.name}"`;
-    const member = shapeable(object.name, at);
-    if (view.kindOf(members.get(member)) !== 'object') fail(`${at}: "${member}" is not an object member; name it with a Property instead`);
+    const { member, at } = shapeableMember(view, members, object.name, 'Object', place);
     rules.named.add(member);
     rules.objects.set(member, compileNested(view, object, members.get(member), at, def));
   }
   for (const collection of def.collections ?? []) {
-    const at = `${where}, Collection "${collection.name}"`;
-    const member = shapeable(collection.name, at);
-    if (view.kindOf(members.get(member)) !== 'collection') fail(`${at}: "${member}" is not a collection member`);
+    const { member, at } = shapeableMember(view, members, collection.name, 'Collection', place);
     rules.named.add(member);
     rules.collections.set(member, compileCollection(view, collection, members.get(member), at, def));
   }
-  if (def.memberSelection === 'ExcludeOnly') {
-    const excludedIdentity = place.identity.find((m) => rules.named.has(m));
-    if (excludedIdentity) fail(`${where}: cannot exclude identity member "${excludedIdentity}"; identity members are always included`);
-  }
+  const excludedIdentity = def.memberSelection === 'ExcludeOnly' && place.identity.find((m) => rules.named.has(m));
+  if (excludedIdentity) fail(`${where}: cannot exclude identity member "${excludedIdentity}"; identity members are always included`);
   return rules;
+}
+
+/** The member an <Object> or <Collection> names: it must have that shape and not be identity. */
+function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: string, element: 'Object' | 'Collection', place: Place) {
+  const at = `${place.where}, ${element} "${name}"`;
+  const member = memberName(name, members, place.where, place.owner);
+  // Identity members are kept whole so the item stays identifiable; shaping inside them would break that.
+  if (place.identity.includes(member)) fail(`${at}: "${member}" is an identity member, always included whole; it cannot be shaped`);
+  const kind = view.kindOf(members.get(member));
+  if (element === 'Object' && kind !== 'object') fail(`${at}: "${member}" is not an object member; name it with a Property instead`);
+  if (element === 'Collection' && kind !== 'collection') fail(`${at}: "${member}" is not a collection member`);
+  return { member, at };
 }
 
 function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): ClassRules {
@@ -101,7 +100,7 @@ function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, 
   if (parent.memberSelection === 'ExcludeOnly' && (def.properties?.length || def.objects?.length || def.collections?.length || (def as CollectionDefinition).filter)) {
     fail(`${where}: under ExcludeOnly a named member is excluded whole, so its own members or filter would be ignored; use IncludeOnly on the parent`);
   }
-  return compileClass(view, def, schema, { where, owner: `${where.split(', ').pop()}`, identity: [], always: [] });
+  return compileClass(view, def, schema, { where, owner: `"${def.name}"`, identity: [], always: [] });
 }
 
 function compileCollection(view: SchemaView, def: CollectionDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): CollectionRules {

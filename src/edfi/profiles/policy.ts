@@ -16,6 +16,7 @@ import { mergeForWrite, shapeForRead } from './shape.js';
 export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
   return {
     forRead({ accept, resource, client }): ReadRepresentation {
+      refuseUndefinedAssignment(registry, client);
       const requested = requestedForRead(accept);
       if (!requested) {
         refuseIfProfileRequired(registry, client, resource, 'readable');
@@ -27,6 +28,7 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
     },
 
     forWrite({ contentType, resource, client }): WriteRepresentation {
+      refuseUndefinedAssignment(registry, client);
       const requested = requestedForWrite(contentType);
       if (!requested) {
         refuseIfProfileRequired(registry, client, resource, 'writable');
@@ -43,6 +45,18 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
       };
     },
   };
+}
+
+/**
+ * A client assigned a profile this host does not define (a typo at `client create`, a deleted
+ * file) cannot be told which resources it governs, so it reads and writes nothing rather than
+ * everything: failing closed keeps the host's data policy.
+ */
+function refuseUndefinedAssignment(registry: ProfileRegistry, client: ClientRecord): void {
+  const missing = client.profiles.find((name) => !registry.find(name));
+  if (missing) {
+    throw new ApiError(403, 'profile_not_defined', `this client is assigned the profile "${missing}", which this host does not define; ask the host to define it or unassign it`);
+  }
 }
 
 const contentOf = (rules: ResourceRules, usage: Usage) => (usage === 'readable' ? rules.read : rules.write);
