@@ -22,9 +22,8 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
         refuseIfProfileRequired(registry, client, resource, 'readable');
         return { contentType: 'application/json', shape: (item) => item };
       }
-      const { profile, rules } = chosenProfile(registry, requested, resource, client, 'readable');
-      const read = rules.read as ClassRules;
-      return { contentType: profileMediaType(resource, profile, 'readable'), shape: (item) => shapeForRead(read, item) };
+      const { profile, content } = chosenProfile(registry, requested, resource, client, 'readable');
+      return { contentType: profileMediaType(resource, profile, 'readable'), shape: (item) => shapeForRead(content, item) };
     },
 
     forWrite({ contentType, resource, client }): WriteRepresentation {
@@ -34,13 +33,12 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
         refuseIfProfileRequired(registry, client, resource, 'writable');
         return { filter: (incoming) => incoming };
       }
-      const { profile, rules } = chosenProfile(registry, requested, resource, client, 'writable');
-      const write = rules.write as ClassRules;
+      const { profile, rules, content } = chosenProfile(registry, requested, resource, client, 'writable');
       return {
         filter(incoming, stored) {
           if (!incoming || typeof incoming !== 'object' || Array.isArray(incoming)) return incoming; // validation reports it
           if (!stored && rules.requiredNotWritable.length) throw cannotCreate(profile, resource, rules.requiredNotWritable);
-          return mergeForWrite(write, incoming, stored);
+          return mergeForWrite(content, incoming, stored);
         },
       };
     },
@@ -90,7 +88,7 @@ function chosenProfile(
   resource: ResourceMeta,
   client: ClientRecord,
   usage: Usage,
-): { profile: string; rules: ResourceRules } {
+): { profile: string; rules: ResourceRules; content: ClassRules } {
   const header = usage === 'readable' ? 'Accept' : 'Content-Type';
   if (requested.usage !== usage) {
     const expected = usage === 'readable' ? 'a readable type to read (GET)' : 'a writable type to write (POST, PUT)';
@@ -109,11 +107,12 @@ function chosenProfile(
   if (!client.profiles.some((name) => name.toLowerCase() === profile.name.toLowerCase())) {
     throw new ApiError(403, 'profile_not_assigned', `profile "${profile.name}" is not assigned to this client`);
   }
-  if (!contentOf(rules, usage)) {
+  const content = contentOf(rules, usage);
+  if (!content) {
     const verb = usage === 'readable' ? 'reading' : 'writing';
     throw new ApiError(405, 'profile_method_not_allowed', `profile "${profile.name}" does not allow ${verb} ${resource.name}`);
   }
-  return { profile: profile.name, rules };
+  return { profile: profile.name, rules, content };
 }
 
 function cannotCreate(profile: string, resource: ResourceMeta, missing: string[]): ApiError {
