@@ -62,14 +62,15 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
     }
 
-    function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): WriteContext {
+    async function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): Promise<WriteContext> {
+      await authorizer.prepare(caller);
       return {
         clientId: caller.client.clientId,
         ifMatch: ctx.get('if-match') || undefined,
         resources,
-        async authorize(action: Action, incoming, stored) {
-          if (stored) enforce(await authorizer.forStored(caller, resource, action, stored));
-          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming));
+        async authorize(trx, action: Action, incoming, stored) {
+          if (stored) enforce(await authorizer.forStored(caller, resource, action, stored, trx));
+          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming, trx));
         },
       };
     }
@@ -125,7 +126,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const existing = await storedByKeyIfPossible(resource, incoming);
         const body = write.filter(incoming, existing?.body);
         validator.check(resource, body);
-        const result = await upsertDocument(db, resource, body, writeContext(ctx, caller, resource));
+        const result = await upsertDocument(db, resource, body, await writeContext(ctx, caller, resource));
         if (resource.edorg) authorizer.edorgTreeChanged();
         ctx.status = result.outcome === 'created' ? 201 : 200;
         ctx.set('Location', `${config.publicUrl}${collection}/${result.id}`);
@@ -143,7 +144,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
         const body = write.filter(incoming, stored.body);
         validator.check(resource, body);
-        const written = await replaceDocument(db, resource, stored.id, body, writeContext(ctx, caller, resource));
+        const written = await replaceDocument(db, resource, stored.id, body, await writeContext(ctx, caller, resource));
         if (resource.edorg) authorizer.edorgTreeChanged();
         ctx.status = 204;
         ctx.set('ETag', quoted(written.etag));
@@ -152,7 +153,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       router.delete(item, async (ctx) => {
         const caller = await callerOf(ctx);
         await prepare();
-        await removeDocument(db, resource, String(ctx.params.id), writeContext(ctx, caller, resource));
+        await removeDocument(db, resource, String(ctx.params.id), await writeContext(ctx, caller, resource));
         if (resource.edorg) authorizer.edorgTreeChanged();
         ctx.status = 204;
       });
