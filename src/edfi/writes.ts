@@ -4,6 +4,7 @@ import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
 import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { documentEtag } from './documents.js';
 import { valueAt, type ResourceDeclaration } from './resource.js';
 import {
   deleteDocument,
@@ -91,9 +92,10 @@ export async function upsertDocument(db: Knex, resource: ResourceDeclaration, bo
     checkIfMatch(context.ifMatch, stored);
     await checkReferences(trx, resource, body);
     if (stored) {
-      const written = await updateDocument(trx, resource, stored.id, body);
       await mirrorEdorg(trx, resource, body);
-      return { ...written, outcome: written.etag === stored.etag ? 'unchanged' : 'updated' };
+      // An unchanged re-send writes nothing, so _lastModifiedDate keeps meaning "last changed".
+      if (documentEtag(body) === stored.etag) return { id: stored.id, etag: stored.etag, lastModified: stored.lastModified, outcome: 'unchanged' };
+      return { ...(await updateDocument(trx, resource, stored.id, body)), outcome: 'updated' };
     }
     const written = await insertDocument(trx, resource, body, context.clientId);
     await mirrorEdorg(trx, resource, body);
