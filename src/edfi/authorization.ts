@@ -18,6 +18,8 @@ export interface Caller {
   edorgs?: number[];
 }
 
+export type CollectionScope = { kind: 'all' } | { kind: 'owned'; clientId: string } | { kind: 'reach'; reach: Reach };
+
 const outOfReach = 'Access to the resource item could not be authorized based on the caller\'s education organizations.';
 
 /**
@@ -82,13 +84,13 @@ export class Authorizer {
     );
   }
 
-  /** Restricts a collection query to what the caller may read; a refusal when the claim set denies reads. */
-  async restrictCollection(caller: Caller, resource: ResourceDeclaration, query: Knex.QueryBuilder): Promise<Decision> {
+  /** Which items of a collection the caller may read; a refusal when the claim set denies reads. */
+  async collectionScope(caller: Caller, resource: ResourceDeclaration): Promise<CollectionScope | Decision> {
     const strategy = this.strategy(caller, resource, 'read');
     if (typeof strategy !== 'string') return strategy;
-    if (strategy === 'ownership') query.where('d.created_by', caller.client.clientId);
-    if (strategy === 'relationships') whereInReach(this.db, query, resource.reach, await this.reachOf(caller));
-    return allow;
+    if (strategy === 'ownership') return { kind: 'owned', clientId: caller.client.clientId };
+    if (strategy === 'relationships') return { kind: 'reach', reach: await this.reachOf(caller) };
+    return { kind: 'all' };
   }
 
   /** An LEA or school was written: reach computed from the ed-org tree may have changed. */

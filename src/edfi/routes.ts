@@ -11,8 +11,9 @@ import { plainJson, type ContentPolicy } from './content-policy.js';
 import { ReachDirectory } from './reach.js';
 import type { ResourceDeclaration } from './resource.js';
 import { resources } from './resources/index.js';
-import { applyFilters, filterablesOf, parsePage } from './query.js';
-import { documentByKey, documentById, documentColumns, materialiseEdorgDocuments, naturalKeyOf, toStored, type StoredDocument } from './store.js';
+import { countItems, listPage } from './collection.js';
+import { filterablesOf, parsePage } from './query.js';
+import { documentByKey, documentById, materialiseEdorgDocuments, naturalKeyOf, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
 import { removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
 
@@ -95,16 +96,15 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const page = parsePage(ctx.query, filterables);
         const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
         await prepare();
-        const query = db('edfi_documents as d').where('d.resource', resource.name);
-        enforce(await authorizer.restrictCollection(caller, resource, query));
-        applyFilters(db, query, page.filters);
-        if (page.totalCount) {
-          const [{ total }] = (await query.clone().count({ total: '*' })) as Array<{ total: number | string }>;
-          ctx.set('Total-Count', String(total));
+        const scope = await authorizer.collectionScope(caller, resource);
+        if ('ok' in scope) {
+          enforce(scope);
+          return;
         }
-        const rows = page.limit === 0 ? [] : await query.select(...documentColumns).orderBy('d.id').offset(page.offset).limit(page.limit);
+        if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
+        const items = await listPage(db, resource, scope, page);
         ctx.type = read.contentType;
-        ctx.body = rows.map((row) => read.shape(representation(toStored(row))));
+        ctx.body = items.map((stored) => read.shape(representation(stored)));
       });
 
       router.get(item, async (ctx) => {
