@@ -212,6 +212,8 @@ describe.each(engines)('Ed-Fi relationship, ownership and claim-set authorisatio
       const refused = await grand.post('schools', newSchool(255901200, 255901));
       expect(refused.status).toBe(403);
       expect(String((await json(refused)).detail)).toContain('SIS Vendor');
+      const invalid = await grand.post('schools', { schoolId: 'not a number' });
+      expect(invalid.status).toBe(403);
       expect((await bootstrap.post('schools', newSchool(999002, 999))).status).toBe(403);
 
       const id = await bootstrap.create('schools', newSchool(255901200, 255901));

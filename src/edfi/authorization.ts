@@ -40,6 +40,12 @@ export class Authorizer {
     return deny('authorization_denied', `The API client's assigned claim set ('${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
   }
 
+  /** Refuses early, before the body is read, when the claim set grants none of the actions at all. */
+  anyOf(caller: Caller, resource: ResourceDeclaration, actions: Action[]): Decision {
+    const refusals = actions.map((action) => this.strategy(caller, resource, action));
+    return refusals.some((r) => typeof r === 'string') ? allow : (refusals[0] as Decision);
+  }
+
   private async reachOf(caller: Caller): Promise<Reach> {
     caller.edorgs ??= await this.reachDirectory.edorgsOf(caller.client.clientId);
     return { schools: caller.schools, edorgs: caller.edorgs };

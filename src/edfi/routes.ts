@@ -40,12 +40,15 @@ function representation(stored: StoredDocument): Body {
 
 const quoted = (etag: string) => `"${etag}"`;
 
+const serverMembers = ['_etag', '_lastModifiedDate', 'link'];
+
 /** A body as written: a JSON object without the server-assigned members. */
 async function readItem(ctx: Context): Promise<Body> {
   const raw = await readJson(ctx);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed({ $: ['The request body must be a JSON object.'] });
-  const { _etag, _lastModifiedDate, link, ...body } = raw as Body;
-  void _etag, _lastModifiedDate, link; // Clients echo these back from a GET; they are the server's to set.
+  // Clients echo these back from a GET; they are the server's to set, so they are dropped.
+  const body = { ...(raw as Body) };
+  for (const member of serverMembers) delete body[member];
   return body;
 }
 
@@ -119,6 +122,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
 
       router.post(collection, async (ctx) => {
         const caller = await callerOf(ctx);
+        enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
         const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
         const incoming = await readItem(ctx);
         if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
