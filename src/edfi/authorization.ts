@@ -14,7 +14,11 @@ type Body = Record<string, unknown>;
 export interface Caller {
   client: ClientRecord;
   schools: number[];
+  /** Ed-orgs in reach, fetched before a write's transaction (SQLite has one connection to share). */
+  edorgs?: number[];
 }
+
+export type CollectionScope = { kind: 'all' } | { kind: 'owned'; clientId: string } | { kind: 'reach'; reach: Reach };
 
 const outOfReach = 'Access to the resource item could not be authorized based on the caller\'s education organizations.';
 
@@ -36,30 +40,42 @@ export class Authorizer {
     return deny('authorization_denied', `The API client's assigned claim set ('${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
   }
 
+  /** Refuses early, before the body is read, when the claim set grants none of the actions at all. */
+  anyOf(caller: Caller, resource: ResourceDeclaration, actions: Action[]): Decision {
+    const refusals = actions.map((action) => this.strategy(caller, resource, action));
+    return refusals.some((r) => typeof r === 'string') ? allow : (refusals[0] as Decision);
+  }
+
   private async reachOf(caller: Caller): Promise<Reach> {
-    return { schools: caller.schools, edorgs: await this.reachDirectory.edorgsOf(caller.client.clientId) };
+    caller.edorgs ??= await this.reachDirectory.edorgsOf(caller.client.clientId);
+    return { schools: caller.schools, edorgs: caller.edorgs };
+  }
+
+  /** Resolves the caller's reach now, so checks inside a transaction need no other connection. */
+  async prepare(caller: Caller): Promise<void> {
+    await this.reachOf(caller);
   }
 
   /** An existing item: may the caller read, update or delete it? */
-  async forStored(caller: Caller, resource: ResourceDeclaration, action: Action, stored: StoredDocument): Promise<Decision> {
+  async forStored(caller: Caller, resource: ResourceDeclaration, action: Action, stored: StoredDocument, db: Knex = this.db): Promise<Decision> {
     const strategy = this.strategy(caller, resource, action);
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'none') return allow;
     if (strategy === 'ownership') {
       return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', 'Access to the resource item could not be authorized: it is owned by another client.');
     }
-    const query = this.db('edfi_documents as d').where('d.id', stored.id);
-    const inReach = Boolean(await whereInReach(this.db, query, resource.reach, await this.reachOf(caller)).first('d.id'));
+    const query = db('edfi_documents as d').where('d.id', stored.id);
+    const inReach = Boolean(await whereInReach(db, query, resource.reach, await this.reachOf(caller)).first('d.id'));
     return inReach ? allow : deny('authorization_denied', [outOfReach, resource.denialHint].filter(Boolean).join(' '));
   }
 
   /** The body being written (a create, or the new state of an update): may it exist for this caller? */
-  async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, body: Body): Promise<Decision> {
+  async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, body: Body, db: Knex = this.db): Promise<Decision> {
     const strategy = this.strategy(caller, resource, action);
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'none') return allow;
     if (strategy === 'ownership') return this.namespaceDecision(caller, resource, body);
-    const inReach = await valuesInReach(this.db, resource.reach, securablesOf(resource, body), await this.reachOf(caller));
+    const inReach = await valuesInReach(db, resource.reach, securablesOf(resource, body), await this.reachOf(caller));
     return inReach ? allow : deny('authorization_denied', `The ${resource.edfiName} refers to an education organization or person outside the caller's reach.`);
   }
 
@@ -74,13 +90,13 @@ export class Authorizer {
     );
   }
 
-  /** Restricts a collection query to what the caller may read; a refusal when the claim set denies reads. */
-  async restrictCollection(caller: Caller, resource: ResourceDeclaration, query: Knex.QueryBuilder): Promise<Decision> {
+  /** Which items of a collection the caller may read; a refusal when the claim set denies reads. */
+  async collectionScope(caller: Caller, resource: ResourceDeclaration): Promise<CollectionScope | Decision> {
     const strategy = this.strategy(caller, resource, 'read');
     if (typeof strategy !== 'string') return strategy;
-    if (strategy === 'ownership') query.where('d.created_by', caller.client.clientId);
-    if (strategy === 'relationships') whereInReach(this.db, query, resource.reach, await this.reachOf(caller));
-    return allow;
+    if (strategy === 'ownership') return { kind: 'owned', clientId: caller.client.clientId };
+    if (strategy === 'relationships') return { kind: 'reach', reach: await this.reachOf(caller) };
+    return { kind: 'all' };
   }
 
   /** An LEA or school was written: reach computed from the ed-org tree may have changed. */

@@ -41,7 +41,8 @@ export class ReachDirectory {
   }
 }
 
-function subjectsInReach(db: Knex, subjectType: 'student' | 'staff', edorgs: number[]): Knex.QueryBuilder {
+/** Subject ids (studentUniqueId / staffUniqueId) associated with any of the given ed-orgs. */
+export function subjectsInReach(db: Knex, subjectType: 'student' | 'staff', edorgs: number[]): Knex.QueryBuilder {
   return db('edfi_subject_edorgs as se').select('se.subject_id').where('se.subject_type', subjectType).whereIn('se.edorg_id', edorgs);
 }
 

@@ -62,6 +62,8 @@ export interface ResourceDeclaration extends ResourceMeta {
   namespacePath?: string;
   subjectLink?: SubjectLink;
   edorg?: EdorgMirror;
+  /** Collections are ordered by this column (people: their unique id); by resource id otherwise. */
+  orderColumn?: SecurableColumn;
   /** Keeps the attendance_events projection for the stats API. */
   attendanceProjection?: boolean;
 }

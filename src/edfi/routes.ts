@@ -11,8 +11,9 @@ import { plainJson, type ContentPolicy } from './content-policy.js';
 import { ReachDirectory } from './reach.js';
 import type { ResourceDeclaration } from './resource.js';
 import { resources } from './resources/index.js';
-import { applyFilters, filterablesOf, parsePage } from './query.js';
-import { documentByKey, documentById, documentColumns, materialiseEdorgDocuments, naturalKeyOf, toStored, type StoredDocument } from './store.js';
+import { countItems, listPage } from './collection.js';
+import { filterablesOf, parsePage } from './query.js';
+import { documentByKey, documentById, materialiseEdorgDocuments, naturalKeyOf, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
 import { removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
 
@@ -39,12 +40,15 @@ function representation(stored: StoredDocument): Body {
 
 const quoted = (etag: string) => `"${etag}"`;
 
+const serverMembers = ['_etag', '_lastModifiedDate', 'link'];
+
 /** A body as written: a JSON object without the server-assigned members. */
 async function readItem(ctx: Context): Promise<Body> {
   const raw = await readJson(ctx);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed({ $: ['The request body must be a JSON object.'] });
-  const { _etag, _lastModifiedDate, link, ...body } = raw as Body;
-  void _etag, _lastModifiedDate, link; // Clients echo these back from a GET; they are the server's to set.
+  // Clients echo these back from a GET; they are the server's to set, so they are dropped.
+  const body = { ...(raw as Body) };
+  for (const member of serverMembers) delete body[member];
   return body;
 }
 
@@ -62,14 +66,15 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
     }
 
-    function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): WriteContext {
+    async function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): Promise<WriteContext> {
+      await authorizer.prepare(caller);
       return {
         clientId: caller.client.clientId,
         ifMatch: ctx.get('if-match') || undefined,
         resources,
-        async authorize(action: Action, incoming, stored) {
-          if (stored) enforce(await authorizer.forStored(caller, resource, action, stored));
-          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming));
+        async authorize(trx, action: Action, incoming, stored) {
+          if (stored) enforce(await authorizer.forStored(caller, resource, action, stored, trx));
+          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming, trx));
         },
       };
     }
@@ -94,16 +99,15 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const page = parsePage(ctx.query, filterables);
         const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
         await prepare();
-        const query = db('edfi_documents as d').where('d.resource', resource.name);
-        enforce(await authorizer.restrictCollection(caller, resource, query));
-        applyFilters(db, query, page.filters);
-        if (page.totalCount) {
-          const [{ total }] = (await query.clone().count({ total: '*' })) as Array<{ total: number | string }>;
-          ctx.set('Total-Count', String(total));
+        const scope = await authorizer.collectionScope(caller, resource);
+        if ('ok' in scope) {
+          enforce(scope);
+          return;
         }
-        const rows = page.limit === 0 ? [] : await query.select(...documentColumns).orderBy('d.id').offset(page.offset).limit(page.limit);
+        if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
+        const items = await listPage(db, resource, scope, page);
         ctx.type = read.contentType;
-        ctx.body = rows.map((row) => read.shape(representation(toStored(row))));
+        ctx.body = items.map((stored) => read.shape(representation(stored)));
       });
 
       router.get(item, async (ctx) => {
@@ -118,6 +122,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
 
       router.post(collection, async (ctx) => {
         const caller = await callerOf(ctx);
+        enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
         const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
         const incoming = await readItem(ctx);
         if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
@@ -125,7 +130,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const existing = await storedByKeyIfPossible(resource, incoming);
         const body = write.filter(incoming, existing?.body);
         validator.check(resource, body);
-        const result = await upsertDocument(db, resource, body, writeContext(ctx, caller, resource));
+        const result = await upsertDocument(db, resource, body, await writeContext(ctx, caller, resource));
         if (resource.edorg) authorizer.edorgTreeChanged();
         ctx.status = result.outcome === 'created' ? 201 : 200;
         ctx.set('Location', `${config.publicUrl}${collection}/${result.id}`);
@@ -143,7 +148,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
         const body = write.filter(incoming, stored.body);
         validator.check(resource, body);
-        const written = await replaceDocument(db, resource, stored.id, body, writeContext(ctx, caller, resource));
+        const written = await replaceDocument(db, resource, stored.id, body, await writeContext(ctx, caller, resource));
         if (resource.edorg) authorizer.edorgTreeChanged();
         ctx.status = 204;
         ctx.set('ETag', quoted(written.etag));
@@ -152,7 +157,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       router.delete(item, async (ctx) => {
         const caller = await callerOf(ctx);
         await prepare();
-        await removeDocument(db, resource, String(ctx.params.id), writeContext(ctx, caller, resource));
+        await removeDocument(db, resource, String(ctx.params.id), await writeContext(ctx, caller, resource));
         if (resource.edorg) authorizer.edorgTreeChanged();
         ctx.status = 204;
       });

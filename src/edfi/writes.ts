@@ -4,6 +4,7 @@ import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
 import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { documentEtag } from './documents.js';
 import { valueAt, type ResourceDeclaration } from './resource.js';
 import {
   deleteDocument,
@@ -24,8 +25,8 @@ type Body = Record<string, unknown>;
 /** What a write needs from its caller: who writes, how to authorise, the If-Match header. */
 export interface WriteContext {
   clientId: string | null;
-  /** Throws when the action on this item is not permitted (incoming is absent for a delete). */
-  authorize(action: Action, incoming: Body | undefined, stored: StoredDocument | undefined): Promise<void>;
+  /** Throws when the action on this item is not permitted (incoming is absent for a delete); queries run on trx. */
+  authorize(trx: Knex, action: Action, incoming: Body | undefined, stored: StoredDocument | undefined): Promise<void>;
   ifMatch?: string;
   /** Every declared resource, to find dependants on delete. */
   resources: ResourceDeclaration[];
@@ -87,13 +88,14 @@ export async function upsertDocument(db: Knex, resource: ResourceDeclaration, bo
   return inTransaction(db, async (trx) => {
     const found = await documentByKey(trx, resource.name, keyHash);
     const stored = found && (await documentById(trx, resource.name, found.id, { lock: true }));
-    await context.authorize(stored ? 'update' : 'create', body, stored);
+    await context.authorize(trx, stored ? 'update' : 'create', body, stored);
     checkIfMatch(context.ifMatch, stored);
     await checkReferences(trx, resource, body);
     if (stored) {
-      const written = await updateDocument(trx, resource, stored.id, body);
       await mirrorEdorg(trx, resource, body);
-      return { ...written, outcome: written.etag === stored.etag ? 'unchanged' : 'updated' };
+      // An unchanged re-send writes nothing, so _lastModifiedDate keeps meaning "last changed".
+      if (documentEtag(body) === stored.etag) return { id: stored.id, etag: stored.etag, lastModified: stored.lastModified, outcome: 'unchanged' };
+      return { ...(await updateDocument(trx, resource, stored.id, body)), outcome: 'updated' };
     }
     const written = await insertDocument(trx, resource, body, context.clientId);
     await mirrorEdorg(trx, resource, body);
@@ -106,11 +108,11 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
   return inTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
     if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
-    await context.authorize('update', body, stored);
-    checkIfMatch(context.ifMatch, stored);
     if (naturalKeyOf(resource, stored.body) !== naturalKeyOf(resource, body)) {
       throw new ApiError(400, 'key_change_not_supported', `The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`);
     }
+    await context.authorize(trx, 'update', body, stored);
+    checkIfMatch(context.ifMatch, stored);
     await checkReferences(trx, resource, body);
     const written = await updateDocument(trx, resource, id, body);
     await mirrorEdorg(trx, resource, body);
@@ -123,7 +125,7 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
   await inTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
     if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
-    await context.authorize('delete', undefined, stored);
+    await context.authorize(trx, 'delete', undefined, stored);
     checkIfMatch(context.ifMatch, stored);
     const dependants = await dependantsOf(trx, resource, stored, context.resources);
     if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));

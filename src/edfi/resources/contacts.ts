@@ -28,6 +28,7 @@ export const contacts: ResourceDeclaration = {
   key: ['contactUniqueId'],
   columns: { contact_unique_id: 'contactUniqueId' },
   references: [],
+  orderColumn: 'contact_unique_id',
   reach: 'contact',
   denialHint: "Hint: You may need to create a corresponding 'StudentContactAssociation' item.",
 };

@@ -27,6 +27,7 @@ export const staffs: ResourceDeclaration = {
   key: ['staffUniqueId'],
   columns: { staff_unique_id: 'staffUniqueId' },
   references: [],
+  orderColumn: 'staff_unique_id',
   reach: 'staff',
   denialHint: "Hint: You may need to create a corresponding 'StaffEducationOrganizationAssignmentAssociation' item.",
 };

@@ -26,6 +26,7 @@ export const students: ResourceDeclaration = {
   key: ['studentUniqueId'],
   columns: { student_unique_id: 'studentUniqueId' },
   references: [],
+  orderColumn: 'student_unique_id',
   reach: 'student',
   denialHint: "Hint: You may need to create a corresponding 'StudentSchoolAssociation' item.",
 };
