@@ -39,6 +39,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  // Configuration found bad after loading (e.g. a profile definition) stops like bad config does.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`edgate: ${err.message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
   process.stderr.write(`edgate failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

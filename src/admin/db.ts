@@ -5,9 +5,12 @@ import { migrate } from '../db/knex.js';
 import type { Command } from './context.js';
 import { importEdorgs } from './edorg.js';
 import { validateEdorgInput } from '../db/edorgs.js';
+import { loadDocuments } from '../edfi/seed.js';
 
 interface DemoSeed {
   educationOrganizations: Array<Record<string, unknown>>;
+  /** Ed-Fi items by resource name, in dependency order (students before their associations). */
+  roster?: Record<string, Array<Record<string, unknown>>>;
 }
 
 export const dbCommands: Record<string, Command> = {
@@ -19,6 +22,11 @@ export const dbCommands: Record<string, Command> = {
   async seed({ db }) {
     const seed = JSON.parse(readFileSync(fromRoot('seeds', 'demo.json'), 'utf8')) as DemoSeed;
     const edorgs = await importEdorgs(db, seed.educationOrganizations.map((row) => validateEdorgInput(row)));
-    return { json: { education_organizations: edorgs }, human: `demo district: ${edorgs.created} ed-orgs created, ${edorgs.updated} updated, ${edorgs.unchanged} unchanged` };
+    const roster = await loadDocuments(db, seed.roster ?? {});
+    const rosterLines = Object.entries(roster).map(([name, c]) => `  ${name}: ${c.created} created, ${c.updated} updated, ${c.unchanged} unchanged`);
+    return {
+      json: { education_organizations: edorgs, roster },
+      human: [`demo district: ${edorgs.created} ed-orgs created, ${edorgs.updated} updated, ${edorgs.unchanged} unchanged`, ...rosterLines].join('\n'),
+    };
   },
 };

@@ -1,6 +1,10 @@
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 
+import { openApiRoutes } from '../edfi/openapi.js';
+import { profilePolicy } from '../edfi/profiles/policy.js';
+import { profileMediaTypes } from '../edfi/profiles/registry.js';
+import { edfiRoutes } from '../edfi/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
@@ -14,10 +18,15 @@ import { systemRoutes } from './system.js';
 type RouteModule = (router: Router, services: Services) => void;
 
 /** Routes that are not API calls: no gateway in front. SIS sync authenticates with its own institution secret. */
-const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes, sisRoutes];
+const openRoutes: RouteModule[] = [
+  systemRoutes,
+  oauthRoutes,
+  sisRoutes,
+  (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
+];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [];
+const guardedRoutes: RouteModule[] = [(router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
 
 /** Path prefixes the gateway guards. */
 export const guardedPrefixes = ['/data/', '/stats/'];

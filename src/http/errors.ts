@@ -16,6 +16,9 @@ export const problemTypes: Record<string, string> = {
   unresolved_reference: 'urn:ed-fi:api:conflict:unresolved-reference',
   dependent_item_exists: 'urn:ed-fi:api:conflict:dependent-item-exists',
   optimistic_lock_failed: 'urn:ed-fi:api:optimistic-lock-failed',
+  key_change_not_supported: 'urn:ed-fi:api:bad-request:data-validation-failed:key-change-not-supported',
+  namespace_not_permitted: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch',
+  write_conflict: 'urn:ed-fi:api:conflict:write-conflict',
   internal_error: 'urn:ed-fi:api:system',
 };
 

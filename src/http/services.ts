@@ -4,6 +4,8 @@ import { pino, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createDb, migrate, type Db } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
+import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
+import { resourceMetas } from '../edfi/resources/index.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';
@@ -19,6 +21,8 @@ export interface Services {
   keyring: Keyring;
   directory: ClientDirectory;
   verifier: TokenVerifier;
+  /** API profiles loaded from profilesDir and checked against the resources at start. */
+  profiles: ProfileRegistry;
   /** Shared state for several instances; absent means in-process state. */
   redis?: Redis;
   close(): Promise<void>;
@@ -33,6 +37,10 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
+  // Before the database: a bad profile definition stops start-up without touching anything.
+  const profiles = loadProfiles(config.profilesDir, resourceMetas);
+  if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
+  logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
   const db = createDb(config.databaseUrl);
   await migrate(db);
   const keyring = await Keyring.open(db, config);
@@ -56,6 +64,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     keyring,
     directory,
     verifier,
+    profiles: profiles.registry,
     redis,
     async close() {
       keyring.close();

@@ -1,0 +1,106 @@
+import type { Knex } from 'knex';
+
+import type { Action, ClaimSets, Strategy } from '../config/claim-sets.js';
+import { strategyFor } from '../config/claim-sets.js';
+import type { ClientRecord } from '../db/clients.js';
+import { allow, deny, type Decision } from '../errors.js';
+import { valueAt, type ResourceDeclaration } from './resource.js';
+import { valuesInReach, whereInReach, type Reach, type ReachDirectory } from './reach.js';
+import { securablesOf, type StoredDocument } from './store.js';
+
+type Body = Record<string, unknown>;
+
+/** Who is calling: the client record and the schools the gateway approved for this request. */
+export interface Caller {
+  client: ClientRecord;
+  schools: number[];
+  /** Ed-orgs in reach, fetched before a write's transaction (SQLite has one connection to share). */
+  edorgs?: number[];
+}
+
+export type CollectionScope = { kind: 'all' } | { kind: 'owned'; clientId: string } | { kind: 'reach'; reach: Reach };
+
+const outOfReach = 'Access to the resource item could not be authorized based on the caller\'s education organizations.';
+
+/**
+ * Claim sets decide the strategy per resource and action; the strategy decides what is checked.
+ * Every outcome is a Decision; the handlers enforce() it, so HTTP mapping stays in one place.
+ */
+export class Authorizer {
+  constructor(
+    private readonly db: Knex,
+    private readonly claimSets: ClaimSets,
+    private readonly reachDirectory: ReachDirectory,
+  ) {}
+
+  /** The strategy the caller's claim set grants, or a refusal naming the claim set. */
+  strategy(caller: Caller, resource: ResourceDeclaration, action: Action): Strategy | Decision {
+    const strategy = strategyFor(this.claimSets, caller.client.claimSet, resource.name, action);
+    if (strategy) return strategy;
+    return deny('authorization_denied', `The API client's assigned claim set ('${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
+  }
+
+  /** Refuses early, before the body is read, when the claim set grants none of the actions at all. */
+  anyOf(caller: Caller, resource: ResourceDeclaration, actions: Action[]): Decision {
+    const refusals = actions.map((action) => this.strategy(caller, resource, action));
+    return refusals.some((r) => typeof r === 'string') ? allow : (refusals[0] as Decision);
+  }
+
+  private async reachOf(caller: Caller): Promise<Reach> {
+    caller.edorgs ??= await this.reachDirectory.edorgsOf(caller.client.clientId);
+    return { schools: caller.schools, edorgs: caller.edorgs };
+  }
+
+  /** Resolves the caller's reach now, so checks inside a transaction need no other connection. */
+  async prepare(caller: Caller): Promise<void> {
+    await this.reachOf(caller);
+  }
+
+  /** An existing item: may the caller read, update or delete it? */
+  async forStored(caller: Caller, resource: ResourceDeclaration, action: Action, stored: StoredDocument, db: Knex = this.db): Promise<Decision> {
+    const strategy = this.strategy(caller, resource, action);
+    if (typeof strategy !== 'string') return strategy;
+    if (strategy === 'none') return allow;
+    if (strategy === 'ownership') {
+      return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', 'Access to the resource item could not be authorized: it is owned by another client.');
+    }
+    const query = db('edfi_documents as d').where('d.id', stored.id);
+    const inReach = Boolean(await whereInReach(db, query, resource.reach, await this.reachOf(caller)).first('d.id'));
+    return inReach ? allow : deny('authorization_denied', [outOfReach, resource.denialHint].filter(Boolean).join(' '));
+  }
+
+  /** The body being written (a create, or the new state of an update): may it exist for this caller? */
+  async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, body: Body, db: Knex = this.db): Promise<Decision> {
+    const strategy = this.strategy(caller, resource, action);
+    if (typeof strategy !== 'string') return strategy;
+    if (strategy === 'none') return allow;
+    if (strategy === 'ownership') return this.namespaceDecision(caller, resource, body);
+    const inReach = await valuesInReach(db, resource.reach, securablesOf(resource, body), await this.reachOf(caller));
+    return inReach ? allow : deny('authorization_denied', `The ${resource.edfiName} refers to an education organization or person outside the caller's reach.`);
+  }
+
+  private namespaceDecision(caller: Caller, resource: ResourceDeclaration, body: Body): Decision {
+    if (!resource.namespacePath) return allow;
+    const namespace = String(valueAt(body, resource.namespacePath) ?? '');
+    const prefixes = caller.client.namespacePrefixes;
+    if (prefixes.some((prefix) => namespace.startsWith(prefix))) return allow;
+    return deny(
+      'namespace_not_permitted',
+      `The namespace '${namespace}' does not start with one of the caller's namespace prefixes (${prefixes.length ? prefixes.join(', ') : 'none assigned'}).`,
+    );
+  }
+
+  /** Which items of a collection the caller may read; a refusal when the claim set denies reads. */
+  async collectionScope(caller: Caller, resource: ResourceDeclaration): Promise<CollectionScope | Decision> {
+    const strategy = this.strategy(caller, resource, 'read');
+    if (typeof strategy !== 'string') return strategy;
+    if (strategy === 'ownership') return { kind: 'owned', clientId: caller.client.clientId };
+    if (strategy === 'relationships') return { kind: 'reach', reach: await this.reachOf(caller) };
+    return { kind: 'all' };
+  }
+
+  /** An LEA or school was written: reach computed from the ed-org tree may have changed. */
+  edorgTreeChanged(): void {
+    this.reachDirectory.forgetAll();
+  }
+}

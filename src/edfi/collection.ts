@@ -1,0 +1,55 @@
+import type { Knex } from 'knex';
+
+import type { CollectionScope } from './authorization.js';
+import { applyFilters, type Page } from './query.js';
+import { subjectsInReach, whereInReach } from './reach.js';
+import type { ResourceDeclaration } from './resource.js';
+import { documentColumns, toStored, type StoredDocument } from './store.js';
+
+/** Collections of people are ordered by their unique id, everything else by resource id: stable either way. */
+function orderColumnOf(resource: ResourceDeclaration): string {
+  return resource.orderColumn ? `d.${resource.orderColumn}` : 'd.id';
+}
+
+function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Knex.QueryBuilder {
+  const query = db('edfi_documents as d').where('d.resource', resource.name);
+  if (scope.kind === 'owned') query.where('d.created_by', scope.clientId);
+  if (scope.kind === 'reach') whereInReach(db, query, resource.reach, scope.reach);
+  applyFilters(db, query, page.filters);
+  return query;
+}
+
+/**
+ * A page of people reached through their associations, without filters: page the distinct subject
+ * ids straight off the (subject_type, edorg_id, subject_id) index, then fetch only that page's
+ * documents. The general plan would join and sort every subject in reach before cutting the page.
+ */
+function subjectPage(db: Knex, resource: ResourceDeclaration, reach: Extract<CollectionScope, { kind: 'reach' }>['reach'], page: Page): Knex.QueryBuilder | undefined {
+  const column = resource.orderColumn;
+  const subjectType = resource.reach === 'student' && column === 'student_unique_id' ? 'student' : resource.reach === 'staff' && column === 'staff_unique_id' ? 'staff' : undefined;
+  if (!subjectType || page.filters.length) return undefined;
+  const edorgs = subjectType === 'student' ? reach.schools : reach.edorgs;
+  const subjects = subjectsInReach(db, subjectType, edorgs).distinct().orderBy('se.subject_id').offset(page.offset).limit(page.limit);
+  return db('edfi_documents as d')
+    .join(subjects.as('page'), 'page.subject_id', `d.${column}`)
+    .where('d.resource', resource.name)
+    .select(...documentColumns)
+    .orderBy(`d.${column}`);
+}
+
+/** One page of a collection, in a stable order; only the page's documents are read in full. */
+export async function listPage(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Promise<StoredDocument[]> {
+  if (page.limit === 0) return [];
+  const fast = scope.kind === 'reach' ? subjectPage(db, resource, scope.reach, page) : undefined;
+  if (fast) return (await fast).map(toStored);
+  const order = orderColumnOf(resource);
+  // Deferred join: sort and cut the page on the index, then read bodies for the page only.
+  const ids = scoped(db, resource, scope, page).select('d.id').orderBy(order).orderBy('d.id').offset(page.offset).limit(page.limit);
+  const rows = await db('edfi_documents as d').join(ids.as('page'), 'page.id', 'd.id').select(...documentColumns).orderBy(order).orderBy('d.id');
+  return rows.map(toStored);
+}
+
+export async function countItems(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Promise<number> {
+  const [{ total }] = (await scoped(db, resource, scope, page).count({ total: '*' })) as Array<{ total: number | string }>;
+  return Number(total);
+}

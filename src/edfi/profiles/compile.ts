@@ -1,0 +1,134 @@
+import type { ResourceMeta } from '../resource-meta.js';
+import { ProfileDefinitionError, type ClassDefinition, type CollectionDefinition, type ContentTypeDefinition, type ProfileSource } from './model.js';
+import { includes, metadataMembers, type ClassRules, type CollectionRules, type CompiledProfile, type ResourceRules } from './rules.js';
+import { SchemaView } from './schema-view.js';
+
+/**
+ * Resolves definitions against the declared resources. Every name must exist; anything doubtful
+ * stops start-up with the file, profile, resource and member, so a profile never half-works.
+ */
+export function compileProfiles(sources: ProfileSource[], resources: ResourceMeta[]): CompiledProfile[] {
+  const byName = new Map(resources.map((r) => [r.edfiName.toLowerCase(), r]));
+  const seen = new Map<string, string>();
+  const compiled: CompiledProfile[] = [];
+  for (const { file, profiles } of sources) {
+    for (const profile of profiles) {
+      const key = profile.name.toLowerCase();
+      const earlier = seen.get(key);
+      if (earlier) fail(`${file}: profile "${profile.name}" is already defined in ${earlier} (names are case-insensitive)`);
+      seen.set(key, file);
+      const compiledResources = new Map<string, ResourceRules>();
+      for (const def of profile.resources) {
+        const where = `${file}: profile "${profile.name}", resource "${def.name}"`;
+        const meta = byName.get(def.name.toLowerCase());
+        if (!meta) fail(`${where}: unknown resource (known: ${resources.map((r) => r.edfiName).join(', ')})`);
+        if (compiledResources.has(meta.edfiName.toLowerCase())) fail(`${where}: the resource appears twice in the profile`);
+        compiledResources.set(meta.edfiName.toLowerCase(), compileResource(meta, def.readContentType, def.writeContentType, where));
+      }
+      compiled.push({ name: profile.name, file, resources: compiledResources });
+    }
+  }
+  return compiled;
+}
+
+function compileResource(
+  meta: ResourceMeta,
+  read: ContentTypeDefinition | undefined,
+  write: ContentTypeDefinition | undefined,
+  where: string,
+): ResourceRules {
+  const view = new SchemaView(meta.schema);
+  const top = (def: ContentTypeDefinition, label: string, always: string[]) =>
+    compileClass(view, def, meta.schema, { where: `${where}, ${label}`, owner: meta.edfiName, identity: meta.identity, always });
+  const rules: ResourceRules = { resource: meta, requiredNotWritable: [] };
+  if (read) rules.read = top(read, 'ReadContentType', [...meta.identity, ...metadataMembers]);
+  if (write) {
+    const writeRules = top(write, 'WriteContentType', [...meta.identity, ...metadataMembers]);
+    rules.write = writeRules;
+    rules.requiredNotWritable = view.required(meta.schema).filter((m) => !includes(writeRules, m));
+  }
+  return rules;
+}
+
+interface Place {
+  where: string;
+  /** What the members belong to, for messages: Student, "electronicMails". */
+  owner: string;
+  /** Identity members here: listed members may not exclude them. */
+  identity: string[];
+  always: string[];
+}
+
+function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unknown, place: Place): ClassRules {
+  const { where } = place;
+  const members = view.members(schema);
+  const rules: ClassRules = { selection: def.memberSelection, named: new Set(), objects: new Map(), collections: new Map(), always: new Set(place.always) };
+  const listed = [...(def.properties ?? []), ...(def.objects ?? []).map((o) => o.name), ...(def.collections ?? []).map((c) => c.name)];
+  if ((def.memberSelection === 'IncludeAll' || def.memberSelection === 'ExcludeAll') && listed.length) {
+    fail(`${where}: memberSelection ${def.memberSelection} lists no members, but "${listed[0]}" is listed`);
+  }
+  for (const name of def.properties ?? []) rules.named.add(memberName(name, members, where, place.owner));
+  for (const object of def.objects ?? []) {
+    const { member, at } = shapeableMember(view, members, object.name, 'Object', place);
+    rules.named.add(member);
+    rules.objects.set(member, compileNested(view, object, members.get(member), at, def));
+  }
+  for (const collection of def.collections ?? []) {
+    const { member, at } = shapeableMember(view, members, collection.name, 'Collection', place);
+    rules.named.add(member);
+    rules.collections.set(member, compileCollection(view, collection, members.get(member), at, def));
+  }
+  const excludedIdentity = def.memberSelection === 'ExcludeOnly' && place.identity.find((m) => rules.named.has(m));
+  if (excludedIdentity) fail(`${where}: cannot exclude identity member "${excludedIdentity}"; identity members are always included`);
+  return rules;
+}
+
+/** The member an <Object> or <Collection> names: it must have that shape and not be identity. */
+function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: string, element: 'Object' | 'Collection', place: Place) {
+  const at = `${place.where}, ${element} "${name}"`;
+  const member = memberName(name, members, place.where, place.owner);
+  // Identity members are kept whole so the item stays identifiable; shaping inside them would break that.
+  if (place.identity.includes(member)) fail(`${at}: "${member}" is an identity member, always included whole; it cannot be shaped`);
+  const kind = view.kindOf(members.get(member));
+  if (element === 'Object' && kind !== 'object') fail(`${at}: "${member}" is not an object member; name it with a Property instead`);
+  if (element === 'Collection' && kind !== 'collection') fail(`${at}: "${member}" is not a collection member`);
+  return { member, at };
+}
+
+function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): ClassRules {
+  // The ODS/API drops a member named under ExcludeOnly whole; nested rules there would be silently ignored.
+  if (parent.memberSelection === 'ExcludeOnly' && (def.properties?.length || def.objects?.length || def.collections?.length || (def as CollectionDefinition).filter)) {
+    fail(`${where}: under ExcludeOnly a named member is excluded whole, so its own members or filter would be ignored; use IncludeOnly on the parent`);
+  }
+  return compileClass(view, def, schema, { where, owner: `"${def.name}"`, identity: [], always: [] });
+}
+
+function compileCollection(view: SchemaView, def: CollectionDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): CollectionRules {
+  const itemSchema = view.itemsOf(schema);
+  if (view.kindOf(itemSchema) !== 'object') fail(`${where}: the collection's items are not objects`);
+  const rules = compileNested(view, def, itemSchema, where, parent);
+  const collection: CollectionRules = { ...rules, itemKey: view.required(itemSchema).filter((m) => includes(rules, m)) };
+  if (def.filter) {
+    const itemMembers = view.members(itemSchema);
+    const propertyName = memberName(def.filter.propertyName, itemMembers, `${where}, Filter`, `Collection "${def.name}"`);
+    if (view.kindOf(itemMembers.get(propertyName)) !== 'value') fail(`${where}, Filter: "${propertyName}" is not a value (descriptor or text) member`);
+    collection.filter = { propertyName, mode: def.filter.filterMode, values: def.filter.values };
+  }
+  return collection;
+}
+
+/**
+ * XML names are PascalCase (FirstName, SchoolReference) and JSON names camelCase; both match the
+ * API member case-insensitively. `…USI` names the `…UniqueId` member, as the ODS/API expands it.
+ */
+function memberName(name: string, members: Map<string, unknown>, where: string, owner: string): string {
+  const wanted = [name.toLowerCase(), ...(name.endsWith('USI') ? [name.slice(0, -3).toLowerCase() + 'uniqueid'] : [])];
+  const found = [...members.keys()].filter((m) => wanted.includes(m.toLowerCase()));
+  if (found.length === 1) return found[0];
+  if (found.length > 1) fail(`${where}: member "${name}" is ambiguous (${found.join(', ')})`);
+  return fail(`${where}: unknown member "${name}" (${owner} has: ${[...members.keys()].join(', ')})`);
+}
+
+function fail(message: string): never {
+  throw new ProfileDefinitionError(message);
+}

@@ -1,0 +1,104 @@
+import type { Knex } from 'knex';
+
+import { dialectOf } from '../db/knex.js';
+import { ApiError } from '../errors.js';
+import type { ResourceDeclaration, SecurableColumn } from './resource.js';
+
+type Schema = { type?: string; properties?: Record<string, Schema> };
+
+/** A query-string filter: the body member's JSON path, its scalar type, and an indexed column if one holds it. */
+interface Filterable {
+  path: string;
+  type: 'string' | 'integer' | 'number' | 'boolean';
+  column?: SecurableColumn;
+}
+
+const scalarTypes = new Set(['string', 'integer', 'number', 'boolean']);
+
+/**
+ * Filterable members as the ODS/API offers them: top-level scalars, and the scalars inside
+ * references under their own names (`?studentUniqueId=` on an association).
+ */
+export function filterablesOf(resource: ResourceDeclaration): Map<string, Filterable> {
+  const columnOfPath = new Map(Object.entries(resource.columns).map(([column, path]) => [path, column as SecurableColumn]));
+  const filterables = new Map<string, Filterable>();
+  const add = (name: string, path: string, schema: Schema) => {
+    if (!filterables.has(name) && schema.type && scalarTypes.has(schema.type)) {
+      filterables.set(name, { path, type: schema.type as Filterable['type'], column: columnOfPath.get(path) });
+    }
+  };
+  for (const [name, schema] of Object.entries((resource.schema.properties ?? {}) as Record<string, Schema>)) {
+    add(name, name, schema);
+    if (schema.type === 'object') for (const [inner, innerSchema] of Object.entries(schema.properties ?? {})) add(inner, `${name}.${inner}`, innerSchema);
+  }
+  return filterables;
+}
+
+export interface Page {
+  offset: number;
+  limit: number;
+  totalCount: boolean;
+  filters: Array<{ filterable: Filterable; value: string | number | boolean }>;
+}
+
+export const defaultLimit = 25;
+export const maxLimit = 500;
+
+function badQuery(detail: string): ApiError {
+  return new ApiError(400, 'bad_request', detail);
+}
+
+function nonNegativeInteger(name: string, raw: string, max: number): number {
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) > max) throw badQuery(`${name} must be an integer between 0 and ${max}, got "${raw}".`);
+  return Number(raw);
+}
+
+function typedValue(name: string, filterable: Filterable, raw: string): string | number | boolean {
+  if (filterable.type === 'string') return raw;
+  if (filterable.type === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') throw badQuery(`${name} must be true or false.`);
+    return raw === 'true';
+  }
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || (filterable.type === 'integer' && !Number.isSafeInteger(value))) {
+    throw badQuery(`${name} must be a${filterable.type === 'integer' ? 'n integer' : ' number'}, got "${raw}".`);
+  }
+  return value;
+}
+
+/** offset/limit/totalCount and property filters; anything else in the query string is a 400. */
+export function parsePage(query: Record<string, string | string[] | undefined>, filterables: Map<string, Filterable>): Page {
+  const page: Page = { offset: 0, limit: defaultLimit, totalCount: false, filters: [] };
+  for (const [name, raw] of Object.entries(query)) {
+    if (raw === undefined) continue;
+    if (Array.isArray(raw)) throw badQuery(`The query parameter ${name} may appear once.`);
+    if (name === 'offset') page.offset = nonNegativeInteger('offset', raw, Number.MAX_SAFE_INTEGER);
+    else if (name === 'limit') page.limit = nonNegativeInteger('limit', raw, maxLimit);
+    else if (name === 'totalCount') {
+      if (raw !== 'true' && raw !== 'false') throw badQuery('totalCount must be true or false.');
+      page.totalCount = raw === 'true';
+    } else {
+      const filterable = filterables.get(name);
+      if (!filterable) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
+      page.filters.push({ filterable, value: typedValue(name, filterable, raw) });
+    }
+  }
+  return page;
+}
+
+/** Adds the property filters: indexed columns where one holds the member, else the JSON body. */
+export function applyFilters(db: Knex, query: Knex.QueryBuilder, filters: Page['filters']): void {
+  const mysql = dialectOf(db) === 'mysql';
+  for (const { filterable, value } of filters) {
+    if (filterable.column) {
+      query.where(`d.${filterable.column}`, value as string | number);
+      continue;
+    }
+    // The path comes from the schema (never from the request); only the value is bound.
+    const jsonPath = `$.${filterable.path}`;
+    const expression = mysql ? 'json_value(d.body, ?)' : 'json_extract(d.body, ?)';
+    // SQLite hands JSON booleans back as 1/0; MariaDB's JSON_VALUE as 'true'/'false'.
+    const bound = typeof value === 'boolean' ? (mysql ? String(value) : Number(value)) : value;
+    query.whereRaw(`${expression} = ?`, [jsonPath, bound]);
+  }
+}

@@ -1,0 +1,114 @@
+import type { Knex } from 'knex';
+
+import { edorgsInReach } from '../db/edorgs.js';
+import type { Db } from '../db/knex.js';
+import type { ReachKind } from './resource.js';
+
+/**
+ * What a client can reach, measured for one request:
+ * - `schools`: X-Claim-Schools as the gateway forwarded it (school ids at token issue). Students,
+ *   their associations and attendance are school-scoped and follow the token.
+ * - `edorgs`: every ed-org beneath the client's assigned ed-orgs (closure table), for what may hang
+ *   from an LEA or higher (staff assignments, LEAs and schools themselves).
+ */
+export interface Reach {
+  schools: number[];
+  edorgs: number[];
+}
+
+/** edorgsInReach with a short cache: it is asked on every authorised request. */
+export class ReachDirectory {
+  private cache = new Map<string, { edorgs: number[]; expires: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly ttlMs = 5000,
+  ) {}
+
+  async edorgsOf(clientId: string): Promise<number[]> {
+    const now = Date.now();
+    const hit = this.cache.get(clientId);
+    if (hit && hit.expires > now) return hit.edorgs;
+    const edorgs = await edorgsInReach(this.db, clientId);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(clientId, { edorgs, expires: now + this.ttlMs });
+    return edorgs;
+  }
+
+  /** The ed-org tree changed through this process (an LEA or school was written): drop every entry. */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+}
+
+/** Subject ids (studentUniqueId / staffUniqueId) associated with any of the given ed-orgs. */
+export function subjectsInReach(db: Knex, subjectType: 'student' | 'staff', edorgs: number[]): Knex.QueryBuilder {
+  return db('edfi_subject_edorgs as se').select('se.subject_id').where('se.subject_type', subjectType).whereIn('se.edorg_id', edorgs);
+}
+
+/**
+ * Restricts a query over edfi_documents (aliased `d`) to what is in reach: one indexed predicate
+ * per kind, so a collection GET is a single query and an item check is the same query by id.
+ */
+export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind, reach: Reach): Knex.QueryBuilder {
+  switch (kind) {
+    case 'school':
+      return query.whereIn('d.edorg_id', reach.schools);
+    case 'edorg':
+    case 'edorgSelf':
+      return query.whereIn('d.edorg_id', reach.edorgs);
+    case 'student':
+      return query.whereIn('d.student_unique_id', subjectsInReach(db, 'student', reach.schools));
+    case 'staff':
+      return query.whereIn('d.staff_unique_id', subjectsInReach(db, 'staff', reach.edorgs));
+    case 'contact':
+      return query.whereIn(
+        'd.contact_unique_id',
+        db('edfi_documents as sca')
+          .select('sca.contact_unique_id')
+          .where('sca.resource', 'studentContactAssociations')
+          .whereIn('sca.student_unique_id', subjectsInReach(db, 'student', reach.schools)),
+      );
+  }
+}
+
+/** Securable values of a document not yet stored (a create), checked against the same rules. */
+export interface Securables {
+  edorg_id?: number | null;
+  student_unique_id?: string | null;
+  staff_unique_id?: string | null;
+  contact_unique_id?: string | null;
+  /** edorgSelf: the parent the ed-org is to hang from. */
+  parent_edorg_id?: number | null;
+}
+
+async function subjectReachable(db: Knex, subjectType: 'student' | 'staff', subjectId: string | null | undefined, edorgs: number[]): Promise<boolean> {
+  if (!subjectId) return false;
+  return Boolean(await subjectsInReach(db, subjectType, edorgs).andWhere('se.subject_id', subjectId).first());
+}
+
+export async function valuesInReach(db: Knex, kind: ReachKind, values: Securables, reach: Reach): Promise<boolean> {
+  switch (kind) {
+    case 'school':
+      return values.edorg_id != null && reach.schools.includes(Number(values.edorg_id));
+    case 'edorg':
+      return values.edorg_id != null && reach.edorgs.includes(Number(values.edorg_id));
+    case 'edorgSelf': {
+      // A new or moved ed-org must hang from something in reach; a top-level one must be in reach itself.
+      const anchor = values.parent_edorg_id ?? values.edorg_id;
+      return anchor != null && reach.edorgs.includes(Number(anchor));
+    }
+    case 'student':
+      return subjectReachable(db, 'student', values.student_unique_id, reach.schools);
+    case 'staff':
+      return subjectReachable(db, 'staff', values.staff_unique_id, reach.edorgs);
+    case 'contact':
+      return Boolean(
+        values.contact_unique_id &&
+          (await db('edfi_documents as sca')
+            .where({ 'sca.resource': 'studentContactAssociations', 'sca.contact_unique_id': values.contact_unique_id })
+            .whereIn('sca.student_unique_id', subjectsInReach(db, 'student', reach.schools))
+            .first('sca.id')),
+      );
+  }
+}

@@ -1,0 +1,32 @@
+import type { ResourceDeclaration } from '../resource.js';
+import { date, descriptor, name75, resourceSchema, text, uniqueId } from './schema-parts.js';
+
+export const students: ResourceDeclaration = {
+  name: 'students',
+  edfiName: 'Student',
+  mediaName: 'student',
+  schema: resourceSchema(
+    'Student',
+    {
+      studentUniqueId: uniqueId,
+      personalTitlePrefix: text(30),
+      firstName: name75,
+      middleName: name75,
+      lastSurname: name75,
+      generationCodeSuffix: text(10),
+      birthDate: date,
+      birthCity: text(30),
+      birthCountryDescriptor: descriptor,
+      birthSexDescriptor: descriptor,
+      multipleBirthStatus: { type: 'boolean' },
+    },
+    ['studentUniqueId', 'firstName', 'lastSurname', 'birthDate'],
+  ),
+  identity: ['studentUniqueId'],
+  key: ['studentUniqueId'],
+  columns: { student_unique_id: 'studentUniqueId' },
+  references: [],
+  orderColumn: 'student_unique_id',
+  reach: 'student',
+  denialHint: "Hint: You may need to create a corresponding 'StudentSchoolAssociation' item.",
+};

@@ -1,0 +1,481 @@
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { fromRoot } from '../src/config/paths.js';
+import type { ClientInput } from '../src/db/clients.js';
+import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { engines } from './helpers/engines.js';
+
+/**
+ * API profiles (contract section 6) over HTTP against the real app: the shipped Nutrition profile
+ * plus test profiles in both file forms, in a temporary profilesDir.
+ */
+const data = '/data/v3/ed-fi';
+const readable = (resource: string, profile: string) => `application/vnd.ed-fi.${resource}.${profile}.readable+json`;
+const writable = (resource: string, profile: string) => `application/vnd.ed-fi.${resource}.${profile}.writable+json`;
+
+const studentProfilesXml = `<?xml version="1.0" encoding="utf-8"?>
+<Profiles>
+  <Profile name="Student-Exclude">
+    <Resource name="Student">
+      <ReadContentType memberSelection="ExcludeOnly"><Property name="BirthDate"/><Property name="BirthCity"/></ReadContentType>
+      <WriteContentType memberSelection="ExcludeOnly"><Property name="BirthCity"/></WriteContentType>
+    </Resource>
+  </Profile>
+  <Profile name="Student-MiddleName">
+    <Resource name="Student">
+      <ReadContentType memberSelection="IncludeAll"/>
+      <WriteContentType memberSelection="IncludeOnly"><Property name="MiddleName"/></WriteContentType>
+    </Resource>
+  </Profile>
+  <Profile name="Student-Identity">
+    <Resource name="Student">
+      <ReadContentType memberSelection="ExcludeAll"/>
+      <WriteContentType memberSelection="ExcludeAll"/>
+    </Resource>
+  </Profile>
+  <Profile name="School-Lea">
+    <Resource name="School">
+      <ReadContentType memberSelection="IncludeOnly">
+        <Property name="NameOfInstitution"/>
+        <Object name="LocalEducationAgencyReference" memberSelection="IncludeOnly"><Property name="LocalEducationAgencyId"/></Object>
+      </ReadContentType>
+    </Resource>
+  </Profile>
+</Profiles>`;
+
+const contactProfilesJson = {
+  profiles: [
+    {
+      name: 'Contact-Home',
+      resources: [
+        {
+          name: 'Contact',
+          readContentType: {
+            memberSelection: 'IncludeOnly',
+            properties: ['firstName'],
+            collections: [
+              {
+                name: 'electronicMails',
+                memberSelection: 'IncludeOnly',
+                properties: ['electronicMailAddress'],
+                filter: { propertyName: 'electronicMailTypeDescriptor', filterMode: 'IncludeOnly', values: ['Home'] },
+              },
+            ],
+          },
+          writeContentType: {
+            memberSelection: 'IncludeOnly',
+            properties: ['firstName', 'lastSurname'],
+            collections: [
+              {
+                name: 'electronicMails',
+                memberSelection: 'IncludeAll',
+                filter: { propertyName: 'electronicMailTypeDescriptor', filterMode: 'IncludeOnly', values: ['uri://ed-fi.org/ElectronicMailTypeDescriptor#Home'] },
+              },
+            ],
+          },
+        },
+      ],
+    },
+  ],
+};
+
+/** A profilesDir holding the shipped Nutrition profile beside the test profiles. */
+function testProfilesDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'edgate-profiles-'));
+  copyFileSync(fromRoot('config', 'profiles', 'Nutrition.xml'), join(dir, 'Nutrition.xml'));
+  writeFileSync(join(dir, 'students.xml'), studentProfilesXml);
+  writeFileSync(join(dir, 'contacts.json'), JSON.stringify(contactProfilesJson, null, 2));
+  writeFileSync(join(dir, 'README.md'), 'not a definition: skipped\n');
+  return dir;
+}
+
+interface Caller {
+  get(path: string, accept?: string): Promise<Response>;
+  send(method: 'POST' | 'PUT', path: string, body: unknown, contentType?: string): Promise<Response>;
+}
+
+async function caller(app: TestApp, input: ClientInput): Promise<Caller> {
+  const token = await app.token(await app.client(input));
+  const url = (path: string) => (path.startsWith('/') ? path : `${data}/${path}`);
+  return {
+    get: (path, accept) => app.fetch(url(path), { headers: { authorization: `Bearer ${token}`, ...(accept !== undefined && { accept }) } }),
+    send: (method, path, body, contentType) =>
+      app.fetch(url(path), {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(contentType !== undefined && { 'content-type': contentType }) },
+        body: JSON.stringify(body),
+      }),
+  };
+}
+
+async function problem(res: Response, status: number, error: string): Promise<Record<string, unknown>> {
+  const body = (await res.json()) as Record<string, unknown>;
+  expect({ status: res.status, error: body.error }).toEqual({ status, error });
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  return body;
+}
+
+const idOf = (res: Response) => res.headers.get('location')!.split('/').pop()!;
+const memberNames = (item: unknown) => Object.keys(item as object).sort();
+
+const homeMail = { electronicMailAddress: 'home@example.org', electronicMailTypeDescriptor: 'uri://ed-fi.org/ElectronicMailTypeDescriptor#Home' };
+const workMail = { electronicMailAddress: 'work@example.org', electronicMailTypeDescriptor: 'uri://ed-fi.org/ElectronicMailTypeDescriptor#Work' };
+const phone = { telephoneNumber: '555-0100', telephoneNumberTypeDescriptor: 'uri://ed-fi.org/TelephoneNumberTypeDescriptor#Mobile' };
+
+describe.each(engines)('API profiles on $name', (engine) => {
+  let app: TestApp;
+  let profilesDir: string;
+  /** No profiles, no further authorisation: sets up data and sees whole items. */
+  let writer: Caller;
+  /** SIS Vendor in Grand Bend, assigned only the shipped Nutrition profile. */
+  let nutrition: Caller;
+  /** Sandbox client assigned the test profiles. */
+  let profiled: Caller;
+  let studentId: string;
+  let contactId: string;
+
+  const ada = {
+    studentUniqueId: 'P-1001',
+    firstName: 'Ada',
+    middleName: 'Maria',
+    lastSurname: 'Lovelace',
+    birthDate: '2010-05-04',
+    birthCity: 'Grand Bend',
+    birthSexDescriptor: 'uri://ed-fi.org/SexDescriptor#Female',
+  };
+  const alan = { contactUniqueId: 'C-2001', firstName: 'Alan', lastSurname: 'Turing', electronicMails: [homeMail, workMail], telephones: [phone] };
+
+  beforeAll(async () => {
+    profilesDir = testProfilesDir();
+    app = await startTestApp(engine, { PROFILES_DIR: profilesDir });
+    await app.edorgs(...grandBend);
+    writer = await caller(app, { claimSet: 'Ed-Fi Sandbox' });
+    nutrition = await caller(app, { edorgIds: [255901], profiles: ['Nutrition'] });
+    profiled = await caller(app, { claimSet: 'Ed-Fi Sandbox', profiles: ['Student-Exclude', 'Student-MiddleName', 'Student-Identity', 'Contact-Home', 'School-Lea'] });
+    const created = await writer.send('POST', 'students', ada, 'application/json');
+    expect(created.status).toBe(201);
+    studentId = idOf(created);
+    const enrolled = await writer.send(
+      'POST',
+      'studentSchoolAssociations',
+      { studentReference: { studentUniqueId: ada.studentUniqueId }, schoolReference: { schoolId: 255901001 }, entryDate: '2025-08-20' },
+      'application/json',
+    );
+    expect(enrolled.status).toBe(201);
+    const contact = await writer.send('POST', 'contacts', alan, 'application/json');
+    expect(contact.status).toBe(201);
+    contactId = idOf(contact);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    rmSync(profilesDir, { recursive: true, force: true });
+  });
+
+  async function storedStudent(): Promise<Record<string, unknown>> {
+    const res = await writer.get(`students/${studentId}`, 'application/json');
+    expect(res.status).toBe(200);
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  describe('reading through a profile', () => {
+    it('returns only the Nutrition members, identity kept, in single and collection GETs, echoing the media type', async () => {
+      const nutritionMembers = ['_etag', '_lastModifiedDate', 'birthDate', 'firstName', 'id', 'lastSurname', 'middleName', 'studentUniqueId'];
+      const one = await nutrition.get(`students/${studentId}`, readable('student', 'nutrition'));
+      expect(one.status).toBe(200);
+      expect(one.headers.get('content-type')).toBe('application/vnd.ed-fi.student.nutrition.readable+json');
+      const item = (await one.json()) as Record<string, unknown>;
+      expect(memberNames(item)).toEqual(nutritionMembers);
+      expect(item).toMatchObject({ studentUniqueId: 'P-1001', firstName: 'Ada', birthDate: '2010-05-04' });
+      const list = await nutrition.get('students', readable('student', 'nutrition'));
+      expect(list.status).toBe(200);
+      expect(list.headers.get('content-type')).toBe('application/vnd.ed-fi.student.nutrition.readable+json');
+      const items = (await list.json()) as unknown[];
+      expect(items).toHaveLength(1);
+      expect(memberNames(items[0])).toEqual(nutritionMembers);
+    });
+
+    it('matches the media type case-insensitively, ignores parameters and honours Accept lists', async () => {
+      for (const accept of [
+        'Application/VND.Ed-Fi.Student.NUTRITION.Readable+JSON; charset=utf-8',
+        `application/json;q=0.5, ${readable('student', 'nutrition')}`,
+        `text/html, ${readable('student', 'nutrition')};q=0.9, application/xml;q=0.1`,
+      ]) {
+        const res = await nutrition.get(`students/${studentId}`, accept);
+        expect(res.status, accept).toBe(200);
+        expect(res.headers.get('content-type')).toBe(readable('student', 'nutrition'));
+        expect((await res.json()) as object).not.toHaveProperty('birthSexDescriptor');
+      }
+    });
+
+    it('ExcludeOnly removes the named members and keeps the rest', async () => {
+      const res = await profiled.get(`students/${studentId}`, readable('student', 'student-exclude'));
+      expect(res.status).toBe(200);
+      const item = (await res.json()) as Record<string, unknown>;
+      expect(item).not.toHaveProperty('birthDate');
+      expect(item).not.toHaveProperty('birthCity');
+      expect(item).toMatchObject({ studentUniqueId: 'P-1001', firstName: 'Ada', middleName: 'Maria', birthSexDescriptor: ada.birthSexDescriptor });
+    });
+
+    it('IncludeAll returns every member', async () => {
+      const res = await profiled.get(`students/${studentId}`, readable('student', 'student-middlename'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe(readable('student', 'student-middlename'));
+      expect(await res.json()).toEqual(await storedStudent());
+    });
+
+    it('ExcludeAll keeps only the identity (and the id and metadata)', async () => {
+      const res = await profiled.get(`students/${studentId}`, readable('student', 'student-identity'));
+      expect(res.status).toBe(200);
+      expect(memberNames(await res.json())).toEqual(['_etag', '_lastModifiedDate', 'id', 'studentUniqueId']);
+    });
+
+    it('shapes a nested object with its own member selection', async () => {
+      const schools = await writer.get('schools?schoolId=255901001', 'application/json');
+      const [school] = (await schools.json()) as Array<Record<string, unknown>>;
+      expect(school).toHaveProperty('localEducationAgencyReference');
+      const res = await profiled.get(`schools/${school.id}`, readable('school', 'school-lea'));
+      expect(res.status).toBe(200);
+      const item = (await res.json()) as Record<string, unknown>;
+      expect(memberNames(item)).toEqual(['_etag', '_lastModifiedDate', 'id', 'localEducationAgencyReference', 'nameOfInstitution', 'schoolId']);
+      expect(item.localEducationAgencyReference).toEqual({ localEducationAgencyId: 255901 });
+    });
+
+    it('filters collection items by descriptor and shapes the items that remain', async () => {
+      const res = await profiled.get(`contacts/${contactId}`, readable('contact', 'contact-home'));
+      expect(res.status).toBe(200);
+      const item = (await res.json()) as Record<string, unknown>;
+      expect(memberNames(item)).toEqual(['_etag', '_lastModifiedDate', 'contactUniqueId', 'electronicMails', 'firstName', 'id']);
+      expect(item.electronicMails).toEqual([{ electronicMailAddress: 'home@example.org' }]);
+    });
+
+    it('leaves clients without profiles on plain JSON', async () => {
+      const res = await writer.get(`students/${studentId}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await res.json()).toMatchObject(ada);
+    });
+  });
+
+  describe('writing through a profile', () => {
+    it('ExcludeOnly: discards the excluded member on POST and keeps the stored value', async () => {
+      const res = await profiled.send('POST', 'students', { ...ada, firstName: 'Augusta', birthCity: 'London' }, writable('student', 'student-exclude'));
+      expect(res.status).toBe(200);
+      expect(await storedStudent()).toMatchObject({ firstName: 'Augusta', birthCity: 'Grand Bend' });
+    });
+
+    it('IncludeOnly: PUT changes only the writable member; every other stored member is kept', async () => {
+      const before = await storedStudent();
+      const res = await profiled.send(
+        'PUT',
+        `students/${studentId}`,
+        { studentUniqueId: 'P-1001', middleName: 'King', firstName: 'Mallory', birthCity: 'Paris' },
+        writable('student', 'student-middlename'),
+      );
+      expect(res.status).toBe(204);
+      const after = await storedStudent();
+      const { _etag: _a, _lastModifiedDate: _b, ...rest } = after;
+      const { _etag: _c, _lastModifiedDate: _d, ...restBefore } = before;
+      expect(rest).toEqual({ ...restBefore, middleName: 'King' });
+    });
+
+    it('ExcludeAll: a PUT can change nothing but is accepted, keeping the stored item', async () => {
+      const before = await storedStudent();
+      const res = await profiled.send('PUT', `students/${studentId}`, { studentUniqueId: 'P-1001', firstName: 'Nobody', lastSurname: 'Else' }, writable('student', 'student-identity'));
+      expect(res.status).toBe(204);
+      const after = await storedStudent();
+      expect({ ...after, _lastModifiedDate: undefined }).toEqual({ ...before, _lastModifiedDate: undefined });
+    });
+
+    it('keeps identity members writable under any selection: a key change on PUT is still refused', async () => {
+      const res = await profiled.send('PUT', `students/${studentId}`, { studentUniqueId: 'P-9999' }, writable('student', 'student-identity'));
+      expect(res.status).toBe(400);
+    });
+
+    it('refuses to create through a profile that withholds required members (data_policy_enforced)', async () => {
+      const res = await profiled.send('POST', 'students', { studentUniqueId: 'P-1002', middleName: 'X' }, writable('student', 'student-middlename'));
+      const body = await problem(res, 400, 'data_policy_enforced');
+      expect(body.detail).toMatch(/firstName/);
+      const listed = (await (await writer.get('students?studentUniqueId=P-1002', 'application/json')).json()) as unknown[];
+      expect(listed).toEqual([]);
+    });
+
+    it('collection filter: writes visible items, keeps hidden items and unwritable members', async () => {
+      const newHome = { ...homeMail, electronicMailAddress: 'new-home@example.org' };
+      const res = await profiled.send(
+        'PUT',
+        `contacts/${contactId}`,
+        { contactUniqueId: 'C-2001', firstName: 'Alan M.', lastSurname: 'Turing', electronicMails: [newHome] },
+        writable('contact', 'contact-home'),
+      );
+      expect(res.status).toBe(204);
+      const stored = (await (await writer.get(`contacts/${contactId}`, 'application/json')).json()) as Record<string, unknown>;
+      expect(stored.firstName).toBe('Alan M.');
+      expect(stored.electronicMails).toEqual([newHome, workMail]);
+      expect(stored.telephones).toEqual([phone]);
+    });
+
+    it('collection filter: refuses an item the profile does not allow (data_policy_enforced)', async () => {
+      const res = await profiled.send('PUT', `contacts/${contactId}`, { ...alan, electronicMails: [workMail] }, writable('contact', 'contact-home'));
+      const body = await problem(res, 400, 'data_policy_enforced');
+      expect(body.detail).toMatch(/electronicMails\[0\]\.electronicMailTypeDescriptor/);
+    });
+  });
+
+  describe('the error table', () => {
+    it('403 profile_required: application/json, */* or no type from a client whose profile covers the resource', async () => {
+      for (const accept of ['application/json', '*/*', '']) {
+        const res = await nutrition.get('students', accept);
+        const body = await problem(res, 403, 'profile_required');
+        expect(body.allowedMediaTypes).toEqual([readable('student', 'nutrition')]);
+        expect(body.detail).toContain(readable('student', 'nutrition'));
+      }
+    });
+
+    it('403 profile_required on a write names every assigned writable type', async () => {
+      for (const contentType of ['application/json', undefined]) {
+        const res = await profiled.send('POST', 'students', ada, contentType);
+        const body = await problem(res, 403, 'profile_required');
+        expect(body.allowedMediaTypes).toEqual([writable('student', 'student-exclude'), writable('student', 'student-middlename'), writable('student', 'student-identity')]);
+      }
+    });
+
+    it('a profile covering another resource does not constrain this one', async () => {
+      const res = await nutrition.get('schools', 'application/json');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    });
+
+    it('403 profile_not_assigned', async () => {
+      await problem(await nutrition.get('students', readable('student', 'student-exclude')), 403, 'profile_not_assigned');
+      await problem(await writer.send('POST', 'students', ada, writable('student', 'student-exclude')), 403, 'profile_not_assigned');
+    });
+
+    it('406 on read and 415 on write for an unknown profile', async () => {
+      await problem(await nutrition.get('students', readable('student', 'no-such-profile')), 406, 'unknown_profile');
+      await problem(await profiled.send('POST', 'students', ada, writable('student', 'no-such-profile')), 415, 'unknown_profile');
+    });
+
+    it('400 profile_usage_mismatch: a readable type on a write, a writable type on a read', async () => {
+      await problem(await profiled.send('PUT', `students/${studentId}`, ada, readable('student', 'student-exclude')), 400, 'profile_usage_mismatch');
+      await problem(await nutrition.get('students', writable('student', 'nutrition')), 400, 'profile_usage_mismatch');
+    });
+
+    it('400 invalid_profile_usage: the profile does not cover the resource, or the type names another resource', async () => {
+      await problem(await profiled.get('students', readable('student', 'school-lea')), 400, 'invalid_profile_usage');
+      await problem(await nutrition.get('students', readable('school', 'nutrition')), 400, 'invalid_profile_usage');
+    });
+
+    it('405 profile_method_not_allowed: the profile has no write content type for the resource', async () => {
+      await problem(await nutrition.send('POST', 'students', ada, writable('student', 'nutrition')), 405, 'profile_method_not_allowed');
+    });
+
+    it('403 profile_not_defined: a client assigned a profile the host does not define reads and writes nothing', async () => {
+      const misassigned = await caller(app, { claimSet: 'Ed-Fi Sandbox', profiles: ['Nutriton'] });
+      const body = await problem(await misassigned.get('schools', 'application/json'), 403, 'profile_not_defined');
+      expect(body.detail).toContain('"Nutriton"');
+      await problem(await misassigned.send('POST', 'students', ada, 'application/json'), 403, 'profile_not_defined');
+    });
+
+    it('400 malformed_profile_media_type for an ed-fi vendor type that is not a profile type', async () => {
+      await problem(await nutrition.get('students', 'application/vnd.ed-fi.student.nutrition.editable+json'), 400, 'malformed_profile_media_type');
+      await problem(await profiled.send('POST', 'students', ada, 'application/vnd.ed-fi.student+json'), 400, 'malformed_profile_media_type');
+    });
+  });
+
+  it('lists each profile media type per resource in the OpenAPI document', async () => {
+    const doc = (await (await app.fetch('/metadata/openapi.json')).json()) as { paths: Record<string, Record<string, { requestBody?: { content: object }; responses: Record<string, { content?: object }> }>> };
+    const students = doc.paths[`${data}/students`];
+    expect(Object.keys(students.get.responses['200'].content!)).toEqual([
+      'application/json',
+      readable('student', 'nutrition'),
+      readable('student', 'student-exclude'),
+      readable('student', 'student-middlename'),
+      readable('student', 'student-identity'),
+    ]);
+    expect(Object.keys(students.post.requestBody!.content)).toEqual([
+      'application/json',
+      writable('student', 'student-exclude'),
+      writable('student', 'student-middlename'),
+      writable('student', 'student-identity'),
+    ]);
+    expect(Object.keys(doc.paths[`${data}/contacts/{id}`].put.requestBody!.content)).toEqual(['application/json', writable('contact', 'contact-home')]);
+  });
+});
+
+describe('profile definitions at start-up', () => {
+  const exec = promisify(execFile);
+  const main = fromRoot('dist', 'src', 'main.js');
+  let scratch: string;
+  beforeAll(() => {
+    scratch = mkdtempSync(join(tmpdir(), 'edgate-start-'));
+  });
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  const env = (extra: Record<string, string>) => ({ ...process.env, DATABASE_URL: `sqlite:${join(scratch, 'edgate.sqlite')}`, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extra });
+
+  it('stops the server, naming file, profile and member, when a definition names an unknown member', async () => {
+    const bad = join(scratch, 'bad-member');
+    mkdirSync(bad);
+    writeFileSync(
+      join(bad, 'lunch.xml'),
+      '<Profiles><Profile name="Lunch"><Resource name="Student"><ReadContentType memberSelection="IncludeOnly"><Property name="FavouriteColour"/></ReadContentType></Resource></Profile></Profiles>',
+    );
+    const failure = await exec(process.execPath, [main], { env: env({ PORT: '0', PROFILES_DIR: bad }), timeout: 20_000 }).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failure?.code).toBe(78);
+    expect(failure?.stderr).toMatch(/lunch\.xml: profile "Lunch", resource "Student", ReadContentType: unknown member "FavouriteColour"/);
+  });
+
+  it('stops the server when a definition names an unknown resource', async () => {
+    const bad = join(scratch, 'bad-resource');
+    mkdirSync(bad);
+    writeFileSync(join(bad, 'pets.json'), JSON.stringify({ profiles: [{ name: 'Pets', resources: [{ name: 'Pet', readContentType: { memberSelection: 'IncludeAll' } }] }] }));
+    const failure = await exec(process.execPath, [main], { env: env({ PORT: '0', PROFILES_DIR: bad }), timeout: 20_000 }).then(
+      () => undefined,
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(failure?.code).toBe(78);
+    expect(failure?.stderr).toMatch(/pets\.json: profile "Pets", resource "Pet": unknown resource/);
+  });
+
+  it('starts with the shipped config/profiles and serves the Nutrition media type', async () => {
+    const port = await freePort();
+    const server = spawn(process.execPath, [main], { env: env({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}` }), cwd: fromRoot(), stdio: 'ignore' });
+    try {
+      const doc = await waitFor(`http://127.0.0.1:${port}/metadata/openapi.json`);
+      const content = (doc as { paths: Record<string, { get: { responses: { '200': { content: object } } } }> }).paths[`${data}/students`].get.responses['200'].content;
+      expect(Object.keys(content)).toContain(readable('student', 'nutrition'));
+    } finally {
+      server.kill('SIGTERM');
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+async function waitFor(url: string): Promise<unknown> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return res.json();
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} never answered`);
+}
