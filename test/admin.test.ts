@@ -112,6 +112,7 @@ describe.each(engines)('admin CLI on $name', (engine) => {
       [['--name', 'X', '--tier', 'free', '--claim-set', 'Root'], 'claim set must be one of'],
       [['--name', 'X', '--tier', 'free', '--edorg', '424242'], 'no education organisation with id 424242'],
       [['--tier', 'free'], '--name is required'],
+      [['--name', 'X', '--tier', 'free', '--profile', 'Nutrtion'], 'profile "Nutrtion" is not defined'],
     ];
     for (const [flags, message] of cases) {
       const res = await app.cli('client', 'create', ...flags);

@@ -1,4 +1,6 @@
 import { loadClaimSets } from '../config/claim-sets.js';
+import { loadProfiles } from '../edfi/profiles/registry.js';
+import { resourceMetas } from '../edfi/resources/index.js';
 import {
   createClient,
   describeClient,
@@ -13,8 +15,10 @@ import {
 import { ApiError } from '../errors.js';
 import { flagList, flagString, keyValues, table, type AdminContext, type Command } from './context.js';
 
+/** What a client may be given: the configured tiers, claim sets and the profiles defined in profilesDir. */
 function rules({ config }: AdminContext): ClientRules {
-  return { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()) };
+  const { registry } = loadProfiles(config.profilesDir, resourceMetas);
+  return { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()), profiles: registry.profiles.map((p) => p.name) };
 }
 
 function edorgIds(flags: AdminContext['flags']): number[] | undefined {

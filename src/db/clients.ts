@@ -34,6 +34,8 @@ export interface ClientInput {
 export interface ClientRules {
   tiers: string[];
   claimSets: string[];
+  /** The API profiles this host defines; when given, assigned profile names must be among them. */
+  profiles?: string[];
 }
 
 export const defaultClaimSet = 'SIS Vendor';
@@ -79,6 +81,11 @@ async function checkInput(db: Db, input: ClientInput, rules: ClientRules): Promi
   }
   if (input.claimSet !== undefined && !rules.claimSets.includes(input.claimSet)) {
     throw new ApiError(400, 'invalid_claim_set', `claim set must be one of ${rules.claimSets.map((c) => `"${c}"`).join(', ')}, got "${input.claimSet}"`);
+  }
+  const defined = new Set(rules.profiles?.map((name) => name.toLowerCase()));
+  const undefinedProfile = rules.profiles && input.profiles?.find((name) => !defined.has(name.toLowerCase()));
+  if (undefinedProfile) {
+    throw new ApiError(400, 'unknown_profile', `profile "${undefinedProfile}" is not defined in profilesDir; defined: ${rules.profiles!.join(', ') || 'none'}`);
   }
   const missing = await missingEdorgs(db, input.edorgIds ?? []);
   if (missing.length) throw new ApiError(400, 'unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
