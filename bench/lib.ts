@@ -1,3 +1,4 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
@@ -100,4 +101,81 @@ export function markdownTable(rows: Array<Record<string, string | number>>): str
 
 export function machine(): string {
   return `node ${process.version}, ${(globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? '?'} cpus`;
+}
+
+/** A server under test in its own process, so the load generator's CPU is not counted as its CPU. */
+export interface ServerProcess {
+  url: string;
+  /** user + system CPU the server process has used so far, in microseconds. */
+  cpuMicros(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+type Message = { url?: string; cpuMicros?: number; error?: string };
+
+function nextMessage(child: ChildProcess, pick: (m: Message) => boolean): Promise<Message> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: Message) => {
+      if (m.error) return done(() => reject(new Error(m.error)));
+      if (pick(m)) done(() => resolve(m));
+    };
+    const onExit = (code: number | null) => done(() => reject(new Error(`server process exited (${code})`)));
+    const done = (settle: () => void) => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      settle();
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** Forks `modulePath` with `args`; the module calls `serveToParent(url)` once it listens. */
+export async function forkServer(modulePath: string, args: string[]): Promise<ServerProcess> {
+  const child = fork(modulePath, args, { stdio: 'inherit' });
+  const { url } = await nextMessage(child, (m) => typeof m.url === 'string');
+  return {
+    url: url!,
+    async cpuMicros() {
+      const answer = nextMessage(child, (m) => typeof m.cpuMicros === 'number');
+      child.send({ cpu: true });
+      return (await answer).cpuMicros!;
+    },
+    async stop() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The child's side of forkServer: report the URL, answer CPU questions, stop on SIGTERM. */
+export function serveToParent(url: string, stop: () => Promise<void> = async () => {}): void {
+  process.on('message', (m: { cpu?: boolean }) => {
+    if (!m.cpu) return;
+    const { user, system } = process.cpuUsage();
+    process.send!({ cpuMicros: user + system });
+  });
+  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
+  process.send!({ url });
+}
+
+export function failToParent(err: unknown): void {
+  process.send?.({ error: err instanceof Error ? err.stack ?? err.message : String(err) });
+  process.exit(1);
+}
+
+export type Measured = Figure & { serverCpuMicrosPerRequest: number };
+
+/** One load against a forked server, with the server's CPU time per request. */
+export async function loadWithCpu(label: string, server: ServerProcess, options: Omit<LoadOptions, 'url'> & { path: string }): Promise<Measured> {
+  const before = await server.cpuMicros();
+  const figure = await load(label, { ...options, url: server.url + options.path });
+  const used = (await server.cpuMicros()) - before;
+  return { ...figure, serverCpuMicrosPerRequest: figure.requests ? Math.round(used / figure.requests) : 0 };
+}
+
+/** Median of a number list; used for CPU-per-request across rounds. */
+export function medianOf(values: number[]): number {
+  return median(values);
 }
