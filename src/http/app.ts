@@ -4,6 +4,7 @@ import Koa from 'koa';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { oauthRoutes } from '../oidc/routes.js';
+import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
 import { errorHandler } from './errors.js';
 import { requestContext } from './request-context.js';
@@ -16,7 +17,7 @@ type RouteModule = (router: Router, services: Services) => void;
 const openRoutes: RouteModule[] = [systemRoutes, oauthRoutes];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [];
+const guardedRoutes: RouteModule[] = [statsRoutes];
 
 /** Path prefixes the gateway guards. */
 export const guardedPrefixes = ['/data/', '/stats/'];

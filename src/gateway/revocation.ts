@@ -1,0 +1,124 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+import { disabledClientIds } from '../db/clients.js';
+import type { Db } from '../db/knex.js';
+import { ApiError } from '../errors.js';
+
+/** Whether a client's outstanding tokens are revoked (the client is disabled). */
+export interface Revocations {
+  /** Throws a 503 when the list cannot be consulted: the gateway fails closed. */
+  isRevoked(clientId: string): Promise<boolean>;
+}
+
+/** The contract: a disable stops the client's tokens on every instance within this long. */
+export const revocationDeadlineMs = 10_000;
+
+export const revokedClientsKey = (redisPrefix: string) => `${redisPrefix}revoked-clients`;
+
+function unavailable(): ApiError {
+  return new ApiError(503, 'revocation_unavailable', 'token revocations cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
+}
+
+/**
+ * Without Redis: a snapshot of the database's disabled clients. A call finding the snapshot older
+ * than `refreshMs` starts a reload and is answered from the snapshot; past twice that (at most the
+ * 10 s deadline) calls wait for a fresh one, and if the database cannot give one they are refused.
+ */
+export class DatabaseRevocations implements Revocations {
+  private revoked = new Set<string>();
+  private takenAt = -Infinity;
+  private reload?: Promise<void>;
+  private readonly refreshMs: number;
+
+  constructor(
+    private readonly db: Db,
+    refreshSeconds: number,
+  ) {
+    this.refreshMs = Math.min(refreshSeconds * 1000, revocationDeadlineMs / 2);
+  }
+
+  async isRevoked(clientId: string): Promise<boolean> {
+    const age = Date.now() - this.takenAt;
+    if (age >= 2 * this.refreshMs) await this.refresh().catch(() => Promise.reject(unavailable()));
+    else if (age >= this.refreshMs) this.refresh().catch(() => undefined);
+    return this.revoked.has(clientId);
+  }
+
+  /** One reload at a time however many calls notice the snapshot is old. */
+  private refresh(): Promise<void> {
+    this.reload ??= this.load().finally(() => {
+      this.reload = undefined;
+    });
+    return this.reload;
+  }
+
+  private async load(): Promise<void> {
+    // Stamp the start: a disable committed during the query may be missing from its answer.
+    const started = Date.now();
+    this.revoked = new Set(await disabledClientIds(this.db));
+    this.takenAt = started;
+  }
+}
+
+/**
+ * With Redis: a set of revoked client ids that `edgate client disable|enable` writes and every
+ * instance reads on every call, so a disable takes effect everywhere at once. The database stays
+ * the record: each (re)connection copies its disabled clients into the set, which heals a flushed
+ * Redis or a disable made while Redis was unreachable.
+ */
+export class RedisRevocations implements Revocations {
+  private readonly key: string;
+
+  constructor(
+    private readonly redis: Redis,
+    redisPrefix: string,
+    private readonly db: Db,
+    private readonly logger: Logger,
+  ) {
+    this.key = revokedClientsKey(redisPrefix);
+    redis.on('ready', () => void this.copyFromDatabase());
+    if (redis.status === 'ready') void this.copyFromDatabase();
+  }
+
+  async isRevoked(clientId: string): Promise<boolean> {
+    try {
+      return (await this.redis.sismember(this.key, clientId)) === 1;
+    } catch {
+      throw unavailable();
+    }
+  }
+
+  private async copyFromDatabase(): Promise<void> {
+    try {
+      const ids = await disabledClientIds(this.db);
+      if (ids.length) await this.redis.sadd(this.key, ...ids);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'could not copy disabled clients into the Redis revocation set');
+    }
+  }
+}
+
+/**
+ * What the admin CLI calls after changing a client's `disabled` flag in the database: tells every
+ * instance sharing Redis at once. Without Redis there is nothing to do: instances read the database.
+ */
+export async function announceRevocation(redisUrl: string | undefined, redisPrefix: string, clientId: string, revoked: boolean): Promise<void> {
+  if (!redisUrl) return;
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    if (revoked) await redis.sadd(revokedClientsKey(redisPrefix), clientId);
+    else await redis.srem(revokedClientsKey(redisPrefix), clientId);
+  } catch (err) {
+    throw new ApiError(
+      503,
+      'redis_unavailable',
+      `the database now says ${revoked ? 'disabled' : 'enabled'}, but Redis (the instances' revocation list) could not be told: ${(err as Error).message}. ` +
+        'Instances copy disabled clients from the database when they reconnect to Redis; run the command again once Redis answers.',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
