@@ -4,6 +4,7 @@
  */
 const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   // scenarios register here: tokens, gateway, edfi, sis
+  gateway: () => import('./gateway.js'),
 };
 
 async function main() {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { setClientDisabled } from '../src/db/clients.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';
 import { bearer, tiersConfigFile, within } from './helpers/gateway.js';
@@ -71,6 +72,22 @@ describe.skipIf(!redisUrl).each(engines)('gateway on $name + Redis', (engine) =>
     await within(deadline(), async () => (await status(first, token)) === 401);
     await within(deadline(), async () => (await status(second, token)) === 401);
     expect((await first.cli('client', 'enable', victim.clientId)).code).toBe(0);
-    expect(await status(second, token)).toBe(200);
+    expect(await redis.sismember(`${first.env.REDIS_PREFIX}revoked-clients`, victim.clientId)).toBe(0);
+    await within(10_000, async () => (await status(second, token)) === 200);
+  });
+
+  it('copies clients disabled in the database alone into the denylist when an instance connects', async () => {
+    const victim = await first.client({ tier: 'standard', edorgIds: [255901] });
+    const token = await first.token(victim);
+    // As if the CLI had found Redis down: only the database knows.
+    await setClientDisabled(first.services.db, victim.clientId, true);
+    const third = await startTestApp(engine, { ...first.env });
+    try {
+      await within(10_000, async () => (await redis.sismember(`${first.env.REDIS_PREFIX}revoked-clients`, victim.clientId)) === 1);
+      await within(10_000, async () => (await status(third, token)) === 401);
+      await within(10_000, async () => (await status(first, token)) === 401);
+    } finally {
+      await third.stop();
+    }
   });
 });

@@ -5,7 +5,7 @@ import type { Services } from '../http/services.js';
 import { costOf } from './costs.js';
 import { authenticationCounter, gatewayCounter } from './metrics.js';
 import { RateLimits } from './rate-limit.js';
-import { DatabaseRevocations, RedisRevocations, type Revocations } from './revocation.js';
+import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
 import { bearerToken, invalidToken, type AccessClaims } from './verifier.js';
 
 /** What the gateway hands to upstream handlers, besides the X-Claim-* headers. */
@@ -15,7 +15,7 @@ export interface GatewayState {
 }
 
 function revocationsFor({ redis, config, db, logger }: Services): Revocations {
-  return redis ? new RedisRevocations(redis, config.redisPrefix, db, logger) : new DatabaseRevocations(db, config.refreshSeconds);
+  return redis ? redisRevocations(redis, config.redisPrefix, db, logger) : databaseRevocations(db, config.refreshSeconds);
 }
 
 /**
@@ -44,7 +44,7 @@ export function gateway(services: Services) {
     authentications.inc({ result: 'accepted' });
     ctx.state.clientId = claims.clientId;
     ctx.state.tier = claims.tier;
-    // Both need the store; asking at once keeps a Redis deployment to one round trip of latency.
+    // Independent checks; asking at once keeps a Redis deployment to one round trip of latency.
     const [revoked, admission] = await Promise.all([
       revocations.isRevoked(claims.clientId),
       limits.admit(claims.clientId, claims.tier, costOf(ctx.method, ctx.path)),

@@ -21,21 +21,22 @@ function unavailable(): ApiError {
 }
 
 /**
- * Without Redis: a snapshot of the database's disabled clients. A call finding the snapshot older
- * than `refreshMs` starts a reload and is answered from the snapshot; past twice that (at most the
- * 10 s deadline) calls wait for a fresh one, and if the database cannot give one they are refused.
+ * A snapshot of the revoked client ids, read from `source`. A call finding the snapshot older than
+ * `refreshMs` starts a reload and is answered from the snapshot; past twice that (well inside the
+ * 10 s deadline) calls wait for a fresh one, and if the source cannot give one they are refused.
+ * Checking a set in memory keeps the hot path free of a database or Redis round trip.
  */
-export class DatabaseRevocations implements Revocations {
+export class RevocationSnapshot implements Revocations {
   private revoked = new Set<string>();
   private takenAt = -Infinity;
   private reload?: Promise<void>;
   private readonly refreshMs: number;
 
   constructor(
-    private readonly db: Db,
-    refreshSeconds: number,
+    private readonly source: () => Promise<string[]>,
+    refreshMs: number,
   ) {
-    this.refreshMs = Math.min(refreshSeconds * 1000, revocationDeadlineMs / 2);
+    this.refreshMs = Math.min(refreshMs, revocationDeadlineMs / 2);
   }
 
   async isRevoked(clientId: string): Promise<boolean> {
@@ -54,49 +55,40 @@ export class DatabaseRevocations implements Revocations {
   }
 
   private async load(): Promise<void> {
-    // Stamp the start: a disable committed during the query may be missing from its answer.
+    // Stamp the start: a disable committed during the read may be missing from its answer.
     const started = Date.now();
-    this.revoked = new Set(await disabledClientIds(this.db));
+    this.revoked = new Set(await this.source());
     this.takenAt = started;
   }
 }
 
+/** Without Redis: the database's disabled clients, re-read every `refreshSeconds`. */
+export function databaseRevocations(db: Db, refreshSeconds: number): Revocations {
+  return new RevocationSnapshot(() => disabledClientIds(db), refreshSeconds * 1000);
+}
+
+/** One SMEMBERS a second is cheap for Redis and keeps a disable's delay near a second. */
+const redisRefreshMs = 1000;
+
 /**
- * With Redis: a set of revoked client ids that `edgate client disable|enable` writes and every
- * instance reads on every call, so a disable takes effect everywhere at once. The database stays
- * the record: each (re)connection copies its disabled clients into the set, which heals a flushed
- * Redis or a disable made while Redis was unreachable.
+ * With Redis: the set of revoked client ids that `edgate client disable|enable` writes, read by
+ * every instance every second. The database stays the record: each (re)connection to Redis copies
+ * its disabled clients into the set, which heals a flushed Redis or a disable made while Redis was
+ * unreachable.
  */
-export class RedisRevocations implements Revocations {
-  private readonly key: string;
-
-  constructor(
-    private readonly redis: Redis,
-    redisPrefix: string,
-    private readonly db: Db,
-    private readonly logger: Logger,
-  ) {
-    this.key = revokedClientsKey(redisPrefix);
-    redis.on('ready', () => void this.copyFromDatabase());
-    if (redis.status === 'ready') void this.copyFromDatabase();
-  }
-
-  async isRevoked(clientId: string): Promise<boolean> {
+export function redisRevocations(redis: Redis, redisPrefix: string, db: Db, logger: Logger): Revocations {
+  const key = revokedClientsKey(redisPrefix);
+  const copyFromDatabase = async () => {
     try {
-      return (await this.redis.sismember(this.key, clientId)) === 1;
-    } catch {
-      throw unavailable();
-    }
-  }
-
-  private async copyFromDatabase(): Promise<void> {
-    try {
-      const ids = await disabledClientIds(this.db);
-      if (ids.length) await this.redis.sadd(this.key, ...ids);
+      const ids = await disabledClientIds(db);
+      if (ids.length) await redis.sadd(key, ...ids);
     } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'could not copy disabled clients into the Redis revocation set');
+      logger.warn({ err: (err as Error).message }, 'could not copy disabled clients into the Redis revocation set');
     }
-  }
+  };
+  redis.on('ready', () => void copyFromDatabase());
+  if (redis.status === 'ready') void copyFromDatabase();
+  return new RevocationSnapshot(() => redis.smembers(key), redisRefreshMs);
 }
 
 /**
