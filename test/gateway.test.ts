@@ -201,7 +201,7 @@ describe.each(engines)('gateway on $name', (engine) => {
       expect(text).toMatch(/edgate_gateway_requests_total\{tier="tiny",outcome="rate_limited"\} ([4-9]\d|\d{3,})/);
       expect(text).toMatch(/edgate_gateway_requests_total\{tier="thrifty",outcome="cost_quota_exceeded"\} [1-9]/);
       expect(text).toMatch(/edgate_gateway_requests_total\{tier="standard",outcome="admitted"\} [1-9]/);
-      expect(text).toMatch(/edgate_gateway_authentications_total\{result="missing_token"\} [1-9]/);
+      expect(text).toMatch(/edgate_gateway_authentication_failures_total\{result="missing_token"\} [1-9]/);
     });
   });
 

@@ -41,7 +41,6 @@ export function gateway(services: Services) {
 
   return async (ctx: Context, next: Next): Promise<void> => {
     const claims = await authenticate(ctx);
-    authentications.inc({ result: 'accepted' });
     ctx.state.clientId = claims.clientId;
     ctx.state.tier = claims.tier;
     // Independent checks; asking at once keeps a Redis deployment to one round trip of latency.

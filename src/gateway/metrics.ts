@@ -12,11 +12,11 @@ export function gatewayCounter(registry: Registry): Counter<'tier' | 'outcome'> 
   });
 }
 
-/** Authentication refusals by code, and how often the verified-token cache spared a signature check. */
+/** Authentication refusals by code; accepted calls are the sum of the counter above. */
 export function authenticationCounter(registry: Registry): Counter<'result'> {
   return new Counter({
-    name: 'edgate_gateway_authentications_total',
-    help: 'Bearer token checks by result (accepted, missing_token, invalid_token)',
+    name: 'edgate_gateway_authentication_failures_total',
+    help: 'Refused bearer tokens by error code (missing_token, invalid_token)',
     labelNames: ['result'],
     registers: [registry],
   });
