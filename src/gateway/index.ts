@@ -6,7 +6,7 @@ import { costOf } from './costs.js';
 import { authenticationCounter, gatewayCounter } from './metrics.js';
 import { RateLimits } from './rate-limit.js';
 import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
-import { bearerToken, invalidToken, type AccessClaims } from './verifier.js';
+import { invalidToken, type AccessClaims } from './verifier.js';
 
 /** What the gateway hands to upstream handlers, besides the X-Claim-* headers. */
 export interface GatewayState {
@@ -32,7 +32,7 @@ export function gateway(services: Services) {
 
   const authenticate = async (ctx: Context): Promise<AccessClaims> => {
     try {
-      return await verifier.verify(bearerToken(ctx.get('authorization') || undefined));
+      return await verifier.verifyAuthorization(ctx.get('authorization') || undefined);
     } catch (err) {
       authentications.inc({ result: err instanceof ApiError ? err.code : 'invalid_token' });
       throw err;

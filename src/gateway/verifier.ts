@@ -83,6 +83,15 @@ export class TokenVerifier {
     }
   }
 
+  /**
+   * Claims from an Authorization header. A token verified before skips the header parsing as well
+   * as the signature check: it is the very string that passed both.
+   */
+  async verifyAuthorization(header: string | undefined): Promise<AccessClaims> {
+    const cached = header?.startsWith('Bearer ') ? this.cache.get(header.slice(7)) : undefined;
+    return cached ?? this.verify(bearerToken(header));
+  }
+
   /** Verified claims, from the cache when this exact token already passed and has not expired. */
   async verify(token: string): Promise<AccessClaims> {
     const cached = this.cache.get(token);
