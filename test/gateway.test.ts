@@ -89,6 +89,15 @@ describe.each(engines)('gateway on $name', (engine) => {
       await expectInvalidToken(`${header}.${payload}.${other}`);
     });
 
+    it('refuses claims edited under the signature of a token it already verified and cached', async () => {
+      const middle = await app.client({ tier: 'standard', edorgIds: [255901044] });
+      const token = await app.token(middle);
+      expect((await get(summary('255901044'), token)).status).toBe(200);
+      const [header, payload, signature] = token.split('.');
+      const widened = { ...JSON.parse(Buffer.from(payload, 'base64url').toString()), schools: ['255901001', '255901044'] };
+      await expectInvalidToken(`${header}.${Buffer.from(JSON.stringify(widened)).toString('base64url')}.${signature}`);
+    });
+
     it('refuses an unknown kid, and a token signed by a key the server never published', async () => {
       const jwk = serverSigningJwk(app);
       await expectInvalidToken(await signWith(jwk, accessClaims(vendor.clientId), { kid: 'no-such-kid' }));
@@ -138,10 +147,10 @@ describe.each(engines)('gateway on $name', (engine) => {
       const token = await app.token(victim);
       expect((await get(summary(), token)).status).toBe(200);
       const started = Date.now();
-      expect((await app.cli('client', 'disable', victim.clientId)).code).toBe(0);
+      expect(await app.cli('client', 'disable', victim.clientId)).toMatchObject({ code: 0, stderr: '' });
       await within(10_000 - (Date.now() - started), async () => (await get(summary(), token)).status === 401);
       await expectRefusal(await get(summary(), token), 401, 'invalid_token');
-      expect((await app.cli('client', 'enable', victim.clientId)).code).toBe(0);
+      expect(await app.cli('client', 'enable', victim.clientId)).toMatchObject({ code: 0, stderr: '' });
       await within(10_000, async () => (await get(summary(), token)).status === 200);
     });
   });
