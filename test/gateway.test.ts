@@ -253,6 +253,14 @@ describe('gateway with Redis unreachable', () => {
     expect(res.headers.get('retry-after')).toBe('1');
   });
 
+  it('makes `client disable` fail loudly when Redis cannot be told, after recording it in the database', async () => {
+    const client = await app.client({ tier: 'standard', edorgIds: [255901] });
+    const result = await app.cli('client', 'disable', client.clientId, '--json');
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ error: 'redis_unavailable', detail: expect.stringMatching(/database now says disabled/) });
+    expect(Boolean((await app.services.db('clients').where({ client_id: client.clientId }).first()).disabled)).toBe(true);
+  });
+
   it('still answers 401 for a missing token', async () => {
     await expectRefusal(await app.fetch(summary()), 401, 'missing_token');
   });
