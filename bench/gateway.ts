@@ -169,24 +169,28 @@ function nextMessage<T>(child: ChildProcess, pick: (m: unknown) => T | undefined
 }
 
 /** A load figure plus the server process's CPU time per request: robust when the load generator, not the server, is the bottleneck. */
-type Measured = Figure & { cpuMicrosPerRequest: number };
+type Measured = Figure & { cpuMicrosPerRequest: number; generatorCpuMicrosPerRequest: number };
 
-const row = (f: Measured) => ({ case: f.label, 'req/s': f.requestsPerSec, 'p50 ms': f.p50Ms, 'p99 ms': f.p99Ms, 'server CPU µs/req': f.cpuMicrosPerRequest, requests: f.requests, non2xx: f.non2xx });
+const row = (f: Measured) => ({ case: f.label, 'req/s': f.requestsPerSec, 'p50 ms': f.p50Ms, 'p99 ms': f.p99Ms, 'server CPU µs/req': f.cpuMicrosPerRequest, 'autocannon CPU µs/req': f.generatorCpuMicrosPerRequest, requests: f.requests, non2xx: f.non2xx });
 
 const cpuOf = (child: ChildProcess) => {
   child.send({ cpu: true });
   return nextMessage(child, (m) => (m && typeof m === 'object' && 'cpuMicros' in m ? (m as { cpuMicros: number }).cpuMicros : undefined));
 };
 
+const perRequest = (micros: number, requests: number) => Math.round((micros / Math.max(1, requests)) * 10) / 10;
+
 async function measured(child: ChildProcess, measure: () => Promise<Figure>): Promise<Measured> {
   const before = await cpuOf(child);
+  const generatorBefore = cpuMicros();
   const figure = await measure();
+  const generator = cpuMicros() - generatorBefore;
   const used = (await cpuOf(child)) - before;
-  return { ...figure, cpuMicrosPerRequest: Math.round((used / Math.max(1, figure.requests)) * 10) / 10 };
+  return { ...figure, cpuMicrosPerRequest: perRequest(used, figure.requests), generatorCpuMicrosPerRequest: perRequest(generator, figure.requests) };
 }
 
 /** A one-number row in the same table. */
-const figureRow = (label: string, value: number) => ({ case: label, 'req/s': value, 'p50 ms': '', 'p99 ms': '', 'server CPU µs/req': '', requests: '', non2xx: '' });
+const figureRow = (label: string, value: number) => ({ case: label, 'req/s': value, 'p50 ms': '', 'p99 ms': '', 'server CPU µs/req': '', 'autocannon CPU µs/req': '', requests: '', non2xx: '' });
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({

@@ -43,15 +43,12 @@ export function gateway(services: Services) {
     const claims = await authenticate(ctx);
     ctx.state.clientId = claims.clientId;
     ctx.state.tier = claims.tier;
-    // Independent checks; asking at once keeps a Redis deployment to one round trip of latency.
-    const [revoked, admission] = await Promise.all([
-      revocations.isRevoked(claims.clientId),
-      limits.admit(claims.clientId, claims.tier, costOf(ctx.method, ctx.path)),
-    ]);
-    if (revoked) {
+    // A snapshot in memory (no round trip), and checked first so a revoked client spends no quota.
+    if (await revocations.isRevoked(claims.clientId)) {
       outcomes.inc({ tier: claims.tier, outcome: 'revoked' });
       throw invalidToken('the client behind this token is disabled');
     }
+    const admission = await limits.admit(claims.clientId, claims.tier, costOf(ctx.method, ctx.path));
     outcomes.inc({ tier: claims.tier, outcome: admission.outcome });
     ctx.set(admission.headers);
     if (admission.refusal) throw admission.refusal;
