@@ -80,21 +80,20 @@ export class RateLimits {
     // The verifier refuses unknown tiers, so this is a config reload race at most: refuse.
     if (!limits) return { outcome: 'unavailable', headers: {}, refusal: unavailable() };
     try {
-      return await this.consume(limits, clientId, cost);
+      // Both counters at once: with Redis that is one round trip of latency instead of two.
+      const [perMinute, perDay] = await Promise.all([attempt(limits.minute, clientId, 1), attempt(limits.day, clientId, cost)]);
+      if (perMinute.within && perDay.within) return { outcome: 'admitted', headers: this.headers(limits, perMinute.res, perDay.res) };
+      return this.refuse(limits, clientId, cost, perMinute, perDay);
     } catch (err) {
       if (isStoreFailure(err)) return { outcome: 'unavailable', headers: { 'RateLimit-Policy': limits.policy }, refusal: unavailable() };
       throw err;
     }
   }
 
-  /** Both counters at once: with Redis that is one round trip of latency instead of two. */
-  private async consume(limits: TierLimiters, clientId: string, cost: number): Promise<Admission> {
-    const { minute, day } = limits;
-    const [perMinute, perDay] = await Promise.all([attempt(minute, clientId, 1), attempt(day, clientId, cost)]);
-    if (perMinute.within && perDay.within) return { outcome: 'admitted', headers: this.headers(limits, perMinute.res, perDay.res) };
+  private async refuse(limits: TierLimiters, clientId: string, cost: number, perMinute: Attempt, perDay: Attempt): Promise<Admission> {
     // A refused call must not spend the daily budget: give its cost back, so cheaper calls still fit.
     // (Until then a concurrent call may see less budget than there is: under-admission, never over.)
-    const today = await day.reward(clientId, cost);
+    const today = await limits.day.reward(clientId, cost);
     const headers = this.headers(limits, perMinute.res, today);
     if (!perMinute.within) {
       const refusal = new ApiError(429, 'rate_limited', 'too many requests this minute for your tier', {}, { ...headers, 'Retry-After': wholeSeconds(perMinute.res.msBeforeNext) });
@@ -113,11 +112,10 @@ export class RateLimits {
   }
 }
 
-async function attempt(counter: RateLimiterAbstract, key: string, points: number): Promise<Attempt> {
-  try {
-    return { within: true, res: await counter.consume(key, points) };
-  } catch (err) {
-    if (isStoreFailure(err)) throw err;
-    return { within: false, res: err as RateLimiterRes };
-  }
+/** One promise per counter (the library's): a refusal resolves, a store failure rejects. */
+function attempt(counter: RateLimiterAbstract, key: string, points: number): Promise<Attempt> {
+  return counter.consume(key, points).then(
+    (res) => ({ within: true, res }),
+    (err: unknown) => (isStoreFailure(err) ? Promise.reject(err) : { within: false, res: err as RateLimiterRes }),
+  );
 }

@@ -7,7 +7,9 @@ import { ApiError } from '../errors.js';
 
 /** Whether a client's outstanding tokens are revoked (the client is disabled). */
 export interface Revocations {
-  /** Throws a 503 when the list cannot be consulted: the gateway fails closed. */
+  /** The answer when it can be given at once from a fresh enough list, else undefined. */
+  knownRevoked(clientId: string): boolean | undefined;
+  /** Waits for a fresh list if need be; a 503 when it cannot be had: the gateway fails closed. */
   isRevoked(clientId: string): Promise<boolean>;
 }
 
@@ -39,10 +41,17 @@ export class RevocationSnapshot implements Revocations {
     this.refreshMs = Math.min(refreshMs, revocationDeadlineMs / 2);
   }
 
-  async isRevoked(clientId: string): Promise<boolean> {
+  knownRevoked(clientId: string): boolean | undefined {
     const age = Date.now() - this.takenAt;
-    if (age >= 2 * this.refreshMs) await this.refresh().catch(() => Promise.reject(unavailable()));
-    else if (age >= this.refreshMs) this.refresh().catch(() => undefined);
+    if (age >= 2 * this.refreshMs) return undefined;
+    if (age >= this.refreshMs) this.refresh().catch(() => undefined);
+    return this.revoked.has(clientId);
+  }
+
+  async isRevoked(clientId: string): Promise<boolean> {
+    const known = this.knownRevoked(clientId);
+    if (known !== undefined) return known;
+    await this.refresh().catch(() => Promise.reject(unavailable()));
     return this.revoked.has(clientId);
   }
 
