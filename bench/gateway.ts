@@ -125,6 +125,12 @@ function cpuMicros(): number {
   return user + system;
 }
 
+/** The counters this run left in a shared Redis (a day's window would otherwise linger). */
+async function removeBenchKeys({ redis }: Services, prefix: string): Promise<void> {
+  const keys = redis ? await redis.keys(`${prefix}*`) : [];
+  if (keys.length) await redis!.del(...keys);
+}
+
 async function serve(redisUrl: string | undefined): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'edgate-bench-'));
   const config = {
@@ -145,10 +151,12 @@ async function serve(redisUrl: string | undefined): Promise<void> {
     if (message.cpu) process.send!({ cpuMicros: cpuMicros() });
   });
   process.on('disconnect', () => {
-    void services.close().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(0);
-    });
+    void removeBenchKeys(services, config.redisPrefix)
+      .then(() => services.close())
+      .finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(0);
+      });
   });
   process.send!(ready);
 }

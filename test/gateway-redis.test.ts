@@ -21,6 +21,9 @@ describe.skipIf(!redisUrl).each(engines)('gateway on $name + Redis', (engine) =>
     redis = new Redis(redisUrl!);
   });
   afterAll(async () => {
+    // The day windows would otherwise linger in a shared Redis for 24 hours.
+    const keys = await redis.keys(`${first.env.REDIS_PREFIX}*`);
+    if (keys.length) await redis.del(...keys);
     redis.disconnect();
     await second?.stop();
     await first?.stop();
