@@ -4,6 +4,7 @@
  */
 const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   tokens: () => import('./tokens.js'),
+  gateway: () => import('./gateway.js'),
   edfi: () => import('./edfi.js'),
   sis: () => import('./sis.js'),
 };

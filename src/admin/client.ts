@@ -13,6 +13,7 @@ import {
   type ClientRules,
 } from '../db/clients.js';
 import { ApiError } from '../errors.js';
+import { announceRevocation } from '../gateway/revocation.js';
 import { flagList, flagString, keyValues, table, type AdminContext, type Command } from './context.js';
 
 /** What a client may be given: the configured tiers, claim sets and the profiles defined in profilesDir. */
@@ -46,6 +47,13 @@ function clientIdArg({ args }: AdminContext): string {
   return args[0];
 }
 
+/** The database is the record; with Redis, every instance's revocation list is told at once too. */
+async function setDisabled(ctx: AdminContext, disabled: boolean) {
+  const client = await setClientDisabled(ctx.db, clientIdArg(ctx), disabled);
+  await announceRevocation(ctx.config.redisUrl, ctx.config.redisPrefix, client.clientId, disabled);
+  return client;
+}
+
 const shown = (view: ReturnType<typeof describeClient>) => ({ json: view, human: keyValues(view) });
 
 /** The one moment a secret is visible: the create and rotate-secret output. */
@@ -75,9 +83,9 @@ export const clientCommands: Record<string, Command> = {
     return withSecret(describeClient(client), secret);
   },
   async disable(ctx) {
-    return shown(describeClient(await setClientDisabled(ctx.db, clientIdArg(ctx), true)));
+    return shown(describeClient(await setDisabled(ctx, true)));
   },
   async enable(ctx) {
-    return shown(describeClient(await setClientDisabled(ctx.db, clientIdArg(ctx), false)));
+    return shown(describeClient(await setDisabled(ctx, false)));
   },
 };

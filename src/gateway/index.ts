@@ -1,7 +1,12 @@
 import type { Context, Next } from 'koa';
 
+import { ApiError } from '../errors.js';
 import type { Services } from '../http/services.js';
-import { bearerToken, invalidToken } from './verifier.js';
+import { costOf } from './costs.js';
+import { authenticationCounter, gatewayCounter } from './metrics.js';
+import { RateLimits } from './rate-limit.js';
+import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
+import { invalidToken, type AccessClaims } from './verifier.js';
 
 /** What the gateway hands to upstream handlers, besides the X-Claim-* headers. */
 export interface GatewayState {
@@ -9,18 +14,45 @@ export interface GatewayState {
   tier: string;
 }
 
+function revocationsFor({ redis, config, db, logger }: Services): Revocations {
+  return redis ? redisRevocations(redis, config.redisPrefix, db, logger) : databaseRevocations(db, config.refreshSeconds);
+}
+
 /**
- * The gateway in front of /data/ and /stats/: authenticate, then forward the approved schools as
+ * The gateway in front of /data/ and /stats/, in the contract's order: authenticate (a verified
+ * token, a client not revoked), rate-limit by tier, then forward the approved schools as
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
 export function gateway(services: Services) {
-  const { verifier, directory } = services;
+  const { verifier, config, metrics } = services;
+  const revocations = revocationsFor(services);
+  const limits = new RateLimits(config.tiers, { redis: services.redis, prefix: config.redisPrefix });
+  const outcomes = gatewayCounter(metrics.registry);
+  const authentications = authenticationCounter(metrics.registry);
+
+  const authenticate = async (ctx: Context): Promise<AccessClaims> => {
+    try {
+      return await verifier.verifyAuthorization(ctx.get('authorization') || undefined);
+    } catch (err) {
+      authentications.inc({ result: err instanceof ApiError ? err.code : 'invalid_token' });
+      throw err;
+    }
+  };
+
   return async (ctx: Context, next: Next): Promise<void> => {
-    const claims = await verifier.verify(bearerToken(ctx.get('authorization') || undefined));
-    const client = await directory.find(claims.clientId);
-    if (!client || client.disabled) throw invalidToken('the client behind this token is disabled');
+    // The synchronous answers first: a cache hit and a fresh revocation list cost no promise.
+    const claims = verifier.alreadyVerified(ctx.get('authorization')) ?? (await authenticate(ctx));
     ctx.state.clientId = claims.clientId;
     ctx.state.tier = claims.tier;
+    // Checked before the limits, so a revoked client spends no quota.
+    if (revocations.knownRevoked(claims.clientId) ?? (await revocations.isRevoked(claims.clientId))) {
+      outcomes.inc({ tier: claims.tier, outcome: 'revoked' });
+      throw invalidToken('the client behind this token is disabled');
+    }
+    const admission = await limits.admit(claims.clientId, claims.tier, costOf(ctx.method, ctx.path));
+    outcomes.inc({ tier: claims.tier, outcome: admission.outcome });
+    ctx.set(admission.headers);
+    if (admission.refusal) throw admission.refusal;
     ctx.req.headers['x-claim-schools'] = claims.schools.join(',');
     ctx.req.headers['x-claim-client-id'] = claims.clientId;
     await next();

@@ -9,6 +9,7 @@ import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
 import { sisRoutes } from '../sis/routes.js';
+import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
 import { errorHandler } from './errors.js';
 import { requestContext } from './request-context.js';
@@ -26,7 +27,7 @@ const openRoutes: RouteModule[] = [
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [(router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
+const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
 
 /** Path prefixes the gateway guards. */
 export const guardedPrefixes = ['/data/', '/stats/'];
