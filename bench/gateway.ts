@@ -1,14 +1,15 @@
 /**
  * `npm run bench -- gateway [--rounds N] [--duration S] [--connections C] [--redis]`
  *
- * The same trivial handler, in the same run, behind the full gateway (token verification,
- * revocation check, both rate limiters, claim forwarding) and unguarded; both apps keep edgate's
- * request context and error handler, so the difference is the gateway alone. The servers run in a
- * child process so the load generator does not share their event loop. Then raw verifications per
- * second: the gateway's verifier with and without its cache, and `jose.jwtVerify` in a loop.
+ * The same handler, in the same run, behind the full gateway (token verification, revocation
+ * check, both rate limiters, claim forwarding) and unguarded; both apps keep edgate's request
+ * context and error handler, so the difference is the gateway alone. Two handlers: an empty one
+ * (the worst case: the gateway against nothing but HTTP) and the real attendance summary (a SQL
+ * aggregate over 600 events, what an API call costs). The servers run in a child process so the
+ * load generator does not share their event loop. Then raw verifications per second: the
+ * gateway's verifier with and without its cache, and `jose.jwtVerify` in a loop.
  * `--redis` puts the limiters and the denylist on REDIS_URL.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
+import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 
 import { loadConfig } from '../src/config/index.js';
@@ -26,17 +28,21 @@ import { errorHandler } from '../src/http/errors.js';
 import { requestContext } from '../src/http/request-context.js';
 import { openServices, type Services } from '../src/http/services.js';
 import { signingAlg } from '../src/oidc/keys.js';
-import { compare, load, machine, writeReport, type Figure } from './lib.js';
+import { newDocumentId, naturalKeyHash, documentEtag } from '../src/edfi/documents.js';
+import { statsRoutes } from '../src/stats/routes.js';
+import { compare, failToParent, forkServer, load, loadWithCpu, machine, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 /** Quotas no run can reach, so every call is admitted and the figures measure the checks alone. */
 const benchTier = { requestsPerMinute: 1_000_000_000, costPerDay: 1_000_000_000_000 };
 
 interface Ready {
-  guarded: string;
-  unguarded: string;
+  empty: { guarded: string; unguarded: string };
+  stats: { guarded: string; unguarded: string };
   token: string;
 }
+
+const school = 255901001;
 
 interface VerifyFigures {
   cached: number;
@@ -61,22 +67,64 @@ async function benchToken(services: Services): Promise<string> {
     .sign(await importJWK(jwk, signingAlg));
 }
 
-function trivialApp(services: Services, guarded: boolean): Koa {
+type Handler = (app: Koa, services: Services) => void;
+
+const emptyHandler: Handler = (app) =>
+  app.use((ctx) => {
+    ctx.body = { ok: true };
+  });
+
+const attendanceHandler: Handler = (app, services) => {
+  const router = new Router();
+  statsRoutes(router, services);
+  app.use(router.routes());
+};
+
+/**
+ * edgate's request context and error handler, then the gateway or — unguarded — a stand-in that
+ * forwards the same school claim, then the handler.
+ */
+function benchApp(services: Services, guarded: boolean, handler: Handler): Koa {
   const app = new Koa();
   app.use(requestContext(services.logger, services.metrics));
   app.use(errorHandler(services.logger));
   if (guarded) app.use(gateway(services));
-  app.use((ctx) => {
-    ctx.body = { ok: true };
-  });
+  else
+    app.use((ctx, next) => {
+      ctx.req.headers['x-claim-schools'] = String(school);
+      return next();
+    });
+  handler(app, services);
   return app;
 }
 
-async function listen(app: Koa): Promise<string> {
+async function listen(app: Koa, path: string): Promise<string> {
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   server.keepAliveTimeout = 65_000;
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/stats/v1/bench`;
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
+}
+
+/** 30 students enrolled at the school, 20 school days of attendance each. */
+async function seedAttendance({ db }: Services): Promise<void> {
+  const categories = ['In Attendance', 'In Attendance', 'In Attendance', 'Tardy', 'Excused Absence', 'Unexcused Absence'];
+  const documents: Record<string, unknown>[] = [];
+  const events: Record<string, unknown>[] = [];
+  for (let s = 0; s < 30; s++) {
+    const student = `B${String(s).padStart(5, '0')}`;
+    for (let d = 1; d <= 20; d++) {
+      const eventDate = `2025-09-${String(d).padStart(2, '0')}`;
+      const category = `uri://ed-fi.org/AttendanceEventCategoryDescriptor#${categories[(s + d) % categories.length]}`;
+      const body = { studentReference: { studentUniqueId: student }, schoolReference: { schoolId: school }, eventDate, attendanceEventCategoryDescriptor: category };
+      const id = newDocumentId();
+      documents.push({ id, resource: 'studentSchoolAttendanceEvents', key_hash: naturalKeyHash([student, school, eventDate, category]), body: JSON.stringify(body), etag: documentEtag(body), last_modified: Date.now(), edorg_id: school, student_unique_id: student });
+      events.push({ document_id: id, school_id: school, student_unique_id: student, event_date: eventDate, category });
+    }
+  }
+  for (let i = 0; i < documents.length; i += 100) {
+    await db('edfi_documents').insert(documents.slice(i, i + 100));
+    await db('attendance_events').insert(events.slice(i, i + 100));
+  }
 }
 
 /** Verifications a second of `verify`, awaited one after another for `ms`. */
@@ -120,11 +168,6 @@ async function verifications(services: Services, token: string, ms: number): Pro
   };
 }
 
-function cpuMicros(): number {
-  const { user, system } = process.cpuUsage();
-  return user + system;
-}
-
 /** The counters this run left in a shared Redis (a day's window would otherwise linger). */
 async function removeBenchKeys({ redis }: Services, prefix: string): Promise<void> {
   const keys = redis ? await redis.keys(`${prefix}*`) : [];
@@ -144,61 +187,56 @@ async function serve(redisUrl: string | undefined): Promise<void> {
     tiers: { bench: benchTier },
   };
   const services = await openServices(config);
+  await seedAttendance(services);
   const token = await benchToken(services);
-  const ready: Ready = { guarded: await listen(trivialApp(services, true)), unguarded: await listen(trivialApp(services, false)), token };
-  process.on('message', (message: { verify?: number; cpu?: boolean }) => {
-    if (message.verify) void verifications(services, token, message.verify).then((figures) => process.send!({ figures }));
-    if (message.cpu) process.send!({ cpuMicros: cpuMicros() });
+  const pair = async (handler: Handler, path: string) => ({
+    guarded: await listen(benchApp(services, true, handler), path),
+    unguarded: await listen(benchApp(services, false, handler), path),
   });
-  process.on('disconnect', () => {
-    void removeBenchKeys(services, config.redisPrefix)
-      .then(() => services.close())
-      .finally(() => {
-        rmSync(dir, { recursive: true, force: true });
-        process.exit(0);
-      });
+  const ready: Ready = {
+    empty: await pair(emptyHandler, '/stats/v1/bench'),
+    stats: await pair(attendanceHandler, `/stats/v1/attendance/summary?school_id=${school}`),
+    token,
+  };
+  serveToParent(ready, {
+    answer: async (m) => (typeof m.verify === 'number' ? { figures: await verifications(services, token, m.verify) } : undefined),
+    stop: async () => {
+      await removeBenchKeys(services, config.redisPrefix);
+      await services.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   });
-  process.send!(ready);
 }
 
 // ---------------------------------------------------------------- parent: load and report
 
-function nextMessage<T>(child: ChildProcess, pick: (m: unknown) => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: unknown) => {
-      const value = pick(m);
-      if (value === undefined) return;
-      child.off('message', onMessage);
-      resolve(value);
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-}
-
-/** A load figure plus the server process's CPU time per request: robust when the load generator, not the server, is the bottleneck. */
-type Measured = Figure & { cpuMicrosPerRequest: number; generatorCpuMicrosPerRequest: number };
-
-const row = (f: Measured) => ({ case: f.label, 'req/s': f.requestsPerSec, 'p50 ms': f.p50Ms, 'p99 ms': f.p99Ms, 'server CPU µs/req': f.cpuMicrosPerRequest, 'autocannon CPU µs/req': f.generatorCpuMicrosPerRequest, requests: f.requests, non2xx: f.non2xx });
-
-const cpuOf = (child: ChildProcess) => {
-  child.send({ cpu: true });
-  return nextMessage(child, (m) => (m && typeof m === 'object' && 'cpuMicros' in m ? (m as { cpuMicros: number }).cpuMicros : undefined));
-};
-
-const perRequest = (micros: number, requests: number) => Math.round((micros / Math.max(1, requests)) * 10) / 10;
-
-async function measured(child: ChildProcess, measure: () => Promise<Figure>): Promise<Measured> {
-  const before = await cpuOf(child);
-  const generatorBefore = cpuMicros();
-  const figure = await measure();
-  const generator = cpuMicros() - generatorBefore;
-  const used = (await cpuOf(child)) - before;
-  return { ...figure, cpuMicrosPerRequest: perRequest(used, figure.requests), generatorCpuMicrosPerRequest: perRequest(generator, figure.requests) };
-}
+const row = (f: Measured) => ({ case: f.label, 'req/s': f.requestsPerSec, 'p50 ms': f.p50Ms, 'p99 ms': f.p99Ms, 'server CPU µs/req': f.serverCpuMicrosPerRequest, 'autocannon CPU µs/req': f.generatorCpuMicrosPerRequest, requests: f.requests, non2xx: f.non2xx });
 
 /** A one-number row in the same table. */
 const figureRow = (label: string, value: number) => ({ case: label, 'req/s': value, 'p50 ms': '', 'p99 ms': '', 'server CPU µs/req': '', 'autocannon CPU µs/req': '', requests: '', non2xx: '' });
+
+interface Settings {
+  rounds: number;
+  durationSec: number;
+  connections: number;
+}
+
+/** One handler behind the gateway and unguarded, alternating rounds, after a warm-up of each. */
+async function gatewayVersusUnguarded(server: ServerProcess<Ready>, name: string, urls: Ready['empty'], settings: Settings) {
+  const options = { headers: { authorization: `Bearer ${server.ready.token}` }, connections: settings.connections, durationSec: settings.durationSec };
+  // Both apps share one process, so the first one measured would otherwise pay for the JIT.
+  await load('warm-up', { url: urls.guarded, ...options, durationSec: 2 });
+  await load('warm-up', { url: urls.unguarded, ...options, durationSec: 2 });
+  const result = await compare(
+    settings.rounds,
+    () => loadWithCpu(server, `${name}, behind the gateway`, { url: urls.guarded, ...options }),
+    () => loadWithCpu(server, `${name}, unguarded`, { url: urls.unguarded, ...options }),
+  );
+  const refused = [...result.rounds.subjects, ...result.rounds.baselines].find((f) => f.non2xx);
+  if (refused) throw new Error(`${refused.label}: ${refused.non2xx} non-2xx answers; the benchmark is invalid`);
+  console.log(`${name}: gateway ${result.subject.requestsPerSec}/s vs unguarded ${result.baseline.requestsPerSec}/s → ratio ${result.ratio} (goal ≥ 0.85)`);
+  return result;
+}
 
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -209,50 +247,42 @@ export async function run(args: string[]): Promise<void> {
   if (values.redis && !redisUrl) throw new Error('--redis needs REDIS_URL');
   const settings = { rounds: Number(values.rounds), durationSec: Number(values.duration), connections: Number(values.connections), store: redisUrl ? 'redis' : 'memory' };
 
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', ...(redisUrl ? ['--redis-url', redisUrl] : [])], { stdio: 'inherit' });
+  const server = await forkServer<Ready>(fileURLToPath(import.meta.url), ['--serve', ...(redisUrl ? ['--redis-url', redisUrl] : [])]);
   try {
-    const ready = await nextMessage(child, (m) => (m && typeof m === 'object' && 'token' in m ? (m as Ready) : undefined));
-    const options = { headers: { authorization: `Bearer ${ready.token}` }, connections: settings.connections, durationSec: settings.durationSec };
-    // Warm both up first: they share one process, so the first measured would pay for the JIT.
-    await load('warm-up', { url: ready.guarded, ...options, durationSec: 2 });
-    await load('warm-up', { url: ready.unguarded, ...options, durationSec: 2 });
-    const result = await compare(
-      settings.rounds,
-      () => measured(child, () => load('behind the gateway', { url: ready.guarded, ...options })),
-      () => measured(child, () => load('unguarded', { url: ready.unguarded, ...options })),
-    );
-    child.send({ verify: 2000 });
-    const verify = await nextMessage(child, (m) => (m && typeof m === 'object' && 'figures' in m ? (m as { figures: VerifyFigures }).figures : undefined));
+    const empty = await gatewayVersusUnguarded(server, 'empty handler', server.ready.empty, settings);
+    const stats = await gatewayVersusUnguarded(server, 'attendance summary', server.ready.stats, settings);
+    const verify = await server.ask({ verify: 2000 }, (m) => m.figures as VerifyFigures | undefined);
+    const rounds = (result: typeof empty) => ({
+      gateway: result.rounds.subjects.map((f) => [f.requestsPerSec, (f as Measured).serverCpuMicrosPerRequest]),
+      unguarded: result.rounds.baselines.map((f) => [f.requestsPerSec, (f as Measured).serverCpuMicrosPerRequest]),
+    });
     writeReport({
       scenario: 'gateway',
       date: new Date().toISOString(),
       machine: machine(),
       settings,
-      ratio: result.ratio,
+      ratio: { emptyHandler: empty.ratio, attendanceSummary: stats.ratio },
       goal: 0.85,
       rows: [
-        row(result.subject as Measured),
-        row(result.baseline as Measured),
-        figureRow('ratio (gateway / unguarded)', result.ratio),
+        row(stats.subject as Measured),
+        row(stats.baseline as Measured),
+        figureRow('ratio, attendance summary (gateway / unguarded)', stats.ratio),
+        row(empty.subject as Measured),
+        row(empty.baseline as Measured),
+        figureRow('ratio, empty handler (gateway / unguarded)', empty.ratio),
         figureRow('verifier, cache hit (verifications/s)', verify.cached),
         figureRow('verifier, no cache (verifications/s)', verify.uncached),
         figureRow('jose.jwtVerify loop (verifications/s)', verify.jose),
         figureRow('gateway middleware alone, no HTTP (µs per call)', verify.middlewareMicros),
       ],
-      rounds: {
-        gateway: result.rounds.subjects.map((f) => [f.requestsPerSec, (f as Measured).cpuMicrosPerRequest]),
-        unguarded: result.rounds.baselines.map((f) => [f.requestsPerSec, (f as Measured).cpuMicrosPerRequest]),
-      },
+      rounds: { attendanceSummary: rounds(stats), emptyHandler: rounds(empty) },
     });
   } finally {
-    child.disconnect();
+    await server.stop();
   }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--serve')) {
   const at = process.argv.indexOf('--redis-url');
-  serve(at > 0 ? process.argv[at + 1] : undefined).catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
+  serve(at > 0 ? process.argv[at + 1] : undefined).catch(failToParent);
 }

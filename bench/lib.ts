@@ -104,43 +104,47 @@ export function machine(): string {
 }
 
 /** A server under test in its own process, so the load generator's CPU is not counted as its CPU. */
-export interface ServerProcess {
-  url: string;
+export interface ServerProcess<Ready> {
+  /** What the server reported once it listened (URLs, credentials). */
+  ready: Ready;
   /** user + system CPU the server process has used so far, in microseconds. */
   cpuMicros(): Promise<number>;
+  /** Sends a request to the server process and waits for the answer `pick` recognises. */
+  ask<T>(message: object, pick: (answer: Record<string, unknown>) => T | undefined): Promise<T>;
   stop(): Promise<void>;
 }
 
-type Message = { url?: string; cpuMicros?: number; error?: string };
-
-function nextMessage(child: ChildProcess, pick: (m: Message) => boolean): Promise<Message> {
+function nextMessage<T>(child: ChildProcess, pick: (m: Record<string, unknown>) => T | undefined): Promise<T> {
   return new Promise((resolve, reject) => {
-    const onMessage = (m: Message) => {
-      if (m.error) return done(() => reject(new Error(m.error)));
-      if (pick(m)) done(() => resolve(m));
+    const onMessage = (m: Record<string, unknown>) => {
+      if (typeof m.error === 'string') return settle(() => reject(new Error(m.error as string)));
+      const value = pick(m);
+      if (value !== undefined) settle(() => resolve(value));
     };
-    const onExit = (code: number | null) => done(() => reject(new Error(`server process exited (${code})`)));
-    const done = (settle: () => void) => {
+    const onExit = (code: number | null) => settle(() => reject(new Error(`server process exited (${code})`)));
+    const settle = (done: () => void) => {
       child.off('message', onMessage);
       child.off('exit', onExit);
-      settle();
+      done();
     };
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
 }
 
-/** Forks `modulePath` with `args`; the module calls `serveToParent(url)` once it listens. */
-export async function forkServer(modulePath: string, args: string[]): Promise<ServerProcess> {
+/** Forks `modulePath` with `args`; the module calls `serveToParent(ready)` once it listens. */
+export async function forkServer<Ready>(modulePath: string, args: string[]): Promise<ServerProcess<Ready>> {
   const child = fork(modulePath, args, { stdio: 'inherit' });
-  const { url } = await nextMessage(child, (m) => typeof m.url === 'string');
+  const ready = await nextMessage(child, (m) => m.ready as Ready | undefined);
+  const ask = <T>(message: object, pick: (answer: Record<string, unknown>) => T | undefined) => {
+    const answer = nextMessage(child, pick);
+    child.send(message);
+    return answer;
+  };
   return {
-    url: url!,
-    async cpuMicros() {
-      const answer = nextMessage(child, (m) => typeof m.cpuMicros === 'number');
-      child.send({ cpu: true });
-      return (await answer).cpuMicros!;
-    },
+    ready,
+    ask,
+    cpuMicros: () => ask({ cpu: true }, (m) => m.cpuMicros as number | undefined),
     async stop() {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
@@ -149,15 +153,22 @@ export async function forkServer(modulePath: string, args: string[]): Promise<Se
   };
 }
 
-/** The child's side of forkServer: report the URL, answer CPU questions, stop on SIGTERM. */
-export function serveToParent(url: string, stop: () => Promise<void> = async () => {}): void {
-  process.on('message', (m: { cpu?: boolean }) => {
-    if (!m.cpu) return;
-    const { user, system } = process.cpuUsage();
-    process.send!({ cpuMicros: user + system });
+export function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/**
+ * The child's side of forkServer: report `ready`, answer CPU questions and any other request
+ * through `answer`, and stop cleanly on SIGTERM.
+ */
+export function serveToParent(ready: object, options: { stop?: () => Promise<void>; answer?: (m: Record<string, unknown>) => Promise<object | undefined> } = {}): void {
+  process.on('message', (m: Record<string, unknown>) => {
+    if (m.cpu) return void process.send!({ cpuMicros: cpuMicros() });
+    void options.answer?.(m).then((reply) => reply && process.send!(reply), failToParent);
   });
-  process.once('SIGTERM', () => void stop().finally(() => process.exit(0)));
-  process.send!({ url });
+  process.once('SIGTERM', () => void (options.stop ?? (async () => {}))().finally(() => process.exit(0)));
+  process.send!({ ready });
 }
 
 export function failToParent(err: unknown): void {
@@ -165,14 +176,17 @@ export function failToParent(err: unknown): void {
   process.exit(1);
 }
 
-export type Measured = Figure & { serverCpuMicrosPerRequest: number };
+export type Measured = Figure & { serverCpuMicrosPerRequest: number; generatorCpuMicrosPerRequest: number };
 
-/** One load against a forked server, with the server's CPU time per request. */
-export async function loadWithCpu(label: string, server: ServerProcess, options: Omit<LoadOptions, 'url'> & { path: string }): Promise<Measured> {
+/** One load against a forked server, with its CPU time per request and the load generator's. */
+export async function loadWithCpu(server: ServerProcess<unknown>, label: string, options: LoadOptions): Promise<Measured> {
   const before = await server.cpuMicros();
-  const figure = await load(label, { ...options, url: server.url + options.path });
+  const generatorBefore = cpuMicros();
+  const figure = await load(label, options);
+  const generator = cpuMicros() - generatorBefore;
   const used = (await server.cpuMicros()) - before;
-  return { ...figure, serverCpuMicrosPerRequest: figure.requests ? Math.round(used / figure.requests) : 0 };
+  const perRequest = (micros: number) => (figure.requests ? Math.round((micros / figure.requests) * 10) / 10 : 0);
+  return { ...figure, serverCpuMicrosPerRequest: perRequest(used), generatorCpuMicrosPerRequest: perRequest(generator) };
 }
 
 /** Median of a number list; used for CPU-per-request across rounds. */

@@ -39,7 +39,7 @@ async function serveBareProvider(): Promise<void> {
   });
   const server = provider.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
-  serveToParent(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  serveToParent({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, auth: `${credentials.clientId}:${credentials.secret}` });
 }
 
 /** edgate with a database-backed client (hashed secret, reach of three schools). */
@@ -50,15 +50,19 @@ async function serveEdgate(databaseUrl: string): Promise<void> {
   await putEdorg(db, { id: 255901, type: 'lea', name: 'Grand Bend ISD' }, { upsert: true });
   for (const id of [255901001, 255901044, 255901107]) await putEdorg(db, { id, type: 'school', name: `School ${id}`, parentId: 255901 }, { upsert: true });
   const { client, secret } = await createClient(db, hashKey, { name: 'bench', tier: 'premium', edorgIds: [255901] }, { tiers: ['premium'], claimSets: ['SIS Vendor'] });
-  // The client id is random; the parent learns it through the URL's fragment, which no request carries.
-  serveToParent(`${running.url}#${client.clientId}:${secret}`, () => running.close());
+  serveToParent({ url: running.url, auth: `${client.clientId}:${secret}` }, { stop: () => running.close() });
 }
 
-function tokenLoad(label: string, server: ServerProcess, seconds: number): () => Promise<Measured> {
-  const [url, auth = `${credentials.clientId}:${credentials.secret}`] = server.url.split('#');
+interface TokenServer {
+  url: string;
+  auth: string;
+}
+
+function tokenLoad(label: string, server: ServerProcess<TokenServer>, seconds: number): () => Promise<Measured> {
+  const { url, auth } = server.ready;
   return () =>
-    loadWithCpu(label, { ...server, url }, {
-      path: '/oauth/token',
+    loadWithCpu(server, label, {
+      url: `${url}/oauth/token`,
       method: 'POST',
       headers: { authorization: 'Basic ' + Buffer.from(auth).toString('base64'), 'content-type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials',
@@ -83,12 +87,12 @@ export async function run(args: string[]): Promise<void> {
   const rounds = flag(args, 'rounds', 3);
   const seconds = flag(args, 'seconds', 8);
   const self = fileURLToPath(import.meta.url);
-  const bare = await forkServer(self, ['--serve', 'bare']);
+  const bare = await forkServer<TokenServer>(self, ['--serve', 'bare']);
   const rows: Array<Record<string, string | number>> = [];
   const details: Record<string, unknown> = {};
   try {
     for (const database of await benchDatabases(args)) {
-      const edgate = await forkServer(self, ['--serve', 'edgate', database.url]);
+      const edgate = await forkServer<TokenServer>(self, ['--serve', 'edgate', database.url]);
       try {
         const result = await compare(rounds, tokenLoad(`edgate (${database.engine})`, edgate, seconds), tokenLoad('bare oidc-provider', bare, seconds));
         const all = [...result.rounds.subjects, ...result.rounds.baselines] as Measured[];
