@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import knex from 'knex';
 
 import { loadConfig } from '../src/config/index.js';
 import { fromRoot } from '../src/config/paths.js';
@@ -13,11 +11,12 @@ import { createDb, migrate, type Db } from '../src/db/knex.js';
 import { startServer, type RunningServer } from '../src/http/server.js';
 import type { RosterRecord } from '../src/sis/roster.js';
 import { issueSisSecret } from '../src/sis/secrets.js';
+import { mysqlDatabase, sqliteDatabase, type BenchDatabase } from './databases.js';
 import { machine, writeReport } from './lib.js';
 
 /**
  * `npm run bench -- sis [--rows N] [--rounds N]`: SIS sync on SQLite, and on MariaDB when
- * BENCH_MYSQL_URL or TEST_MYSQL_URL names a server (a scratch schema is created and dropped).
+ * MariaDB from BENCH_MYSQL_URL, else the local server if it answers (a scratch schema is created and dropped).
  *
  * 1. one 5,000-student batch into an empty database, against the floor: a plain knex bulk insert
  *    of exactly the rows the endpoint wrote, in one transaction, into another empty database;
@@ -26,37 +25,14 @@ import { machine, writeReport } from './lib.js';
  *    the plain bulk insert's rate in students per second.
  */
 
-interface Scratch {
-  name: string;
-  url: string;
-  drop(): Promise<void>;
-}
+type Scratch = BenchDatabase;
 
+/** SQLite always; MariaDB when a server answers (a fresh schema per call, dropped after). */
 async function scratchDatabases(): Promise<Array<() => Promise<Scratch>>> {
-  const sqlite = async (): Promise<Scratch> => {
-    const dir = mkdtempSync(join(tmpdir(), 'edgate-bench-sis-'));
-    return { name: 'sqlite', url: `sqlite:${join(dir, 'bench.sqlite')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
-  };
-  const server = process.env.BENCH_MYSQL_URL ?? process.env.TEST_MYSQL_URL;
-  if (!server) return [sqlite];
-  const mysql = async (): Promise<Scratch> => {
-    const schema = `edgate_bench_${randomBytes(5).toString('hex')}`;
-    const admin = knex({ client: 'mysql2', connection: server });
-    await admin.raw(`create database \`${schema}\` character set utf8mb4 collate utf8mb4_bin`);
-    await admin.destroy();
-    const url = new URL(server);
-    url.pathname = `/${schema}`;
-    return {
-      name: 'mariadb',
-      url: url.toString(),
-      async drop() {
-        const again = knex({ client: 'mysql2', connection: server });
-        await again.raw(`drop database if exists \`${schema}\``);
-        await again.destroy();
-      },
-    };
-  };
-  return [sqlite, mysql];
+  const probe = await mysqlDatabase();
+  if (!probe) return [sqliteDatabase];
+  await probe.drop();
+  return [sqliteDatabase, async () => (await mysqlDatabase())!];
 }
 
 const schools = [255901001, 255901044, 255901107];
@@ -172,7 +148,7 @@ async function measure(scratch: () => Promise<Scratch>, pushRows: number) {
     const readFloor = await readBack(db);
     const pushed = await pushEndToEnd(server, secret, pushRows);
     if (pushed.summary.created !== pushRows) throw new Error(`push: ${JSON.stringify(pushed.summary)}`);
-    return { engine: target.name, firstMs: first.ms, resendMs: resend.ms, insertFloor, readFloor, pushMs: pushed.ms };
+    return { engine: target.engine, firstMs: first.ms, resendMs: resend.ms, insertFloor, readFloor, pushMs: pushed.ms };
   } finally {
     await server.close();
     await target.drop();

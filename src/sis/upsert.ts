@@ -10,7 +10,6 @@ export interface SyncCounts {
   unchanged: number;
 }
 
-type Outcome = 'created' | 'updated' | 'unchanged';
 type Body = Record<string, unknown>;
 
 /** An edfi_documents row, as the Ed-Fi resource API writes it (src/edfi/documents.ts). */
