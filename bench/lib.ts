@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import autocannon from 'autocannon';
 
 import { fromRoot } from '../src/config/paths.js';
@@ -100,7 +101,7 @@ export function markdownTable(rows: Array<Record<string, string | number>>): str
 }
 
 export function machine(): string {
-  return `node ${process.version}, ${(globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? '?'} cpus`;
+  return `node ${process.version}, ${availableParallelism()} cpus, ${Math.round(totalmem() / 2 ** 30)} GiB`;
 }
 
 /** A server under test in its own process, so the load generator's CPU is not counted as its CPU. */
