@@ -29,6 +29,7 @@ describe.each(engines)('Ed-Fi resource API verbs on $name', (engine) => {
   it('creates a student (201 + Location), refuses to read it without an association, then reads it after one', async () => {
     const created = await sis.post('students', student('S1'));
     expect(created.status).toBe(201);
+    expect(await created.text()).toBe('');
     const location = created.headers.get('location')!;
     expect(location).toMatch(/\/data\/v3\/ed-fi\/students\/[0-9a-f]{32}$/);
     const id = location.split('/').pop()!;

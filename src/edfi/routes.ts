@@ -135,6 +135,9 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         ctx.status = result.outcome === 'created' ? 201 : 200;
         ctx.set('Location', `${config.publicUrl}${collection}/${result.id}`);
         ctx.set('ETag', quoted(result.etag));
+        // An empty body, as the ODS/API answers; without one Koa would send its status text ("Created").
+        ctx.body = '';
+        ctx.remove('Content-Type');
       });
 
       router.put(item, async (ctx) => {
