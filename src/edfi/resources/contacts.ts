@@ -1,5 +1,5 @@
 import type { ResourceDeclaration } from '../resource.js';
-import { collection, descriptor, electronicMails, name75, resourceSchema, text, uniqueId } from './schema-parts.js';
+import { collection, descriptor, electronicMails, personName, resourceSchema, text, uniqueId } from './schema-parts.js';
 
 export const contacts: ResourceDeclaration = {
   name: 'contacts',
@@ -9,11 +9,7 @@ export const contacts: ResourceDeclaration = {
     'Contact',
     {
       contactUniqueId: uniqueId,
-      personalTitlePrefix: text(30),
-      firstName: name75,
-      middleName: name75,
-      lastSurname: name75,
-      generationCodeSuffix: text(10),
+      ...personName,
       sexDescriptor: descriptor,
       electronicMails,
       telephones: collection({

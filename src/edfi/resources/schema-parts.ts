@@ -16,6 +16,15 @@ export const date: Schema = { type: 'string', format: 'date' };
 export const name75: Schema = { type: 'string', minLength: 1, maxLength: 75 };
 export const text = (maxLength: number): Schema => ({ type: 'string', minLength: 1, maxLength });
 
+/** The Ed-Fi name members every person (student, staff, contact) carries. */
+export const personName: Record<string, Schema> = {
+  personalTitlePrefix: text(30),
+  firstName: name75,
+  middleName: name75,
+  lastSurname: name75,
+  generationCodeSuffix: text(10),
+};
+
 export function reference(field: string, value: Schema): Schema {
   return { type: 'object', properties: { [field]: value }, required: [field], additionalProperties: false };
 }

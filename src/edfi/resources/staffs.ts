@@ -1,5 +1,5 @@
 import type { ResourceDeclaration } from '../resource.js';
-import { date, descriptor, electronicMails, name75, resourceSchema, text, uniqueId } from './schema-parts.js';
+import { date, descriptor, electronicMails, personName, resourceSchema, uniqueId } from './schema-parts.js';
 
 export const staffs: ResourceDeclaration = {
   name: 'staffs',
@@ -9,11 +9,7 @@ export const staffs: ResourceDeclaration = {
     'Staff',
     {
       staffUniqueId: uniqueId,
-      personalTitlePrefix: text(30),
-      firstName: name75,
-      middleName: name75,
-      lastSurname: name75,
-      generationCodeSuffix: text(10),
+      ...personName,
       birthDate: date,
       sexDescriptor: descriptor,
       hispanicLatinoEthnicity: { type: 'boolean' },

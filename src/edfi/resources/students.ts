@@ -1,5 +1,5 @@
 import type { ResourceDeclaration } from '../resource.js';
-import { date, descriptor, name75, resourceSchema, text, uniqueId } from './schema-parts.js';
+import { date, descriptor, personName, resourceSchema, text, uniqueId } from './schema-parts.js';
 
 export const students: ResourceDeclaration = {
   name: 'students',
@@ -9,11 +9,7 @@ export const students: ResourceDeclaration = {
     'Student',
     {
       studentUniqueId: uniqueId,
-      personalTitlePrefix: text(30),
-      firstName: name75,
-      middleName: name75,
-      lastSurname: name75,
-      generationCodeSuffix: text(10),
+      ...personName,
       birthDate: date,
       birthCity: text(30),
       birthCountryDescriptor: descriptor,
