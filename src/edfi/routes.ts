@@ -21,18 +21,6 @@ type Body = Record<string, unknown>;
 
 export const dataPrefix = '/data/v3/ed-fi';
 
-/**
- * Gateway cost of every route (contract section 4): a collection read scans a page of up to 500
- * items, so it costs more than an item read; writes take a transaction and derived rows.
- */
-export const edfiRouteCosts = [
-  { method: 'GET', pattern: `${dataPrefix}/{resource}`, cost: 5 },
-  { method: 'GET', pattern: `${dataPrefix}/{resource}/{id}`, cost: 1 },
-  { method: 'POST', pattern: `${dataPrefix}/{resource}`, cost: 2 },
-  { method: 'PUT', pattern: `${dataPrefix}/{resource}/{id}`, cost: 2 },
-  { method: 'DELETE', pattern: `${dataPrefix}/{resource}/{id}`, cost: 2 },
-] as const;
-
 /** The representation of a stored item: id first, then the body, then Ed-Fi's metadata members. */
 function representation(stored: StoredDocument): Body {
   return { id: stored.id, ...stored.body, _etag: stored.etag, _lastModifiedDate: new Date(stored.lastModified).toISOString() };
