@@ -124,6 +124,13 @@ describe.each(engines)('admin CLI on $name', (engine) => {
     expect(JSON.parse(unknown.stdout)).toMatchObject({ error: 'unknown_client' });
   });
 
+  it('issues alphanumeric client ids, so any of them works as a CLI argument', async () => {
+    const ids = await Promise.all(Array.from({ length: 200 }, async () => (await app.client()).clientId));
+    expect(ids.filter((id) => !/^[A-Za-z0-9]{20}$/.test(id))).toEqual([]);
+    expect(new Set(ids).size).toBe(200);
+    expect((await app.cli('client', 'show', ids[0], '--json')).code).toBe(0);
+  });
+
   it('answers an unknown command or flag with usage and exit code 2', async () => {
     const unknown = await app.cli('edorg', 'explode');
     expect(unknown.code).toBe(2);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 
 import { ApiError } from '../errors.js';
 import { generateSecret, keyedHash } from '../secrets.js';
@@ -39,6 +39,16 @@ export interface ClientRules {
 }
 
 export const defaultClaimSet = 'SIS Vendor';
+
+const idAlphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * 20 alphanumeric characters (~119 bits). Not base64url: an id starting with '-' would be read as
+ * an option by `edgate client show ID`, and ids travel through shells, URLs and Basic auth too.
+ */
+function newClientId(): string {
+  return Array.from({ length: 20 }, () => idAlphabet[randomInt(idAlphabet.length)]).join('');
+}
 
 function toRecord(row: ClientRow, edorgIds: number[]): ClientRecord {
   return {
@@ -132,7 +142,7 @@ export async function createClient(db: Db, hashKey: Buffer, input: ClientInput, 
   if (!input.tier) throw new ApiError(400, 'missing_field', '--tier is required');
   const full = { ...input, claimSet: input.claimSet ?? defaultClaimSet };
   await checkInput(db, full, rules);
-  const clientId = randomBytes(15).toString('base64url');
+  const clientId = newClientId();
   const secret = generateSecret();
   const now = Date.now();
   await db.transaction(async (trx) => {
