@@ -84,7 +84,8 @@ export function securablesOf(resource: ResourceDeclaration, body: Body): Securab
   return values;
 }
 
-function columnsOf(resource: ResourceDeclaration, body: Body) {
+/** The securable columns of a document row, from its resource's declaration (every writer uses these). */
+export function documentColumnsOf(resource: ResourceDeclaration, body: Body) {
   const { edorg_id = null, student_unique_id = null, staff_unique_id = null, contact_unique_id = null } = securablesOf(resource, body);
   return { edorg_id, student_unique_id, staff_unique_id, contact_unique_id };
 }
@@ -118,7 +119,7 @@ export async function insertDocument(trx: Knex, resource: ResourceDeclaration, b
     etag: written.etag,
     last_modified: written.lastModified,
     created_by: createdBy,
-    ...columnsOf(resource, body),
+    ...documentColumnsOf(resource, body),
   });
   await maintainProjections(trx, resource, written.id, body);
   return written;
@@ -128,22 +129,24 @@ export async function updateDocument(trx: Knex, resource: ResourceDeclaration, i
   const written = { id, etag: documentEtag(body), lastModified: Date.now() };
   await trx('edfi_documents')
     .where({ id })
-    .update({ body: JSON.stringify(body), etag: written.etag, last_modified: written.lastModified, ...columnsOf(resource, body) });
+    .update({ body: JSON.stringify(body), etag: written.etag, last_modified: written.lastModified, ...documentColumnsOf(resource, body) });
   await maintainProjections(trx, resource, id, body);
   return written;
 }
 
+/** The edfi_subject_edorgs row an association document makes, when its resource declares a subject link. */
+export function subjectEdorgRow(resource: ResourceDeclaration, id: string, body: Body) {
+  const link = resource.subjectLink;
+  if (!link) return undefined;
+  return { subject_type: link.subjectType, subject_id: String(valueAt(body, link.subjectPath)), edorg_id: Number(valueAt(body, link.edorgPath)), via_document_id: id };
+}
+
 /** Rows derived from a document, rewritten with it (same transaction): subject reach and attendance. */
 async function maintainProjections(trx: Knex, resource: ResourceDeclaration, id: string, body: Body): Promise<void> {
-  const link = resource.subjectLink;
-  if (link) {
+  const subjectRow = subjectEdorgRow(resource, id, body);
+  if (subjectRow) {
     await trx('edfi_subject_edorgs').where({ via_document_id: id }).del();
-    await trx('edfi_subject_edorgs').insert({
-      subject_type: link.subjectType,
-      subject_id: String(valueAt(body, link.subjectPath)),
-      edorg_id: Number(valueAt(body, link.edorgPath)),
-      via_document_id: id,
-    });
+    await trx('edfi_subject_edorgs').insert(subjectRow);
   }
   if (resource.attendanceProjection) {
     await trx('attendance_events').where({ document_id: id }).del();

@@ -1,6 +1,9 @@
 import { isDuplicateKey, isRetryableConflict } from '../db/errors.js';
 import { dialectOf, type Db } from '../db/knex.js';
-import { canonicalJson, documentEtag, naturalKeyHash, newDocumentId } from '../edfi/documents.js';
+import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
+import type { ResourceDeclaration } from '../edfi/resource.js';
+import { resourceNamed } from '../edfi/resources/index.js';
+import { documentColumnsOf, naturalKeyOf, subjectEdorgRow } from '../edfi/store.js';
 import type { RosterRecord } from './roster.js';
 
 export interface SyncCounts {
@@ -12,28 +15,17 @@ export interface SyncCounts {
 
 type Body = Record<string, unknown>;
 
-/** An edfi_documents row, as the Ed-Fi resource API writes it (src/edfi/documents.ts). */
-interface DocumentRow {
-  id: string;
-  resource: string;
-  key_hash: string;
-  body: string;
-  etag: string;
-  last_modified: number;
-  created_by: string | null;
-  edorg_id: number | null;
-  student_unique_id: string | null;
-}
+/** An edfi_documents row, built from the resource declarations as the Ed-Fi resource API builds it. */
+type DocumentRow = { id: string; resource: string; key_hash: string; body: string; etag: string; last_modified: number; created_by: string | null } & ReturnType<
+  typeof documentColumnsOf
+>;
 
 interface Desired {
   keyHash: string;
   body: Body;
-  /** Securable columns extracted from the body. */
-  edorgId: number | null;
-  studentUniqueId: string;
 }
 
-type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row: DocumentRow };
+type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row: DocumentRow; body: Body };
 
 /**
  * Rows per statement. knex writes a multi-row SQLite insert as a compound SELECT, which SQLite caps
@@ -44,19 +36,25 @@ const maxAttempts = 5;
 
 const chunks = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / chunkSize) }, (_, i) => items.slice(i * chunkSize, (i + 1) * chunkSize));
 
+function declared(name: string): ResourceDeclaration {
+  const resource = resourceNamed(name);
+  if (!resource) throw new Error(`the ${name} resource is not declared`);
+  return resource;
+}
+
+// Keys, securable columns and reach rows come from the same declarations the resource API uses.
+const students = declared('students');
+const associations = declared('studentSchoolAssociations');
+
 function studentOf(r: RosterRecord): Desired {
-  return {
-    keyHash: naturalKeyHash([r.studentUniqueId]),
-    body: { studentUniqueId: r.studentUniqueId, firstName: r.firstName, lastSurname: r.lastSurname, birthDate: r.birthDate },
-    edorgId: null,
-    studentUniqueId: r.studentUniqueId,
-  };
+  const body = { studentUniqueId: r.studentUniqueId, firstName: r.firstName, lastSurname: r.lastSurname, birthDate: r.birthDate };
+  return { keyHash: naturalKeyOf(students, body), body };
 }
 
 function associationOf(r: RosterRecord): Desired {
   const body: Body = { studentReference: { studentUniqueId: r.studentUniqueId }, schoolReference: { schoolId: r.schoolId }, entryDate: r.entryDate };
   if (r.entryGradeLevelDescriptor !== undefined) body.entryGradeLevelDescriptor = r.entryGradeLevelDescriptor;
-  return { keyHash: naturalKeyHash([r.studentUniqueId, r.schoolId, r.entryDate]), body, edorgId: r.schoolId, studentUniqueId: r.studentUniqueId };
+  return { keyHash: naturalKeyOf(associations, body), body };
 }
 
 interface Stored {
@@ -84,7 +82,7 @@ async function existingDocuments(trx: Db, resource: string, keyHashes: string[])
  * Decides each document's fate. An existing document keeps the members the SIS does not send
  * (e.g. ones written through the resource API) and is unchanged when the merge changes nothing.
  */
-function plan(resource: string, desired: Desired[], existing: Map<string, Stored>, now: number): Map<string, Planned> {
+function plan(resource: ResourceDeclaration, desired: Desired[], existing: Map<string, Stored>, now: number): Map<string, Planned> {
   const planned = new Map<string, Planned>();
   for (const d of desired) {
     if (planned.has(d.keyHash)) continue;
@@ -96,22 +94,23 @@ function plan(resource: string, desired: Desired[], existing: Map<string, Stored
       continue;
     }
     if (!stored) {
-      planned.set(d.keyHash, { outcome: 'created', row: documentRow(newDocumentId(), resource, d, d.body, etag, now) });
+      planned.set(d.keyHash, { outcome: 'created', row: documentRow(newDocumentId(), resource, d.keyHash, d.body, etag, now), body: d.body });
       continue;
     }
     const storedBody = JSON.parse(stored.body) as Body;
     const body = { ...storedBody, ...d.body };
     const changed = canonicalJson(body) !== canonicalJson(storedBody);
-    planned.set(d.keyHash, changed ? { outcome: 'updated', row: documentRow(stored.id, resource, d, body, documentEtag(body), now) } : { outcome: 'unchanged' });
+    planned.set(d.keyHash, changed ? { outcome: 'updated', row: documentRow(stored.id, resource, d.keyHash, body, documentEtag(body), now), body } : { outcome: 'unchanged' });
   }
   return planned;
 }
 
-function documentRow(id: string, resource: string, d: Desired, body: Body, etag: string, now: number): DocumentRow {
-  return { id, resource, key_hash: d.keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, edorg_id: d.edorgId, student_unique_id: d.studentUniqueId };
+function documentRow(id: string, resource: ResourceDeclaration, keyHash: string, body: Body, etag: string, now: number): DocumentRow {
+  return { id, resource: resource.name, key_hash: keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, ...documentColumnsOf(resource, body) };
 }
 
-const rowsOf = (planned: Planned[], outcome: 'created' | 'updated'): DocumentRow[] => planned.flatMap((p) => (p.outcome === outcome ? [p.row] : []));
+const plannedOf = (planned: Planned[], outcome: 'created' | 'updated') => planned.flatMap((p) => (p.outcome === outcome ? [p] : []));
+const rowsOf = (planned: Planned[], outcome: 'created' | 'updated'): DocumentRow[] => plannedOf(planned, outcome).map((p) => p.row);
 
 /** New documents are plain inserts (a concurrent twin fails loudly and the request is retried); changed ones are upserts. */
 async function writeDocuments(trx: Db, planned: Planned[]): Promise<void> {
@@ -122,32 +121,32 @@ async function writeDocuments(trx: Db, planned: Planned[]): Promise<void> {
 }
 
 /** Each new StudentSchoolAssociation makes its student reachable through its school. */
-async function writeSubjectEdorgs(trx: Db, associations: Planned[]): Promise<void> {
-  const rows = rowsOf(associations, 'created').map((row) => ({ subject_type: 'student', subject_id: row.student_unique_id, edorg_id: row.edorg_id, via_document_id: row.id }));
+async function writeSubjectEdorgs(trx: Db, associationPlan: Planned[]): Promise<void> {
+  const rows = plannedOf(associationPlan, 'created').map(({ row, body }) => subjectEdorgRow(associations, row.id, body)!);
   for (const chunk of chunks(rows)) await trx('edfi_subject_edorgs').insert(chunk);
 }
 
 async function writeRoster(trx: Db, records: RosterRecord[], now: number): Promise<SyncCounts> {
-  const students = records.map(studentOf);
-  const associations = records.map(associationOf);
-  const storedStudents = await existingDocuments(trx, 'students', [...new Set(students.map((s) => s.keyHash))]);
-  const storedAssociations = await existingDocuments(trx, 'studentSchoolAssociations', associations.map((a) => a.keyHash));
-  const studentPlan = plan('students', students, storedStudents, now);
-  const associationPlan = plan('studentSchoolAssociations', associations, storedAssociations, now);
+  const wantedStudents = records.map(studentOf);
+  const wantedAssociations = records.map(associationOf);
+  const storedStudents = await existingDocuments(trx, students.name, [...new Set(wantedStudents.map((s) => s.keyHash))]);
+  const storedAssociations = await existingDocuments(trx, associations.name, wantedAssociations.map((a) => a.keyHash));
+  const studentPlan = plan(students, wantedStudents, storedStudents, now);
+  const associationPlan = plan(associations, wantedAssociations, storedAssociations, now);
   await writeDocuments(trx, [...studentPlan.values()]);
   await writeDocuments(trx, [...associationPlan.values()]);
   await writeSubjectEdorgs(trx, [...associationPlan.values()]);
-  return countPerRecord(records.length, students, associations, studentPlan, associationPlan);
+  return countPerRecord(records.length, wantedStudents, wantedAssociations, studentPlan, associationPlan);
 }
 
 /**
  * Counts are per record (one student enrolled at one school): created when its student or its
  * association is new, updated when either changed, unchanged otherwise.
  */
-function countPerRecord(received: number, students: Desired[], associations: Desired[], studentPlan: Map<string, Planned>, associationPlan: Map<string, Planned>): SyncCounts {
+function countPerRecord(received: number, wantedStudents: Desired[], wantedAssociations: Desired[], studentPlan: Map<string, Planned>, associationPlan: Map<string, Planned>): SyncCounts {
   const counts: SyncCounts = { received, created: 0, updated: 0, unchanged: 0 };
   for (let i = 0; i < received; i++) {
-    const outcomes = [studentPlan.get(students[i].keyHash)!.outcome, associationPlan.get(associations[i].keyHash)!.outcome];
+    const outcomes = [studentPlan.get(wantedStudents[i].keyHash)!.outcome, associationPlan.get(wantedAssociations[i].keyHash)!.outcome];
     counts[outcomes.includes('created') ? 'created' : outcomes.includes('updated') ? 'updated' : 'unchanged'] += 1;
   }
   return counts;
