@@ -124,25 +124,25 @@ export async function missingEdorgs(db: Db, ids: number[]): Promise<number[]> {
   return ids.filter((id) => !found.has(id));
 }
 
-/** The school ids within a client's reach: its ed-orgs and everything beneath them. */
-export async function schoolsInReach(db: Db, clientId: string): Promise<string[]> {
-  const rows = await db('client_edorgs as ce')
+/** What a client reaches: every ed-org beneath its assigned ones (any type), and the schools among them. */
+export interface ClientReach {
+  /** School ids as strings, ascending: the token's `schools` claim. */
+  schools: string[];
+  edorgs: number[];
+}
+
+/** A client's reach in one indexed query over the closure table. */
+export async function reachOf(db: Db, clientId: string): Promise<ClientReach> {
+  const rows = (await db('client_edorgs as ce')
     .join('edorg_closure as c', 'c.ancestor_id', 'ce.edorg_id')
     .join('education_organizations as e', 'e.id', 'c.descendant_id')
     .where('ce.client_id', clientId)
-    .andWhere('e.type', 'school')
-    .distinct('e.id')
-    .orderBy('e.id');
-  return rows.map((r: { id: number | string }) => String(r.id));
-}
-
-/** Every ed-org id (any type) within a client's reach. */
-export async function edorgsInReach(db: Db, clientId: string): Promise<number[]> {
-  const rows = await db('client_edorgs as ce')
-    .join('edorg_closure as c', 'c.ancestor_id', 'ce.edorg_id')
-    .where('ce.client_id', clientId)
-    .distinct('c.descendant_id as id');
-  return rows.map((r: { id: number | string }) => Number(r.id));
+    .distinct('e.id', 'e.type')
+    .orderBy('e.id')) as Array<{ id: number | string; type: EdorgType }>;
+  return {
+    schools: rows.filter((r) => r.type === 'school').map((r) => String(r.id)),
+    edorgs: rows.map((r) => Number(r.id)),
+  };
 }
 
 export interface EdorgWithAncestors extends EdorgRow {

@@ -2,20 +2,18 @@ import type { Knex } from 'knex';
 
 import type { Action, ClaimSets, Strategy } from '../config/claim-sets.js';
 import { strategyFor } from '../config/claim-sets.js';
-import type { ClientRecord } from '../db/clients.js';
 import { allow, deny, type Decision } from '../errors.js';
 import { valueAt, type ResourceDeclaration } from './resource.js';
-import { valuesInReach, whereInReach, type Reach, type ReachDirectory } from './reach.js';
+import type { ClientWithReach } from '../oidc/client-directory.js';
+import { valuesInReach, whereInReach, type Reach } from './reach.js';
 import { securablesOf, type StoredDocument } from './store.js';
 
 type Body = Record<string, unknown>;
 
-/** Who is calling: the client record and the schools the gateway approved for this request. */
+/** Who is calling: the client record with its reach, and the schools the gateway approved for this request. */
 export interface Caller {
-  client: ClientRecord;
+  client: ClientWithReach;
   schools: number[];
-  /** Ed-orgs in reach, fetched before a write's transaction (SQLite has one connection to share). */
-  edorgs?: number[];
 }
 
 export type CollectionScope = { kind: 'all' } | { kind: 'owned'; clientId: string } | { kind: 'reach'; reach: Reach };
@@ -30,7 +28,6 @@ export class Authorizer {
   constructor(
     private readonly db: Knex,
     private readonly claimSets: ClaimSets,
-    private readonly reachDirectory: ReachDirectory,
   ) {}
 
   /** The strategy the caller's claim set grants, or a refusal naming the claim set. */
@@ -46,14 +43,8 @@ export class Authorizer {
     return refusals.some((r) => typeof r === 'string') ? allow : (refusals[0] as Decision);
   }
 
-  private async reachOf(caller: Caller): Promise<Reach> {
-    caller.edorgs ??= await this.reachDirectory.edorgsOf(caller.client.clientId);
-    return { schools: caller.schools, edorgs: caller.edorgs };
-  }
-
-  /** Resolves the caller's reach now, so checks inside a transaction need no other connection. */
-  async prepare(caller: Caller): Promise<void> {
-    await this.reachOf(caller);
+  private reachOf(caller: Caller): Reach {
+    return { schools: caller.schools, edorgs: caller.client.edorgs };
   }
 
   /** An existing item: may the caller read, update or delete it? */
@@ -65,7 +56,7 @@ export class Authorizer {
       return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', 'Access to the resource item could not be authorized: it is owned by another client.');
     }
     const query = db('edfi_documents as d').where('d.id', stored.id);
-    const inReach = Boolean(await whereInReach(db, query, resource.reach, await this.reachOf(caller)).first('d.id'));
+    const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller)).first('d.id'));
     return inReach ? allow : deny('authorization_denied', [outOfReach, resource.denialHint].filter(Boolean).join(' '));
   }
 
@@ -75,7 +66,7 @@ export class Authorizer {
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'none') return allow;
     if (strategy === 'ownership') return this.namespaceDecision(caller, resource, body);
-    const inReach = await valuesInReach(db, resource.reach, securablesOf(resource, body), await this.reachOf(caller));
+    const inReach = await valuesInReach(db, resource.reach, securablesOf(resource, body), this.reachOf(caller));
     return inReach ? allow : deny('authorization_denied', `The ${resource.edfiName} refers to an education organization or person outside the caller's reach.`);
   }
 
@@ -95,12 +86,8 @@ export class Authorizer {
     const strategy = this.strategy(caller, resource, 'read');
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'ownership') return { kind: 'owned', clientId: caller.client.clientId };
-    if (strategy === 'relationships') return { kind: 'reach', reach: await this.reachOf(caller) };
+    if (strategy === 'relationships') return { kind: 'reach', reach: this.reachOf(caller) };
     return { kind: 'all' };
   }
 
-  /** An LEA or school was written: reach computed from the ed-org tree may have changed. */
-  edorgTreeChanged(): void {
-    this.reachDirectory.forgetAll();
-  }
 }

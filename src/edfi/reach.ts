@@ -1,7 +1,5 @@
 import type { Knex } from 'knex';
 
-import { edorgsInReach } from '../db/edorgs.js';
-import type { Db } from '../db/knex.js';
 import type { ReachKind } from './resource.js';
 
 /**
@@ -14,31 +12,6 @@ import type { ReachKind } from './resource.js';
 export interface Reach {
   schools: number[];
   edorgs: number[];
-}
-
-/** edorgsInReach with a short cache: it is asked on every authorised request. */
-export class ReachDirectory {
-  private cache = new Map<string, { edorgs: number[]; expires: number }>();
-
-  constructor(
-    private readonly db: Db,
-    private readonly ttlMs = 5000,
-  ) {}
-
-  async edorgsOf(clientId: string): Promise<number[]> {
-    const now = Date.now();
-    const hit = this.cache.get(clientId);
-    if (hit && hit.expires > now) return hit.edorgs;
-    const edorgs = await edorgsInReach(this.db, clientId);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(clientId, { edorgs, expires: now + this.ttlMs });
-    return edorgs;
-  }
-
-  /** The ed-org tree changed through this process (an LEA or school was written): drop every entry. */
-  forgetAll(): void {
-    this.cache.clear();
-  }
 }
 
 /** Subject ids (studentUniqueId / staffUniqueId) associated with any of the given ed-orgs. */

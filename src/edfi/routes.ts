@@ -8,7 +8,6 @@ import { readJson } from '../http/body.js';
 import type { Services } from '../http/services.js';
 import { Authorizer, type Caller } from './authorization.js';
 import { plainJson, type ContentPolicy } from './content-policy.js';
-import { ReachDirectory } from './reach.js';
 import type { ResourceDeclaration } from './resource.js';
 import { resources } from './resources/index.js';
 import { countItems, listPage } from './collection.js';
@@ -45,7 +44,9 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
   return (router: Router, services: Services): void => {
     const { db, directory, config } = services;
     const validator: ResourceValidator = new ResourceValidator(resources);
-    const authorizer = new Authorizer(db, claimSets, new ReachDirectory(db));
+    const authorizer = new Authorizer(db, claimSets);
+    // An LEA or school written here changes reach for every client: reload them, here and in new tokens.
+    const edorgTreeChanged = () => directory.forgetAll();
 
     async function callerOf(ctx: Context): Promise<Caller> {
       const client = await directory.find(String(ctx.state.clientId ?? ''));
@@ -54,8 +55,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
     }
 
-    async function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): Promise<WriteContext> {
-      await authorizer.prepare(caller);
+    function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): WriteContext {
       return {
         clientId: caller.client.clientId,
         ifMatch: ctx.get('if-match') || undefined,
@@ -118,8 +118,8 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const existing = await storedByKeyIfPossible(resource, incoming);
         const body = write.filter(incoming, existing?.body);
         validator.check(resource, body);
-        const result = await upsertDocument(db, resource, body, await writeContext(ctx, caller, resource));
-        if (resource.edorg) authorizer.edorgTreeChanged();
+        const result = await upsertDocument(db, resource, body, writeContext(ctx, caller, resource));
+        if (resource.edorg) edorgTreeChanged();
         ctx.status = result.outcome === 'created' ? 201 : 200;
         ctx.set('Location', `${config.publicUrl}${collection}/${result.id}`);
         ctx.set('ETag', quoted(result.etag));
@@ -139,8 +139,8 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
         const body = write.filter(incoming, stored.body);
         validator.check(resource, body);
-        const written = await replaceDocument(db, resource, stored.id, body, await writeContext(ctx, caller, resource));
-        if (resource.edorg) authorizer.edorgTreeChanged();
+        const written = await replaceDocument(db, resource, stored.id, body, writeContext(ctx, caller, resource));
+        if (resource.edorg) edorgTreeChanged();
         ctx.status = 204;
         ctx.set('ETag', quoted(written.etag));
       });
@@ -148,8 +148,8 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       router.delete(item, async (ctx) => {
         const caller = await callerOf(ctx);
         await prepare();
-        await removeDocument(db, resource, String(ctx.params.id), await writeContext(ctx, caller, resource));
-        if (resource.edorg) authorizer.edorgTreeChanged();
+        await removeDocument(db, resource, String(ctx.params.id), writeContext(ctx, caller, resource));
+        if (resource.edorg) edorgTreeChanged();
         ctx.status = 204;
       });
     }

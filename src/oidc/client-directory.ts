@@ -1,13 +1,11 @@
 import type { Db } from '../db/knex.js';
 import { findClient, type ClientRecord } from '../db/clients.js';
-import { schoolsInReach } from '../db/edorgs.js';
+import { reachOf, type ClientReach } from '../db/edorgs.js';
 
 const maxEntries = 10_000;
 
-/** A client record with the school ids in its reach, as tokens carry them. */
-export interface ClientWithReach extends ClientRecord {
-  schools: string[];
-}
+/** A client record with its reach: the schools tokens carry, and every ed-org the data API measures against. */
+export interface ClientWithReach extends ClientRecord, ClientReach {}
 
 /**
  * Client records with a short-lived cache: token issuance and every API call need the client, but
@@ -28,9 +26,9 @@ export class ClientDirectory {
     const now = Date.now();
     const hit = this.cache.get(clientId);
     if (hit && hit.expires > now) return hit.record;
-    const [record, schools] = await Promise.all([findClient(this.db, clientId), schoolsInReach(this.db, clientId)]);
+    const [record, reach] = await Promise.all([findClient(this.db, clientId), reachOf(this.db, clientId)]);
     if (this.cache.size >= maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    const entry = record && { ...record, schools };
+    const entry = record && { ...record, ...reach };
     this.cache.set(clientId, { record: entry, expires: now + this.ttlMs });
     return entry;
   }
@@ -38,5 +36,10 @@ export class ClientDirectory {
   /** Same-process writes (tests, admin routes) need not wait for the TTL. */
   forget(clientId: string): void {
     this.cache.delete(clientId);
+  }
+
+  /** The ed-org tree changed in this process (an LEA or school written through the API): every reach may have. */
+  forgetAll(): void {
+    this.cache.clear();
   }
 }
