@@ -5,7 +5,8 @@ import type { Config } from '../config/index.js';
 import { createDb, migrate, type Db } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
-import { resourceMetas } from '../edfi/resources/index.js';
+import { loadEdfiModel, type EdfiModel } from '../edfi/model/index.js';
+import { ensureDescriptors } from '../edfi/descriptors.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';
@@ -21,6 +22,8 @@ export interface Services {
   keyring: Keyring;
   directory: ClientDirectory;
   verifier: TokenVerifier;
+  /** The Ed-Fi model (an ApiSchema) every resource is served from. */
+  model: EdfiModel;
   /** API profiles loaded from profilesDir and checked against the resources at start. */
   profiles: ProfileRegistry;
   /** Shared state for several instances; absent means in-process state. */
@@ -38,11 +41,14 @@ export function createLogger(config: Config): Logger {
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
   // Before the database: a bad profile definition stops start-up without touching anything.
-  const profiles = loadProfiles(config.profilesDir, resourceMetas);
+  const model = loadEdfiModel(config.edfiApiSchema);
+  logger.info({ sources: model.sources, resources: model.resources.length }, 'Ed-Fi model loaded');
+  const profiles = loadProfiles(config.profilesDir, model.metas);
   if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
   logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
   const db = createDb(config.databaseUrl);
   await migrate(db);
+  await ensureDescriptors(db, model);
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
@@ -64,6 +70,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     keyring,
     directory,
     verifier,
+    model,
     profiles: profiles.registry,
     redis,
     async close() {
