@@ -157,6 +157,16 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect(await json(await sandbox.get(`termDescriptors/${id}`))).toMatchObject({ codeValue: 'Fall Semester' });
   });
 
+  it('orders every resource after what it references in /metadata/dependencies', async () => {
+    const order = await json<Array<{ resource: string; order: number }>>(await app.fetch('/metadata/dependencies'));
+    expect(order).toHaveLength(316);
+    const rank = new Map(order.map((o) => [o.resource, o.order]));
+    expect(rank.get('/ed-fi/schools')!).toBeLessThan(rank.get('/ed-fi/sessions')!);
+    expect(rank.get('/ed-fi/sessions')!).toBeLessThan(rank.get('/ed-fi/courseOfferings')!);
+    expect(rank.get('/ed-fi/sections')!).toBeLessThan(rank.get('/ed-fi/studentSectionAssociations')!);
+    expect(rank.get('/ed-fi/gradeLevelDescriptors')!).toBeLessThan(rank.get('/ed-fi/schools')!);
+  });
+
   it('refuses a namespace outside the client\'s prefixes on a descriptor write', async () => {
     const res = await district.post('termDescriptors', { namespace: 'uri://elsewhere.org/TermDescriptor', codeValue: 'Winter', shortDescription: 'Winter' });
     expect(res.status).toBe(403);

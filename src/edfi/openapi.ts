@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 
 import type { Services } from '../http/services.js';
 import type { ResourceMeta } from './resource-meta.js';
+import { loadOrder } from './dependencies.js';
 import type { EdfiModel } from './model/index.js';
 import { dataRoot } from './routes.js';
 
@@ -119,6 +120,10 @@ export function openApiRoutes(model: EdfiModel, profiles: ProfileMediaTypes = no
   return (router: Router, { config }: Services): void => {
     // Built on first request: the whole Data Standard makes a document of several megabytes.
     let document: Json | undefined;
+    const dependencies = loadOrder(model.resources);
+    router.get('/metadata/dependencies', (ctx) => {
+      ctx.body = dependencies;
+    });
     router.get('/metadata/openapi.json', (ctx) => {
       document ??= openApiDocument(config.publicUrl, model.metas, profiles);
       ctx.body = document;
