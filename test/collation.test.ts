@@ -120,7 +120,7 @@ describe.each(engines)('ids compare byte for byte on $name', (engine) => {
         body: JSON.stringify({ client_id: variant, client_secret: secret, grant_type: 'client_credentials' }),
       });
       expect(res.status, JSON.stringify(variant)).toBe(401);
-      expect((await res.json()).error).toBe('invalid_client');
+      expect((await json(res)).error).toBe('invalid_client');
     }
   });
 
