@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import type { Knex } from 'knex';
 
+
 /**
  * The generic document store (every resource of the model, served from an ApiSchema):
  * - edfi_references: one row per reference a document makes, to the resolved target's resource and
@@ -71,7 +72,14 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['key_hash']);
     t.index(['resource', 'namespace']);
   });
+  // A MySQL foreign key needs both columns in one collation: take edfi_documents.id's, whichever
+  // it is when this runs (before or after the byte-collation migration).
+  const collation = knex.client.config.client === 'mysql2' ? await collationOfDocumentIds(knex) : undefined;
   await knex.schema.createTable('edfi_references', (t) => {
+    if (collation) {
+      t.charset('utf8mb4');
+      t.collate(collation);
+    }
     t.string('document_id', 32).notNullable().references('id').inTable('edfi_documents').onDelete('CASCADE');
     t.string('referenced_resource', 100).notNullable();
     t.string('referenced_key_hash', 64).notNullable();
@@ -80,6 +88,13 @@ export async function up(knex: Knex): Promise<void> {
   });
   await backfillAssessmentNamespaces(knex);
   await backfillReferences(knex);
+}
+
+async function collationOfDocumentIds(knex: Knex): Promise<string> {
+  const [rows] = (await knex.raw(
+    "select collation_name as c from information_schema.columns where table_schema = database() and table_name = 'edfi_documents' and column_name = 'id'",
+  )) as [Array<{ c: string }>];
+  return rows[0].c;
 }
 
 async function backfillAssessmentNamespaces(knex: Knex): Promise<void> {
