@@ -5,8 +5,9 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createDb, migrate, rollbackAll } from '../src/db/knex.js';
+import { startServer } from '../src/http/server.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
-import { engines } from './helpers/engines.js';
+import { engines, redisUrl } from './helpers/engines.js';
 import { createApp, field, formAction, onboard, password, PortalBrowser, signIn } from './helpers/portal.js';
 
 /** Tiers as in the contract, plus a tiny one whose minute quota a test can exhaust. */
@@ -333,4 +334,26 @@ describe.each(engines)('portal migration on $name', (engine) => {
       await database.drop();
     }
   });
+});
+
+describe.each(engines)('portal sessions shared by instances on $name', (engine) => {
+  it.each([false, true].filter((redis) => !redis || redisUrl))('a session started on one instance is valid on another (Redis: %s)', async (withRedis) => {
+    const app = await startTestApp(engine, withRedis ? { REDIS_URL: redisUrl! } : {});
+    const second = await startServer(app.config);
+    try {
+      await app.edorgs(...grandBend);
+      await onboard(app, 'shared@example.com');
+      const { browser, landed } = await signIn(app, 'shared@example.com');
+      expect(landed).toBe('/portal/apps');
+      const cookie = `edgate_portal=${browser.cookies.get('edgate_portal')!.value}`;
+      const elsewhere = await fetch(`${second.url}/portal/apps`, { headers: { cookie }, redirect: 'manual' });
+      expect(elsewhere.status).toBe(200);
+      expect(await elsewhere.text()).toContain('shared@example.com');
+      const rows = await app.services.db('portal_sessions').count({ n: '*' }).first();
+      expect(Number(rows!.n) > 0).toBe(!withRedis); // with Redis, sessions live there and not in the table
+    } finally {
+      await second.close();
+      await app.stop();
+    }
+  }, 120_000);
 });
