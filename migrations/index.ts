@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import * as core from './20261122000000_core.js';
 import * as edfiDocuments from './20261122000100_edfi_documents.js';
 import * as sisSecrets from './20261122055000_sis_secrets.js';
-import * as portal from './20261201000000_portal.js';
+import * as byteCollation from './20261201000000_byte_collation.js';
+import * as portal from './20261201010000_portal.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -18,7 +19,8 @@ const migrations: Array<[string, Migration]> = [
   ['20261122000000_core', core],
   ['20261122000100_edfi_documents', edfiDocuments],
   ['20261122055000_sis_secrets', sisSecrets],
-  ['20261201000000_portal', portal],
+  ['20261201000000_byte_collation', byteCollation],
+  ['20261201010000_portal', portal],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

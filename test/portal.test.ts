@@ -207,6 +207,10 @@ describe.each(engines)('developer portal on $name', (engine) => {
     const rotate = await mallory.post(`/portal/apps/${created.clientId}/rotate`, { csrf: field(page.text, 'csrf') });
     expect(rotate.res.status).toBe(404);
     await tokenFor(app, created.clientId, created.secret!); // untouched
+    // Ids compare byte for byte: a case or trailing-space variant of one's own id finds nothing either.
+    for (const variant of [created.clientId.toLowerCase(), `${created.clientId}%20`]) {
+      expect((await ada.get(`/portal/apps/${variant}`)).res.status, variant).toBe(404);
+    }
   });
 
   it('shows this minute\'s calls, today\'s cost and the 429s of the last 24 hours', async () => {

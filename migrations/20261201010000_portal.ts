@@ -7,14 +7,12 @@ import type { Knex } from 'knex';
  * oidc-provider persists for the sign-in flow (interactions, sessions, codes, grants).
  *
  * Identity columns (ids, e-mail addresses, token hashes) compare byte for byte on MariaDB as on
- * SQLite: a NO PAD binary collation, so neither case nor a trailing space lets one id stand for another.
+ * SQLite: the byte_collation migration made a binary NO PAD collation the database's default, and
+ * these tables take it, so neither case nor a trailing space lets one id stand for another.
  */
-function byteWise(knex: Knex, column: Knex.ColumnBuilder): Knex.ColumnBuilder {
-  return knex.client.config.client === 'mysql2' ? column.collate('utf8mb4_nopad_bin') : column;
-}
 
 export async function up(knex: Knex): Promise<void> {
-  const id = (t: Knex.CreateTableBuilder, name: string, length = 32) => byteWise(knex, t.string(name, length));
+  const id = (t: Knex.CreateTableBuilder, name: string, length = 32) => t.string(name, length);
 
   await knex.schema.createTable('partners', (t) => {
     id(t, 'id').primary();
