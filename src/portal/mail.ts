@@ -1,5 +1,3 @@
-import nodemailer from 'nodemailer';
-
 import type { PortalConfig } from '../config/index.js';
 
 export interface InviteMail {
@@ -12,6 +10,8 @@ export interface InviteMail {
 /** Sends the invite when SMTP_URL is set; false when there is no SMTP to send through (the link is printed instead). */
 export async function mailInvite(config: PortalConfig, mail: InviteMail): Promise<boolean> {
   if (!config.smtpUrl) return false;
+  // Loaded only when mail is configured: every CLI command would otherwise pay for it at start.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport(config.smtpUrl);
   try {
     await transport.sendMail({
