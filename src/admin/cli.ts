@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+// First: refuses a Node.js that is too old before any driver loads.
+import '../config/runtime.js';
+
 import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig } from '../config/index.js';
