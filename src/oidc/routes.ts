@@ -10,6 +10,8 @@ import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
 import type { Keyring } from './keyring.js';
+import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
+import { introspectionRoutes } from './introspection.js';
 import { buildProvider } from './provider.js';
 import { normaliseTokenRequest } from './token-request.js';
 import { tokenInfoRoutes } from './token-info.js';
@@ -26,10 +28,14 @@ export interface OAuthDeps {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** The paths oidc-provider answers, and the one method each accepts; everything else it would mount stays unreachable. */
+/**
+ * The paths oidc-provider answers, and the one method each accepts; everything else it would mount
+ * (authorization, PAR, …) stays unreachable, and discovery advertises only these (discovery.ts).
+ */
 const providerRoutes: Record<string, string> = {
   '/oauth/token': 'POST',
-  '/.well-known/openid-configuration': 'GET',
+  [openIdMetadataPath]: 'GET',
+  [oauthMetadataPath]: 'GET',
   '/.well-known/jwks.json': 'GET',
 };
 
@@ -46,6 +52,7 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   }
   ctx.state.route = ctx.path;
   if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);
+  if (ctx.path === openIdMetadataPath || ctx.path === oauthMetadataPath) return servedMetadata(ctx, next);
   await next();
 }
 
@@ -73,7 +80,8 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): 
   return (req, res) => listener(req, res);
 }
 
-/** Edgate's own OAuth route: Ed-Fi's token_info. */
+/** Edgate's own OAuth routes: Ed-Fi's token_info and RFC 7662 introspection. */
 export function oauthRoutes(router: Router, deps: OAuthDeps): void {
   tokenInfoRoutes(router, deps);
+  introspectionRoutes(router, deps);
 }
