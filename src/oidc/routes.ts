@@ -44,6 +44,15 @@ export function isProviderPath(url: string | undefined): boolean {
   return Object.hasOwn(providerRoutes, path);
 }
 
+/** oidc-provider renders its own errors (RFC 6749 bodies); they carry the request id like edgate's. */
+async function withRequestId(ctx: Context, next: Next): Promise<void> {
+  await next();
+  const body = ctx.body as Record<string, unknown> | undefined;
+  if (ctx.status >= 400 && body && typeof body === 'object' && typeof body.error === 'string' && !body.request_id) {
+    ctx.body = { ...body, request_id: ctx.state.requestId };
+  }
+}
+
 async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   const method = providerRoutes[ctx.path];
   if (!method) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
@@ -69,7 +78,7 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): 
   const claimsFor = tokenClaims(deps.directory);
   const build = (): RequestListener => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
-    for (const middleware of [...preMiddleware, onlyProviderRoutes]) provider.use(middleware);
+    for (const middleware of [...preMiddleware, withRequestId, onlyProviderRoutes]) provider.use(middleware);
     provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
     return provider.callback() as RequestListener;
   };
