@@ -106,7 +106,7 @@ describe.each(engines)('admin CLI on $name', (engine) => {
     expect(listed.clients.map((c: { client_id: string }) => c.client_id)).toContain(id);
   });
 
-  it('refuses a bad tier, an unknown claim set, an unknown ed-org and a missing name with a message and a non-zero exit', async () => {
+  it('refuses a bad tier, an unknown claim set, an unknown ed-org and an undefined profile with a message and exit code 1', async () => {
     const cases: Array<[string[], string]> = [
       [['--name', 'X', '--tier', 'gold'], 'tier must be one of free|standard|premium'],
       [['--name', 'X', '--tier', 'free', '--claim-set', 'Root'], 'claim set must be one of'],
