@@ -96,20 +96,27 @@ export function buildProvider(deps: ProviderDeps): Provider {
     routes: {
       token: '/oauth/token',
       jwks: '/.well-known/jwks.json',
-      // Not served (see providerPaths); moved under /oauth/ so discovery does not advertise root paths.
+      // Not served (see providerRoutes in routes.ts); kept under /oauth/ for the day they are.
       authorization: '/oauth/authorize',
       end_session: '/oauth/session/end',
       userinfo: '/oauth/me',
     },
     features: {
+      // Served: the client-credentials grant (RFC 6749 §4.4), and RFC 8707 below for the `aud`; the
+      // authorization code flow (always on in oidc-provider) for the portal, with rpInitiatedLogout below.
+      clientCredentials: { enabled: true },
+      // Not served. Each feature turned on here also needs its route in `providerRoutes` (routes.ts) and its
+      // metadata in `advertised` (discovery.ts), as the portal's authorization-code flow has.
       // The login page is edgate's own (interactions.url), never the development one.
       devInteractions: { enabled: false },
-      clientCredentials: { enabled: true },
+      pushedAuthorizationRequests: { enabled: false },
+      // The gateway verifies bearer tokens only: a DPoP-bound token would be accepted there without its proof.
+      dPoP: { enabled: false },
+      // oidc-provider refuses JWT access tokens at both; edgate serves its own introspection (introspection.ts),
+      // and no per-token revocation (README, "Tokens and keys").
       introspection: { enabled: false },
       revocation: { enabled: false },
       userinfo: { enabled: false },
-      // The portal sends plain authorization requests; no PAR endpoint is served.
-      pushedAuthorizationRequests: { enabled: false },
       // Sign-out from the portal ends the provider's session too.
       rpInitiatedLogout: {
         enabled: Boolean(firstParty),
