@@ -38,9 +38,9 @@ const providerRoutes: Record<string, string[]> = {
   [openIdMetadataPath]: ['GET'],
   [oauthMetadataPath]: ['GET'],
   '/.well-known/jwks.json': ['GET'],
-  // The portal's sign-in (authorization code + PKCE) and sign-out (RP-initiated logout).
-  '/oauth/authorize': ['GET', 'POST'],
-  '/oauth/session/end': ['GET', 'POST'],
+  // The portal's sign-in (authorization code + PKCE) and sign-out (RP-initiated logout): the methods it uses.
+  '/oauth/authorize': ['GET'],
+  '/oauth/session/end': ['GET'],
   '/oauth/session/end/confirm': ['POST'],
   '/oauth/session/end/success': ['GET'],
 };
