@@ -5,6 +5,7 @@ import * as edfiDocuments from './20261122000100_edfi_documents.js';
 import * as sisSecrets from './20261122055000_sis_secrets.js';
 import * as documentReferences from './20261130235900_document_references.js';
 import * as byteCollation from './20261201000000_byte_collation.js';
+import * as portal from './20261201010000_portal.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261122055000_sis_secrets', sisSecrets],
   ['20261130235900_document_references', documentReferences],
   ['20261201000000_byte_collation', byteCollation],
+  ['20261201010000_portal', portal],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

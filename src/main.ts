@@ -1,3 +1,6 @@
+// First: refuses a Node.js that is too old before any driver loads.
+import './config/runtime.js';
+
 import type { AddressInfo } from 'node:net';
 
 import { armForcedExit } from './app/watchdog.js';

@@ -7,6 +7,8 @@ import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
 import { loadEdfiModel, type EdfiModel } from '../edfi/model/index.js';
 import { ensureDescriptors } from '../edfi/descriptors.js';
+import { RateLimits } from '../gateway/rate-limit.js';
+import { memoryUsage, redisUsage, type UsageMeter } from '../gateway/usage.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';
@@ -27,6 +29,10 @@ export interface Services {
   model: EdfiModel;
   /** API profiles loaded from profilesDir and checked against the resources at start. */
   profiles: ProfileRegistry;
+  /** The gateway's per-client limits by tier (the portal reads today's cost from them). */
+  limits: RateLimits;
+  /** Per-client call counts for the portal's usage page, kept by the gateway. */
+  usage: UsageMeter;
   /** Shared state for several instances; absent means in-process state. */
   redis?: Redis;
   close(): Promise<void>;
@@ -62,9 +68,12 @@ export async function openServices(config: Config, logger = createLogger(config)
     tiers: Object.keys(config.tiers),
     keys: config.gatewayJwksUrl ? new URL(config.gatewayJwksUrl) : keyring,
   });
+  const usage = redis ? redisUsage(redis, config.redisPrefix) : memoryUsage();
   return {
     config,
     db,
+    limits: new RateLimits(config.tiers, { redis, prefix: config.redisPrefix }),
+    usage,
     logger,
     metrics: createMetrics(),
     hashKey: await resolveSecretHashKey(db, config),
@@ -76,6 +85,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     redis,
     async close() {
       keyring.close();
+      usage.close();
       redis?.disconnect();
       await db.destroy();
     },
