@@ -49,6 +49,32 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** Replaces `from` with `to` at the start of every string in a JSON value (discovery's URLs). */
+function rebased(value: unknown, from: string, to: string): unknown {
+  if (typeof value === 'string') return value === from || value.startsWith(`${from}/`) ? to + value.slice(from.length) : value;
+  if (Array.isArray(value)) return value.map((item) => rebased(item, from, to));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebased(v, from, to)]));
+  return value;
+}
+
+/**
+ * oidc-provider builds the URLs it advertises from the request's Host; a forged Host would be
+ * reflected into discovery (and into any cache in front of it). The provider is handed the public
+ * host, and every advertised URL is rebased onto PUBLIC_URL's origin, so the scheme is right
+ * behind a TLS-terminating proxy too. Discovery is then the same for every request: cacheable.
+ */
+export function advertiseFromPublicUrl(publicUrl: string): Middleware {
+  const advertised = new URL(publicUrl);
+  return async (ctx, next) => {
+    ctx.req.headers.host = advertised.host;
+    await next();
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200) {
+      ctx.body = rebased(ctx.body, ctx.origin, advertised.origin);
+      ctx.set('Cache-Control', 'public, max-age=300');
+    }
+  };
+}
+
 /**
  * The token endpoint, discovery and JWKS are served by oidc-provider's own Koa app, with edgate's
  * request context, error handler and body normalisation mounted through `provider.use` (its
@@ -62,7 +88,7 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): 
   const claimsFor = tokenClaims(deps.directory);
   const build = (): RequestListener => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
-    for (const middleware of [...preMiddleware, onlyProviderRoutes]) provider.use(middleware);
+    for (const middleware of [...preMiddleware, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
     provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
     return provider.callback() as RequestListener;
   };
