@@ -5,7 +5,9 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { databaseUnavailable } from '../http/errors.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
@@ -49,6 +51,12 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** A token request that failed because the database hung or is down: RFC 6749 temporarily_unavailable, 503, Retry-After. */
+async function unavailableAsRetryable(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.state.databaseUnavailable) throw databaseUnavailable(ctx.path);
+}
+
 /** Replaces `from` with `to` at the start of every string in a JSON value (discovery's URLs). */
 function rebased(value: unknown, from: string, to: string): unknown {
   if (typeof value === 'string') return value === from || value.startsWith(`${from}/`) ? to + value.slice(from.length) : value;
@@ -88,8 +96,13 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): 
   const claimsFor = tokenClaims(deps.directory);
   const build = (): RequestListener => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
-    for (const middleware of [...preMiddleware, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
-    provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
+    for (const middleware of [...preMiddleware, unavailableAsRetryable, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
+    provider.on('server_error', (ctx: Context, err: Error) => {
+      // oidc-provider renders every unexpected error as 500 server_error itself; a database that
+      // does not answer is marked here and answered as 503 by unavailableAsRetryable.
+      if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
+      else deps.logger.error({ err }, 'oidc-provider server error');
+    });
     return provider.callback() as RequestListener;
   };
   let listener = build();
