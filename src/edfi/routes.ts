@@ -84,8 +84,8 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
 
       router.get(collection, async (ctx) => {
         const caller = await callerOf(ctx);
-        const page = parsePage(ctx.query, filterables);
         const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+        const page = parsePage(ctx.query, filterables, read.readable);
         await prepare();
         const scope = await authorizer.collectionScope(caller, resource);
         if ('ok' in scope) {
