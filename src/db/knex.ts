@@ -124,7 +124,14 @@ export interface DbOptions {
 
 export function createDb(databaseUrl: string, { timeoutMs = defaultDatabaseTimeoutMs }: DbOptions = {}): Knex {
   if (databaseUrl.startsWith('sqlite:')) return knex(sqliteConfig(databaseUrl.slice('sqlite:'.length), timeoutMs || defaultDatabaseTimeoutMs));
-  if (databaseUrl.startsWith('mysql:')) return knex(timeoutMs ? mysqlConfig(databaseUrl, timeoutMs) : unboundedMysqlConfig(databaseUrl));
+  if (databaseUrl.startsWith('mysql:')) {
+    const config = timeoutMs ? mysqlConfig(databaseUrl, timeoutMs) : unboundedMysqlConfig(databaseUrl);
+    const db = knex(config);
+    // The class only matters to construction; code that asks which driver this is (migrations
+    // among it) reads `config.client`, so it names the driver, as for any MySQL knex.
+    db.client.config.client = 'mysql2';
+    return db;
+  }
   throw new Error(`DATABASE_URL must start with sqlite: or mysql://, got ${databaseUrl.split(':')[0]}:`);
 }
 
