@@ -98,7 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     audience: pick('AUDIENCE', 'audience') ?? publicUrl,
     databaseUrl: pick('DATABASE_URL', 'databaseUrl') ?? 'sqlite:./data/edgate.sqlite',
-    databaseTimeoutMs: int('DATABASE_TIMEOUT_MS', pick('DATABASE_TIMEOUT_MS', 'databaseTimeoutMs') ?? 5000, 100),
+    databaseTimeoutMs: int('DATABASE_TIMEOUT_MS', pick('DATABASE_TIMEOUT_MS', 'databaseTimeoutMs') ?? 10_000, 100),
     redisUrl: pick('REDIS_URL', 'redisUrl'),
     redisPrefix: pick('REDIS_PREFIX', 'redisPrefix') ?? 'edgate:',
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', pick('TOKEN_TTL_SECONDS', 'tokenTtlSeconds') ?? 3600, 1),

@@ -48,8 +48,9 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const { code, errno, name, fatal } = e as DriverError & { name?: string; fatal?: boolean };
     if (name === 'KnexTimeoutError' || (code !== undefined && unavailableCodes.has(code)) || errno === 1969 || errno === 3024) return true;
-    // mysql2 marks errors that broke the connection itself as fatal.
-    if (fatal === true) return true;
+    // mysql2 marks errors that broke the connection itself as fatal; a statement sent on a
+    // connection the deadline destroyed (a transaction's rollback) fails with this message.
+    if (fatal === true || /connection is in closed state/i.test((e as Error).message ?? '')) return true;
   }
   return false;
 }

@@ -17,7 +17,7 @@ export function dialectOf(db: Knex): Dialect {
  * and running a statement. A database that hangs (paused, partitioned, overloaded) then costs a
  * request this long at most, and it fails with a DatabaseTimeout instead of waiting forever.
  */
-export const defaultDatabaseTimeoutMs = 5000;
+export const defaultDatabaseTimeoutMs = 10_000;
 
 /** A statement that outlived the bound; its connection was destroyed rather than left in an unknown state. */
 export class DatabaseTimeout extends Error {
@@ -115,7 +115,7 @@ function unboundedMysqlConfig(url: string): Knex.Config {
 
 export interface DbOptions {
   /**
-   * Bound on connecting, acquiring a connection and each statement (default 5 s). 0 means no
+   * Bound on connecting, acquiring a connection and each statement (default 10 s). 0 means no
    * statement bound: migrations and admin commands, where an operator watches and a large
    * table may legitimately take minutes.
    */

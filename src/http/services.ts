@@ -52,7 +52,7 @@ export async function openServices(config: Config, logger = createLogger(config)
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
     ? // A Redis that accepts and then stays silent must not hold requests: every command has a deadline.
-      new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000, commandTimeout: 1000 })
+      new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000, commandTimeout: 2000 })
     : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const directory = new ClientDirectory(db);
