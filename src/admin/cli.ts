@@ -1,15 +1,23 @@
 #!/usr/bin/env node
+// First: refuses a Node.js that is too old before any driver loads.
+import '../config/runtime.js';
+
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig } from '../config/index.js';
+import { fromRoot } from '../config/paths.js';
 import { createDb, migrate } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { ApiError } from '../errors.js';
+import { accessCommands } from './access.js';
+import { auditCommands } from './audit.js';
 import { clientCommands } from './client.js';
-import type { Command, Flags } from './context.js';
+import type { Command, CommandResult, Flags } from './context.js';
 import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
+import { partnerCommands } from './partner.js';
 import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
@@ -18,6 +26,9 @@ const groups: Record<string, Record<string, Command>> = {
   keys: keyCommands,
   db: dbCommands,
   sis: sisCommands,
+  partner: partnerCommands,
+  access: accessCommands,
+  audit: auditCommands,
 };
 
 /** Commands that run without the server's database or configuration (integrator tools). */
@@ -26,6 +37,7 @@ const standaloneGroups: Record<string, Record<string, StandaloneCommand>> = {
 };
 
 const usage = `usage: edgate <group> <action> [flags] [--json]
+       edgate --version | --help
 
   edorg add --id N --type sea|esc|lea|school --name "…" [--parent N]
   edorg import FILE            JSON or CSV (id,type,name,parent); idempotent
@@ -33,6 +45,14 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   client create --name "…" --tier TIER [--edorg N]… [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…
   client list
   client show|update|rotate-secret|disable|enable CLIENT_ID   (update takes the create flags)
+  client pending               portal applications waiting for an admin's approval
+  client approve CLIENT_ID     lets a pending portal application get tokens
+  partner add --name "…" --edorg N…   a vendor organisation and its approved reach
+  partner list
+  partner invite --partner PARTNER_ID --email ADDRESS   prints a one-time link to set a password (mailed too with SMTP_URL)
+  access list [--status pending|approved|denied] [--partner PARTNER_ID]
+  access approve|deny REQUEST_ID [--note "…"]   approving adds the schools to the partner and its applications
+  audit list [--limit N] [--partner PARTNER_ID]
   keys list|rotate
   sis issue-secret --edorg N   prints the institution's new SIS secret once; at most two live, issuing a third retires the oldest
   sis revoke --edorg N [--secret-id ID]   all of the institution's secrets, or the one named
@@ -45,6 +65,7 @@ Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CON
 const options = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
   id: { type: 'string' },
   type: { type: 'string' },
   name: { type: 'string' },
@@ -59,7 +80,21 @@ const options = {
   url: { type: 'string' },
   'batch-size': { type: 'string' },
   concurrency: { type: 'string' },
+  partner: { type: 'string' },
+  email: { type: 'string' },
+  status: { type: 'string' },
+  note: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
+
+function version(): string {
+  return (JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')) as { version: string }).version;
+}
+
+function print(result: CommandResult, json: boolean): void {
+  process.stdout.write((json ? JSON.stringify(result.json) : result.human) + '\n');
+  if (result.notice && !json) process.stderr.write(result.notice + '\n');
+}
 
 function fail(message: string, code: string, json: boolean, exitCode: number): never {
   if (json) process.stdout.write(JSON.stringify({ error: code, detail: message }) + '\n');
@@ -76,14 +111,17 @@ async function main(argv: string[]): Promise<void> {
   }
   const flags = { ...parsed.values, json: Boolean(parsed.values.json) } as Flags;
   const [group, action, ...args] = parsed.positionals;
+  if (parsed.values.version) {
+    process.stdout.write((flags.json ? JSON.stringify({ version: version() }) : `edgate ${version()}`) + '\n');
+    return;
+  }
   if (parsed.values.help || !group) {
     process.stdout.write(usage + '\n');
     return;
   }
   const standalone = standaloneGroups[group]?.[action ?? ''];
   if (standalone) {
-    const result = await standalone({ flags, args, env: process.env });
-    process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
+    print(await standalone({ flags, args, env: process.env }), flags.json);
     return;
   }
   const command = groups[group]?.[action ?? ''];
@@ -94,8 +132,7 @@ async function main(argv: string[]): Promise<void> {
   const db = createDb(config.databaseUrl, { timeoutMs: 0 });
   try {
     await migrate(db);
-    const result = await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) });
-    process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
+    print(await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) }), flags.json);
   } finally {
     await db.destroy();
   }
@@ -103,6 +140,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err) => {
   const json = process.argv.includes('--json');
+  // A required flag or argument left out is a usage error, like an unknown one: exit 2.
+  if (err instanceof ApiError && err.code === 'missing_field') fail(`${err.detail ?? err.code}\n\n${usage}`, err.code, json, 2);
   if (err instanceof ApiError) fail(err.detail ?? err.code, err.code, json, 1);
   if (err instanceof ConfigError) fail(err.message, 'config', json, 78);
   // knex prefixes driver errors with the SQL, which may hold hashes: show only the driver's words.

@@ -48,6 +48,8 @@ interface Tally {
 interface Counters {
   /** Counts one request; spends `cost` only when the minute admits it and the day can pay it whole. */
   hit(clientId: string, cost: number): Promise<Tally>;
+  /** The day's count as it stands, consuming nothing. */
+  today(clientId: string): Promise<Count>;
 }
 
 /**
@@ -90,6 +92,11 @@ function redisCounters(redis: Redis, prefix: string, tierName: string, tier: Tie
       const [minute, minuteMs, day, dayMs, refused] = await run(...keys, minuteSeconds, daySeconds, tier.requestsPerMinute, tier.costPerDay, cost);
       return { minute: { used: minute, msBeforeNext: minuteMs }, day: { used: day, msBeforeNext: dayMs }, refused: (refused || undefined) as Tally['refused'] };
     },
+    async today(clientId) {
+      const key = `${prefix}rl:day:${tierName}:${clientId}`;
+      const [used, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
+      return { used: Number(used ?? 0), msBeforeNext: ttl > 0 ? ttl : 0 };
+    },
   };
 }
 
@@ -111,6 +118,10 @@ function memoryCounters(prefix: string, tierName: string, tier: Tier): Counters 
       const refunded = await day.reward(clientId, cost);
       return { minute: count(perMinute.res, minuteSeconds), day: count(refunded, daySeconds), refused: 'day' };
     },
+    async today(clientId) {
+      const res = await day.get(clientId);
+      return { used: res?.consumedPoints ?? 0, msBeforeNext: res?.msBeforeNext ?? 0 };
+    },
   };
 }
 
@@ -131,6 +142,14 @@ export class RateLimits {
       const counters = store.redis ? redisCounters(store.redis, store.prefix, name, tier) : memoryCounters(store.prefix, name, tier);
       this.tiers.set(name, { tier, counters, policy: policyHeader(tier) });
     }
+  }
+
+  /** Cost spent in the client's current day window, for the portal: nothing is consumed. */
+  async spentToday(clientId: string, tierName: string): Promise<{ spent: number; quota: number; resetsInMs: number }> {
+    const limits = this.tiers.get(tierName);
+    if (!limits) return { spent: 0, quota: 0, resetsInMs: 0 };
+    const day = await limits.counters.today(clientId);
+    return { spent: day.used, quota: limits.tier.costPerDay, resetsInMs: day.msBeforeNext };
   }
 
   /** Never rejects: a store failure is an `unavailable` admission (the gateway fails closed). */

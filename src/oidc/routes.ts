@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 
@@ -12,7 +13,9 @@ import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
 import type { Keyring } from './keyring.js';
-import { buildProvider } from './provider.js';
+import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
+import { introspectionRoutes } from './introspection.js';
+import { buildProvider, type FirstPartyClient } from './provider.js';
 import { normaliseTokenRequest } from './token-request.js';
 import { tokenInfoRoutes } from './token-info.js';
 
@@ -28,26 +31,55 @@ export interface OAuthDeps {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** The paths oidc-provider answers, and the one method each accepts; everything else it would mount stays unreachable. */
-const providerRoutes: Record<string, string> = {
-  '/oauth/token': 'POST',
-  '/.well-known/openid-configuration': 'GET',
-  '/.well-known/jwks.json': 'GET',
+/**
+ * The paths oidc-provider answers, and the methods each accepts; everything else it would mount
+ * (PAR, userinfo, …) stays unreachable, and discovery advertises only these (discovery.ts).
+ */
+const providerRoutes: Record<string, string[]> = {
+  '/oauth/token': ['POST'],
+  [openIdMetadataPath]: ['GET'],
+  [oauthMetadataPath]: ['GET'],
+  '/.well-known/jwks.json': ['GET'],
+  // The portal's sign-in (authorization code + PKCE) and sign-out (RP-initiated logout): the methods it uses.
+  '/oauth/authorize': ['GET'],
+  '/oauth/session/end': ['GET'],
+  '/oauth/session/end/confirm': ['POST'],
+  '/oauth/session/end/success': ['GET'],
 };
 
+/** Where the provider resumes an authorization after its interaction: `/oauth/authorize/<uid>`. */
+const resumePath = /^\/oauth\/authorize\/[A-Za-z0-9_-]{1,64}$/;
+
+function routeOf(path: string): string | undefined {
+  if (Object.hasOwn(providerRoutes, path)) return path;
+  return resumePath.test(path) ? '/oauth/authorize/:uid' : undefined;
+}
+
+const methodsOf = (route: string) => providerRoutes[route] ?? ['GET'];
+
 export function isProviderPath(url: string | undefined): boolean {
-  const path = (url ?? '').split('?')[0];
-  return Object.hasOwn(providerRoutes, path);
+  return routeOf((url ?? '').split('?')[0]) !== undefined;
+}
+
+/** oidc-provider renders its own errors (RFC 6749 bodies); they carry the request id like edgate's. */
+async function withRequestId(ctx: Context, next: Next): Promise<void> {
+  await next();
+  const body = ctx.body as Record<string, unknown> | undefined;
+  if (ctx.status >= 400 && body && typeof body === 'object' && typeof body.error === 'string' && !body.request_id) {
+    ctx.body = { ...body, request_id: ctx.state.requestId };
+  }
 }
 
 async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
-  const method = providerRoutes[ctx.path];
-  if (!method) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
-  if (ctx.method !== method && !(method === 'GET' && ctx.method === 'HEAD')) {
-    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${method} only`);
+  const route = routeOf(ctx.path);
+  if (!route) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  const methods = methodsOf(route);
+  if (!methods.includes(ctx.method) && !(methods.includes('GET') && ctx.method === 'HEAD')) {
+    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
   }
-  ctx.state.route = ctx.path;
+  ctx.state.route = route;
   if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);
+  if (ctx.path === openIdMetadataPath || ctx.path === oauthMetadataPath) return servedMetadata(ctx, next);
   await next();
 }
 
@@ -92,27 +124,34 @@ export function advertiseFromPublicUrl(publicUrl: string): Middleware {
  * The provider is rebuilt when the keyring changes (oidc-provider's keystore is fixed per
  * instance), so a rotation done by the CLI or another instance needs no restart.
  */
-export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): RequestListener {
+export interface ProviderHandle {
+  listener: RequestListener;
+  /** The provider of the current keyring: interaction routes call its interactionDetails/Finished. */
+  current(): Provider;
+}
+
+export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[], firstParty?: FirstPartyClient): ProviderHandle {
   const claimsFor = tokenClaims(deps.directory);
-  const build = (): RequestListener => {
-    const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
-    for (const middleware of [...preMiddleware, unavailableAsRetryable, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
+  const build = () => {
+    const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor, firstParty });
+    for (const middleware of [...preMiddleware, withRequestId, unavailableAsRetryable, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
     provider.on('server_error', (ctx: Context, err: Error) => {
       // oidc-provider renders every unexpected error as 500 server_error itself; a database that
       // does not answer is marked here and answered as 503 by unavailableAsRetryable.
       if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
       else deps.logger.error({ err }, 'oidc-provider server error');
     });
-    return provider.callback() as RequestListener;
+    return { provider, listener: provider.callback() as RequestListener };
   };
-  let listener = build();
+  let built = build();
   deps.keyring.onChange(() => {
-    listener = build();
+    built = build();
   });
-  return (req, res) => listener(req, res);
+  return { listener: (req, res) => built.listener(req, res), current: () => built.provider };
 }
 
-/** Edgate's own OAuth route: Ed-Fi's token_info. */
+/** Edgate's own OAuth routes: Ed-Fi's token_info and RFC 7662 introspection. */
 export function oauthRoutes(router: Router, deps: OAuthDeps): void {
   tokenInfoRoutes(router, deps);
+  introspectionRoutes(router, deps);
 }
