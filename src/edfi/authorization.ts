@@ -79,7 +79,7 @@ export class Authorizer {
   private namespaceDecision(caller: Caller, namespace: string | null | undefined): Decision {
     const value = namespace ?? '';
     const prefixes = caller.client.namespacePrefixes;
-    if (prefixes.some((prefix) => value.startsWith(prefix))) return allow;
+    if (prefixes.some((prefix) => namespaceUnder(value, prefix))) return allow;
     return deny(
       'namespace_not_permitted',
       `The namespace '${value}' does not start with one of the caller's namespace prefixes (${prefixes.length ? prefixes.join(', ') : 'none assigned'}).`,
@@ -95,4 +95,15 @@ export class Authorizer {
     if (strategy === 'relationships') return { kind: 'reach', reach: this.reachOf(caller) };
     return { kind: 'all' };
   }
+}
+
+/**
+ * A namespace is under a prefix when it is the prefix, or continues it at a path boundary:
+ * `uri://ed-fi.org` admits `uri://ed-fi.org/Assessment` but not `uri://ed-fi.org.evil.example/…`.
+ * (The ODS/API compares `Namespace LIKE prefix + '%'`, a plain prefix; edgate is stricter on purpose.)
+ * A prefix that itself ends in `/` already marks its boundary.
+ */
+export function namespaceUnder(namespace: string, prefix: string): boolean {
+  if (!prefix || !namespace.startsWith(prefix)) return false;
+  return namespace.length === prefix.length || prefix.endsWith('/') || namespace[prefix.length] === '/';
 }

@@ -33,8 +33,12 @@ const openRoutes: RouteModule[] = [
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
 const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services)];
 
-/** Path prefixes the gateway guards. */
-export const guardedPrefixes = ['/data/', '/stats/'];
+/**
+ * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of
+ * the API routes' own router, so it runs for exactly the requests those routes answer: the guard and
+ * the router cannot disagree about which paths are guarded.
+ */
+const routerOptions = { sensitive: true };
 
 const refuseOversizedBodies: Middleware = async (ctx, next) => {
   // Refuse a declared oversized body before reading a byte of it; chunked bodies are capped while read.
@@ -64,15 +68,17 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   const app = new Koa();
   for (const middleware of common) app.use(middleware);
   app.use(portalPages);
-  const router = new Router();
-  for (const register of openRoutes) register(router, services);
-  portalRoutes(router, portal);
-  const guard = gateway(services);
-  app.use(async (ctx, next) => (guardedPrefixes.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));
-  for (const register of guardedRoutes) register(router, services);
-  app.use(router.routes());
+  const open = new Router(routerOptions);
+  for (const register of openRoutes) register(open, services);
+  portalRoutes(open, portal);
+  const guarded = new Router(routerOptions);
+  guarded.use(gateway(services));
+  for (const register of guardedRoutes) register(guarded, services);
+  app.use(open.routes());
+  app.use(guarded.routes());
+  // One 405/501 answer for both routers: the matched routes accumulate on the context.
   app.use(
-    router.allowedMethods({
+    guarded.allowedMethods({
       throw: true,
       methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'this path does not accept that method'),
       notImplemented: () => new ApiError(501, 'not_implemented', 'this method is not implemented'),

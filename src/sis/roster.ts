@@ -90,6 +90,9 @@ function validatorsOf(model: EdfiModel): RosterValidators {
   return validators;
 }
 
+/** The request body's JSON Schema under the embedded model; exported for the property-based tests that generate bodies from it. */
+export const rosterBatchSchema = { type: 'object', required: ['students'], additionalProperties: false, properties: { students: { type: 'array', items: recordSchemaOf(embeddedModel()) } } } as const;
+
 /** A refusal located in the roster; the route reports `field`, the push client a line number. */
 export interface RosterProblem {
   code: 'missing_field' | 'invalid_field';
