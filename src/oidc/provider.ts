@@ -96,7 +96,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     routes: {
       token: '/oauth/token',
       jwks: '/.well-known/jwks.json',
-      // Not served (see providerRoutes in routes.ts); kept under /oauth/ for the day they are.
+      // Served only where providerRoutes (routes.ts) lists them: authorization and end_session for the portal;
+      // userinfo stays under /oauth/ for the day it is.
       authorization: '/oauth/authorize',
       end_session: '/oauth/session/end',
       userinfo: '/oauth/me',
