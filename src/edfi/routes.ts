@@ -112,7 +112,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const caller = await callerOf(ctx);
         enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
         const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
-        const incoming = await readItem(ctx);
+        const incoming = validator.normalise(resource, await readItem(ctx));
         if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
         await prepare();
         const existing = await storedByKeyIfPossible(resource, incoming);
@@ -135,7 +135,7 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
         const stored = await documentById(db, resource.name, String(ctx.params.id));
         if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
         enforce(await authorizer.forStored(caller, resource, 'update', stored));
-        const { id, ...incoming } = await readItem(ctx);
+        const { id, ...incoming } = validator.normalise(resource, await readItem(ctx));
         if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
         const body = write.filter(incoming, stored.body);
         validator.check(resource, body);

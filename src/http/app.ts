@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 
+import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
+import { resources } from '../edfi/resources/index.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
@@ -24,6 +26,7 @@ const openRoutes: RouteModule[] = [
   oauthRoutes,
   sisRoutes,
   (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
+  (router, services) => discoveryRoutes(resources, profileMediaTypes(services.profiles))(router, services),
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */

@@ -61,7 +61,7 @@ function render(ctx: Context, error: ApiError): void {
       title: titles[error.status] ?? 'Error',
       status: error.status,
       detail: error.detail ?? error.code,
-      correlationId: requestId,
+      correlationId: (ctx.state.correlationId as string | undefined) ?? requestId,
       error: error.code,
       ...error.extra,
     };

@@ -11,7 +11,8 @@ export const descriptor: Schema = {
 };
 
 export const uniqueId: Schema = { type: 'string', minLength: 1, maxLength: 32, pattern: '^[A-Za-z0-9._-]+$' };
-export const edorgId: Schema = { type: 'integer', minimum: 1, maximum: 2147483647 };
+// Data Standard 5 widened EducationOrganizationId to 64 bits; JSON numbers stay exact up to 2^53 − 1.
+export const edorgId: Schema = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
 export const date: Schema = { type: 'string', format: 'date' };
 export const name75: Schema = { type: 'string', minLength: 1, maxLength: 75 };
 export const text = (maxLength: number): Schema => ({ type: 'string', minLength: 1, maxLength });
