@@ -111,4 +111,65 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       expect(await json(await app.fetch('/metadata/data/v3/dependencies'))).toEqual(order);
     });
   });
+
+  describe('problem details in the ODS/API shape', () => {
+    it('adds an errors array beside validationErrors, with the ODS type, title and detail, and keeps the error code', async () => {
+      const res = await sis.post('students', { studentUniqueId: 'W2' });
+      expect(res.status).toBe(400);
+      expect(await json(res)).toMatchObject({
+        type: 'urn:ed-fi:api:bad-request:data-validation-failed',
+        title: 'Data Validation Failed',
+        detail: "Data validation failed. See 'validationErrors' for details.",
+        error: 'data_validation_failed',
+        validationErrors: expect.objectContaining({ '$.firstName': expect.any(Array) }),
+        errors: [],
+      });
+    });
+
+    it('answers an unknown id with the ODS not-found text and the specific reason in errors', async () => {
+      const body = await json(await sis.get(`students/${'0'.repeat(32)}`));
+      expect(body).toMatchObject({ type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified data could not be found.', error: 'not_found' });
+      expect(body.errors).toEqual([expect.stringContaining('0'.repeat(32))]);
+    });
+
+    it('names the missing referenced item: 409 "The referenced \'Student\' item does not exist."', async () => {
+      const res = await sis.post('studentSchoolAssociations', enrolment('NOBODY', 255901001));
+      expect(res.status).toBe(409);
+      expect(await json(res)).toMatchObject({
+        type: 'urn:ed-fi:api:data-conflict:unresolved-reference',
+        title: 'Unresolved Reference',
+        detail: "The referenced 'Student' item does not exist.",
+        error: 'unresolved_reference',
+      });
+    });
+
+    it('puts query problems under the ODS parameter-validation type', async () => {
+      const body = await json(await sis.get('students?limit=501'));
+      expect(body).toMatchObject({ type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', title: 'Parameter Validation Failed', status: 400, error: 'bad_request' });
+      expect(body.errors).toEqual([expect.stringContaining('limit')]);
+    });
+  });
+
+  describe('conditional and snapshot reads', () => {
+    it('answers If-None-Match with the current ETag with 304 and no body; another ETag gets the item', async () => {
+      const [item] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W1'));
+      const path = `students/${item.id}`;
+      const etag = (await sis.get(path)).headers.get('etag')!;
+      const unchanged = await sis.get(path, { 'if-none-match': etag });
+      expect(unchanged.status).toBe(304);
+      expect(await unchanged.text()).toBe('');
+      expect(unchanged.headers.get('etag')).toBe(etag);
+      expect((await sis.get(path, { 'if-none-match': '"stale"' })).status).toBe(200);
+    });
+
+    it('answers Use-Snapshot: true with the ODS 404 on reads and 405 on writes, never live data', async () => {
+      const read = await sis.get('students', { 'use-snapshot': 'true' });
+      expect(read.status).toBe(404);
+      expect(await json(read)).toMatchObject({ type: 'urn:ed-fi:api:not-found', detail: 'Snapshot not found.', errors: ['The snapshot connection for the ODS has not been configured.'], error: 'snapshot_not_configured' });
+      const write = await sis.post('students', student('W3'), { 'use-snapshot': 'true' });
+      expect(write.status).toBe(405);
+      expect(await json(write)).toMatchObject({ type: 'urn:ed-fi:api:snapshots:method-not-allowed', error: 'snapshot_read_only' });
+      expect((await sis.get('students', { 'use-snapshot': 'false' })).status).toBe(200);
+    });
+  });
 });

@@ -20,6 +20,8 @@ export interface AdminContext {
 export interface CommandResult {
   json: unknown;
   human: string;
+  /** Non-zero when the command ran but found what it checks for wanting (`profiles check`). */
+  exitCode?: number;
 }
 
 export type Command = (ctx: AdminContext) => Promise<CommandResult>;

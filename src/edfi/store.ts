@@ -166,8 +166,14 @@ export async function deleteDocument(trx: Knex, id: string): Promise<void> {
 }
 
 /** Messages for each reference that does not resolve; empty when all do. */
-export async function unresolvedReferences(db: Knex, resource: ResourceDeclaration, body: Body): Promise<string[]> {
-  const problems: string[] = [];
+/** A reference whose target does not exist: the member holding it, and what it says. */
+export interface UnresolvedReference {
+  member: string;
+  problem: string;
+}
+
+export async function unresolvedReferences(db: Knex, resource: ResourceDeclaration, body: Body): Promise<UnresolvedReference[]> {
+  const problems: UnresolvedReference[] = [];
   for (const ref of resource.references) {
     const value = valueAt(body, `${ref.member}.${ref.field}`);
     if (value === undefined || value === null) continue;
@@ -176,7 +182,7 @@ export async function unresolvedReferences(db: Knex, resource: ResourceDeclarati
       'resource' in ref.target
         ? await db('edfi_documents').where({ resource: ref.target.resource, key_hash: naturalKeyHash([value as string]) }).first('id')
         : await db('education_organizations').where({ id: Number(value) }).whereIn('type', ref.target.edorgTypes).first('id');
-    if (!found) problems.push(`${ref.member}.${ref.field} ${JSON.stringify(value)} does not resolve to an existing item`);
+    if (!found) problems.push({ member: ref.member, problem: `${ref.member}.${ref.field} ${JSON.stringify(value)} does not resolve to an existing item` });
   }
   return problems;
 }

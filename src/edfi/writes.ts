@@ -61,12 +61,24 @@ export function checkIfMatch(ifMatch: string | undefined, stored: StoredDocument
   if (!ifMatch) return;
   const wanted = ifMatch.split(',').map(normaliseEtag);
   if (stored && (wanted.includes('*') || wanted.includes(stored.etag))) return;
-  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user since it was read (If-Match does not match its ETag).');
+  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user.', { errors: ['If-Match does not match the item\'s ETag: read it again and retry.'] });
 }
 
 async function checkReferences(trx: Knex, resource: ResourceDeclaration, body: Body): Promise<void> {
   const problems = await unresolvedReferences(trx, resource, body);
-  if (problems.length) throw new ApiError(409, 'unresolved_reference', `The referenced item does not exist: ${problems.join('; ')}.`);
+  if (!problems.length) return;
+  // The ODS/API names the first missing item by its resource ("The referenced 'Student' item does not exist.").
+  throw new ApiError(409, 'unresolved_reference', `The referenced '${referencedName(problems[0].member)}' item does not exist.`, {
+    errors: problems.map((p) => `${p.problem}.`),
+  });
+}
+
+const edfiNameOf = (resources: ResourceDeclaration[], name: string) => resources.find((r) => r.name === name)?.edfiName ?? name;
+
+/** `studentReference` → `Student`, `educationOrganizationReference` → `EducationOrganization`. */
+function referencedName(member: string): string {
+  const base = member.replace(/Reference$/, '');
+  return base.charAt(0).toUpperCase() + base.slice(1);
 }
 
 /** LEAs and schools live in the ed-org tree too: keep it in step, in the same transaction. */
@@ -107,9 +119,11 @@ export async function upsertDocument(db: Knex, resource: ResourceDeclaration, bo
 export async function replaceDocument(db: Knex, resource: ResourceDeclaration, id: string, body: Body, context: WriteContext): Promise<Written> {
   return inTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
-    if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
+    if (!stored) throw notFound(resource, id);
     if (naturalKeyOf(resource, stored.body) !== naturalKeyOf(resource, body)) {
-      throw new ApiError(400, 'key_change_not_supported', `The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`);
+      throw new ApiError(400, 'key_change_not_supported', `Identifying values for the ${resource.edfiName} data cannot be changed. Delete and recreate the item instead.`, {
+        errors: [`The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`],
+      });
     }
     await context.authorize(trx, 'update', body, stored);
     checkIfMatch(context.ifMatch, stored);
@@ -124,11 +138,11 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
 export async function removeDocument(db: Knex, resource: ResourceDeclaration, id: string, context: WriteContext): Promise<void> {
   await inTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
-    if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
+    if (!stored) throw notFound(resource, id);
     await context.authorize(trx, 'delete', undefined, stored);
     checkIfMatch(context.ifMatch, stored);
     const dependants = await dependantsOf(trx, resource, stored, context.resources);
-    if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
+    if (dependants.length) throw dependentItemExists(resource, dependants.join(', '), edfiNameOf(context.resources, dependants[0]));
     await deleteDocument(trx, id);
     try {
       await removeEdorg(trx, resource, stored);
@@ -140,6 +154,14 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
   });
 }
 
-function dependentItemExists(resource: ResourceDeclaration, what: string): ApiError {
-  return new ApiError(409, 'dependent_item_exists', `The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`);
+/** The ODS/API's 404 for an id that names nothing; the resource and id go into `errors`. */
+export function notFound(resource: ResourceDeclaration, id: string): ApiError {
+  return new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
+}
+
+function dependentItemExists(resource: ResourceDeclaration, what: string, dependant?: string): ApiError {
+  const detail = dependant
+    ? `The requested action cannot be performed because this item is referenced by an existing '${dependant}' item.`
+    : 'The requested action cannot be performed because this item is referenced by other items.';
+  return new ApiError(409, 'dependent_item_exists', detail, { errors: [`The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`] });
 }

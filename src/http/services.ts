@@ -37,9 +37,11 @@ export function createLogger(config: Config): Logger {
 }
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
-  // Before the database: a bad profile definition stops start-up without touching anything.
+  // Before the database: a missing profilesDir stops start-up without touching anything.
   const profiles = loadProfiles(config.profilesDir, resourceMetas);
   if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
+  // A bad definition no longer stops the host (the ODS/API keeps serving): it is reported here and answers 406.
+  for (const problem of profiles.problems) logger.warn({ problem }, 'API profile not served: requests naming it answer 406');
   logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
   const db = createDb(config.databaseUrl);
   await migrate(db);
