@@ -23,7 +23,7 @@ type RouteModule = (router: Router, services: Services) => void;
 /** Routes that are not API calls: no gateway in front. SIS sync authenticates with its own institution secret. */
 const openRoutes: RouteModule[] = [
   systemRoutes,
-  oauthRoutes,
+  (router, services) => oauthRoutes(router, { ...services, resourceNames: resources.map((r) => r.name) }),
   sisRoutes,
   (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
   (router, services) => discoveryRoutes(resources, profileMediaTypes(services.profiles))(router, services),

@@ -57,6 +57,7 @@ export const odsProblems: Record<string, OdsProblem> = {
     title: 'Data Policy Enforced',
     detail: 'The data cannot be saved because a data policy has been applied to the request that prevents it.',
   },
+  invalid_request: { type: 'urn:ed-fi:api:bad-request', title: 'Bad Request' },
   internal_error: { type: 'urn:ed-fi:api:system', title: 'Internal Server Error' },
 };
 
@@ -113,11 +114,12 @@ function render(ctx: Context, error: ApiError): void {
   const requestId = ctx.state.requestId as string;
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
-  if (ctx.path.startsWith('/oauth/')) {
+  // token_info is an Ed-Fi endpoint: its errors are problem details, as the ODS/API's are.
+  if (ctx.path.startsWith('/oauth/') && ctx.path !== '/oauth/token_info') {
     ctx.body = { error: error.code, error_description: error.detail ?? error.code };
     return;
   }
-  if (ctx.path.startsWith('/data/')) {
+  if (ctx.path.startsWith('/data/') || ctx.path === '/oauth/token_info') {
     ctx.body = problemDetails(error, (ctx.state.correlationId as string | undefined) ?? requestId);
     ctx.type = 'application/problem+json';
     return;

@@ -5,14 +5,15 @@ import { secretMatches } from '../secrets.js';
 import { adapterFactory } from './adapter.js';
 import type { ClientDirectory } from './client-directory.js';
 import { signingAlg, type SigningKeySet } from './keys.js';
+import { edorgScopeOf } from './token-request.js';
 
 export interface ProviderDeps {
   config: Config;
   directory: ClientDirectory;
   hashKey: Buffer;
   keys: SigningKeySet;
-  /** The `tier` and `schools` claims for a client, computed at issue time. */
-  claimsFor(clientId: string): Promise<Record<string, unknown>>;
+  /** The `tier` and `schools` claims for a client, computed at issue time (narrowed by an Ed-Fi ed-org scope). */
+  claimsFor(clientId: string, scope?: number): Promise<Record<string, unknown>>;
 }
 
 /** Paths the provider answers; everything else it would mount stays unreachable. */
@@ -67,7 +68,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       },
     },
     ttl: { ClientCredentials: config.tokenTtlSeconds },
-    extraTokenClaims: (_ctx, token) => deps.claimsFor(token.clientId!),
+    extraTokenClaims: (ctx, token) => deps.claimsFor(token.clientId!, edorgScopeOf(ctx.req)),
     // Errors are JSON everywhere, never oidc-provider's HTML page.
     renderError: (ctx: KoaContextWithOIDC, out) => {
       ctx.type = 'json';

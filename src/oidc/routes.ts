@@ -22,6 +22,8 @@ export interface OAuthDeps {
   keyring: Keyring;
   directory: ClientDirectory;
   verifier: TokenVerifier;
+  /** The Ed-Fi resources served, listed by token_info. */
+  resourceNames?: string[];
 }
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -59,7 +61,7 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
  * instance), so a rotation done by the CLI or another instance needs no restart.
  */
 export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): RequestListener {
-  const claimsFor = tokenClaims(deps.directory);
+  const claimsFor = tokenClaims(deps.directory, deps.db);
   const build = (): RequestListener => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
     for (const middleware of [...preMiddleware, onlyProviderRoutes]) provider.use(middleware);
