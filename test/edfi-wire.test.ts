@@ -26,9 +26,11 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
     expect(await json(refused)).toMatchObject({ correlationId: 'abc123' });
   });
 
-  it('takes the correlation id from the correlation-id header when the query has none', async () => {
+  it('takes the correlation id from the correlation-id header, which wins over the query parameter', async () => {
     const refused = await sis.get('students?favouriteColour=blue', { 'correlation-id': 'from-header-1' });
     expect(await json(refused)).toMatchObject({ correlationId: 'from-header-1' });
+    const both = await sis.get('students?favouriteColour=blue&correlationId=from-query', { 'correlation-id': 'from-header-2' });
+    expect(await json(both)).toMatchObject({ correlationId: 'from-header-2' });
   });
 
   it('binds query parameter names case-insensitively (LastSurname, Offset, Limit, TotalCount)', async () => {

@@ -364,7 +364,9 @@ describe.each(engines)('API profiles on $name', (engine) => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toContain(readable('student', 'student-exclude'));
       const shaped = (await res.json()) as Record<string, unknown>;
-      expect(shaped).toMatchObject({ studentUniqueId: ada.studentUniqueId, firstName: 'Ada' });
+      const plain = (await (await writer.get(`students/${studentId}`, 'application/json')).json()) as Record<string, unknown>;
+      expect(plain).toHaveProperty('birthDate');
+      expect(shaped).toMatchObject({ studentUniqueId: ada.studentUniqueId });
       expect(shaped).not.toHaveProperty('birthDate');
     });
 
@@ -459,7 +461,7 @@ describe('profile definitions at start-up', () => {
   it('`profiles check` exits 0 and lists the profiles in service when every definition is good', async () => {
     const { stdout } = await exec(process.execPath, [fromRoot('dist', 'src', 'admin', 'cli.js'), 'profiles', 'check', '--json'], { env: env({}), cwd: fromRoot(), timeout: 20_000 });
     expect(JSON.parse(stdout)).toMatchObject({ profiles: ['Nutrition'], problems: [] });
-  });
+  }, 60_000);
 
   it('starts with the shipped config/profiles and serves the Nutrition media type', async () => {
     const port = await freePort();
@@ -471,7 +473,7 @@ describe('profile definitions at start-up', () => {
     } finally {
       server.kill('SIGTERM');
     }
-  });
+  }, 120_000);
 });
 
 async function freePort(): Promise<number> {

@@ -14,7 +14,7 @@ import { countItems, listPage } from './collection.js';
 import { filterablesOf, parsePage } from './query.js';
 import { documentByKey, documentById, materialiseEdorgDocuments, naturalKeyOf, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
-import { notFound, removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
+import { normaliseEtag, notFound, removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
 
 type Body = Record<string, unknown>;
 
@@ -55,7 +55,7 @@ function refuseSnapshot(ctx: Context): void {
 function notModified(ctx: Context, etag: string): boolean {
   const header = ctx.get('if-none-match');
   if (!header) return false;
-  const tags = header.split(',').map((t) => t.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'));
+  const tags = header.split(',').map(normaliseEtag);
   return tags.includes('*') || tags.includes(etag);
 }
 

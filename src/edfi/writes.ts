@@ -53,7 +53,7 @@ export async function inTransaction<T>(db: Knex, work: (trx: Knex.Transaction) =
   }
 }
 
-function normaliseEtag(value: string): string {
+export function normaliseEtag(value: string): string {
   return value.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 

@@ -7,12 +7,13 @@ import type { Metrics } from './metrics.js';
 const saneRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * The client's correlation id, as the ODS/API takes it: the `correlationId` query parameter (any case), else the
- * `correlation-id` header. Error bodies under /data/ echo it so a client can match a failure to its request.
+ * The client's correlation id, as the ODS/API takes it: the `correlation-id` header, else the `correlationId` query
+ * parameter (any case). Error bodies under /data/ echo it so a client can match a failure to its request.
  */
 function correlationIdOf(ctx: Context): string | undefined {
   const fromQuery = Object.entries(ctx.query).find(([name]) => name.toLowerCase() === 'correlationid')?.[1];
-  const offered = (Array.isArray(fromQuery) ? fromQuery[0] : fromQuery) ?? ctx.get('correlation-id');
+  // The header wins over the query parameter, as in the ODS/API.
+  const offered = ctx.get('correlation-id') || (Array.isArray(fromQuery) ? fromQuery[0] : fromQuery);
   return offered && saneRequestId.test(offered) ? offered : undefined;
 }
 
