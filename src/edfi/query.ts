@@ -74,9 +74,15 @@ export const reservedParameters = new Set(['correlationid']);
 
 /**
  * offset/limit/totalCount and property filters; anything else in the query string is a 400. Names match
- * case-insensitively (`Offset`, `LastSurname`), as the ODS/API binds them.
+ * case-insensitively (`Offset`, `LastSurname`), as the ODS/API binds them. Only members `readable` under the
+ * caller's profile may filter, and a hidden one is refused exactly as an unknown one is, so the refusal says
+ * nothing about the member either.
  */
-export function parsePage(query: Record<string, string | string[] | undefined>, filterables: Map<string, Filterable>): Page {
+export function parsePage(
+  query: Record<string, string | string[] | undefined>,
+  filterables: Map<string, Filterable>,
+  readable: (path: string[]) => boolean = () => true,
+): Page {
   const page: Page = { offset: 0, limit: defaultLimit, totalCount: false, filters: [] };
   const byLowerName = new Map([...filterables].map(([name, filterable]) => [name.toLowerCase(), { name, filterable }]));
   const seen = new Set<string>();
@@ -93,7 +99,7 @@ export function parsePage(query: Record<string, string | string[] | undefined>, 
       page.totalCount = raw.toLowerCase() === 'true';
     } else {
       const { name, filterable } = byLowerName.get(lower) ?? { name: given, filterable: undefined };
-      if (!filterable) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
+      if (!filterable || !readable(filterable.path.split('.'))) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
       page.filters.push({ filterable, value: typedValue(name, filterable, raw) });
     }
   }
