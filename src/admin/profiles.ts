@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/index.js';
 import { loadProfiles } from '../edfi/profiles/registry.js';
-import { resourceMetas } from '../edfi/resources/index.js';
+import { loadEdfiModel } from '../edfi/model/index.js';
 import type { CommandResult } from './context.js';
 import type { StandaloneContext } from './sis.js';
 
@@ -10,7 +10,7 @@ import type { StandaloneContext } from './sis.js';
  */
 async function check({ env }: StandaloneContext): Promise<CommandResult> {
   const config = loadConfig(env);
-  const { registry, dir, problems, skipped } = loadProfiles(config.profilesDir, resourceMetas);
+  const { registry, dir, problems, skipped } = loadProfiles(config.profilesDir, loadEdfiModel(config.edfiApiSchema).metas);
   const served = registry.profiles.map((p) => p.name);
   const lines = [`${dir}: ${served.length} profile(s) in service, ${problems.length} problem(s)`, ...problems.map((p) => `  problem: ${p}`)];
   if (skipped.length) lines.push(`  skipped (not .xml or .json): ${skipped.join(', ')}`);

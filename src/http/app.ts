@@ -3,7 +3,6 @@ import Koa, { type Middleware } from 'koa';
 
 import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
-import { resources } from '../edfi/resources/index.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
@@ -27,14 +26,14 @@ type RouteModule = (router: Router, services: Services) => void;
 /** Routes that are not API calls: no gateway in front. SIS sync authenticates with its own institution secret. */
 const openRoutes: RouteModule[] = [
   systemRoutes,
-  (router, services) => oauthRoutes(router, { ...services, resourceNames: resources.map((r) => r.name) }),
+  (router, services) => oauthRoutes(router, { ...services, resources: services.model.resources }),
   sisRoutes,
-  (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
-  (router, services) => discoveryRoutes(resources, profileMediaTypes(services.profiles))(router, services),
+  (router, services) => openApiRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
+  (router, services) => discoveryRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
+const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services)];
 
 /**
  * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of

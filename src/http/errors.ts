@@ -59,6 +59,8 @@ export const odsProblems: Record<string, OdsProblem> = {
     detail: 'The data cannot be saved because a data policy has been applied to the request that prevents it.',
   },
   invalid_request: { type: 'urn:ed-fi:api:bad-request', title: 'Bad Request' },
+  // The ODS/API answers a natural-key collision as a conflict too.
+  identity_conflict: { type: 'urn:ed-fi:api:conflict:write-conflict:natural-key', title: 'Conflict' },
   database_unavailable: { type: 'urn:ed-fi:api:system:database-unavailable', title: 'Service Unavailable' },
   internal_error: { type: 'urn:ed-fi:api:system', title: 'Internal Server Error' },
 };

@@ -28,7 +28,7 @@ export interface OAuthDeps {
   directory: ClientDirectory;
   verifier: TokenVerifier;
   /** The Ed-Fi resources served, listed by token_info. */
-  resourceNames?: string[];
+  resources?: Array<{ name: string; project?: string; isDescriptor?: boolean }>;
 }
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;

@@ -32,18 +32,18 @@ export interface TokenInfoDeps {
   db: Db;
   verifier: TokenVerifier;
   directory: ClientDirectory;
-  /** The Ed-Fi resources served (URL names), for the `resources` list: claim sets may grant by wildcard. */
-  resourceNames?: string[];
+  /** The Ed-Fi resources served, for the `resources` list: claim sets may grant by kind. */
+  resources?: Array<{ name: string; project?: string; isDescriptor?: boolean }>;
   claimSets?: ClaimSets;
 }
 
 const operationNames: Record<Action, string> = { create: 'Create', read: 'Read', update: 'Update', delete: 'Delete' };
 
 /** What the client's claim set lets it do, per resource, in the ODS/API's shape. */
-function resourcesOf(claimSets: ClaimSets, claimSet: string, names: string[]) {
-  return names.flatMap((name) => {
-    const operations = (Object.keys(operationNames) as Action[]).filter((action) => strategyFor(claimSets, claimSet, name, action)).map((a) => operationNames[a]);
-    return operations.length ? [{ resource: `/ed-fi/${name}`, operations }] : [];
+function resourcesOf(claimSets: ClaimSets, claimSet: string, resources: NonNullable<TokenInfoDeps['resources']>) {
+  return resources.flatMap((resource) => {
+    const operations = (Object.keys(operationNames) as Action[]).filter((action) => strategyFor(claimSets, claimSet, resource, action)).map((a) => operationNames[a]);
+    return operations.length ? [{ resource: `/${resource.project ?? 'ed-fi'}/${resource.name}`, operations }] : [];
   });
 }
 
@@ -54,7 +54,7 @@ function bodyToken(params: Record<string, string>): string | undefined {
 }
 
 /** POST /oauth/token_info — Ed-Fi's token information endpoint; its errors are problem details, as the ODS/API's. */
-export function tokenInfoRoutes(router: Router, { db, verifier, directory, resourceNames = [], claimSets = loadClaimSets() }: TokenInfoDeps): void {
+export function tokenInfoRoutes(router: Router, { db, verifier, directory, resources = [], claimSets = loadClaimSets() }: TokenInfoDeps): void {
   router.post('/oauth/token_info', async (ctx) => {
     const token = bodyToken(await readParams(ctx));
     if (!token) {
@@ -82,7 +82,7 @@ export function tokenInfoRoutes(router: Router, { db, verifier, directory, resou
       education_organizations: [...(await withAncestors(db, client.edorgIds)), ...(await withAncestors(db, beneath))].map(describeEdorg),
       assigned_profiles: client.profiles,
       claim_set: { name: client.claimSet },
-      resources: resourcesOf(claimSets, client.claimSet, resourceNames),
+      resources: resourcesOf(claimSets, client.claimSet, resources),
       services: [{ service: 'attendance-statistics', operations: ['Read'] }],
     };
   });
