@@ -10,6 +10,7 @@ import type { Command, Flags } from './context.js';
 import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
+import { serveCommands } from './serve.js';
 import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
@@ -39,6 +40,7 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   sis list [--edorg N]
   sis push FILE --url URL [--batch-size N] [--concurrency N]   CSV, JSON or JSON Lines roster; secret from SIS_SECRET
   db migrate|seed
+  serve stats [--port 5001] [--jwks-url URL] [--audience AUD]   the attendance statistics as their own service behind the gateway
 
 Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CONFIG file as the server.`;
 
@@ -59,6 +61,9 @@ const options = {
   url: { type: 'string' },
   'batch-size': { type: 'string' },
   concurrency: { type: 'string' },
+  port: { type: 'string' },
+  'jwks-url': { type: 'string' },
+  audience: { type: 'string' },
 } as const;
 
 function fail(message: string, code: string, json: boolean, exitCode: number): never {
@@ -86,6 +91,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
     return;
   }
+  const service = group === 'serve' ? serveCommands[action ?? ''] : undefined;
+  if (service) return service(loadConfig(), flags);
   const command = groups[group]?.[action ?? ''];
   if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
 

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 
+import { parseRoutes, RouteConfigError, type UpstreamRoute } from './routes.js';
+
 export type TierName = string;
 
 export interface Tier {
@@ -32,6 +34,8 @@ export interface Config {
   /** How often an instance looks for rotated signing keys and disabled clients. */
   refreshSeconds: number;
   logLevel: string;
+  /** Prefixes the gateway forwards to other processes (config file `routes`); none by default. */
+  routes: UpstreamRoute[];
 }
 
 /** The contract's default tier table (API.md section 4). */
@@ -77,6 +81,15 @@ function parseTiers(raw: unknown): Record<TierName, Tier> {
   return tiers;
 }
 
+function upstreamRoutes(raw: unknown, publicUrl: string): UpstreamRoute[] {
+  try {
+    return parseRoutes(raw, publicUrl);
+  } catch (err) {
+    if (err instanceof RouteConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
 /** Env wins over the file named by EDGATE_CONFIG, which wins over the defaults. */
 export function loadConfig(env: Env = process.env): Config {
   const file = readConfigFile(env.EDGATE_CONFIG);
@@ -110,6 +123,7 @@ export function loadConfig(env: Env = process.env): Config {
     gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),
     refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
     logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
+    routes: upstreamRoutes(file.routes, publicUrl),
   };
   if (config.production) refuseInsecureDefaults(config, env);
   return config;

@@ -90,6 +90,17 @@ export class RateLimits {
     }
   }
 
+  /**
+   * Gives an admitted call's cost back (a call that never reached its upstream), or charges the
+   * difference an upstream reported (`points` < 0 takes more; past the quota, later calls are refused).
+   */
+  async adjustCost(clientId: string, tierName: string, points: number): Promise<void> {
+    const limits = this.tiers.get(tierName);
+    if (!limits || points === 0) return;
+    if (points > 0) await limits.day.reward(clientId, points);
+    else await limits.day.penalty(clientId, -points);
+  }
+
   private async refuse(limits: TierLimiters, clientId: string, cost: number, perMinute: Attempt, perDay: Attempt): Promise<Admission> {
     // A refused call must not spend the daily budget: give its cost back, so cheaper calls still fit.
     // (Until then a concurrent call may see less budget than there is: under-admission, never over.)

@@ -7,6 +7,7 @@ import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
+import { upstreamProxy } from '../gateway/upstream.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
 import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
@@ -29,7 +30,7 @@ const openRoutes: RouteModule[] = [
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
 const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
 
-/** Path prefixes the gateway guards. */
+/** Path prefixes the gateway guards, besides the configured upstream routes. */
 export const guardedPrefixes = ['/data/', '/stats/'];
 
 const refuseOversizedBodies: Middleware = async (ctx, next) => {
@@ -55,7 +56,10 @@ function buildKoaApp(services: Services, common: Middleware[]): Koa {
   const router = new Router();
   for (const register of openRoutes) register(router, services);
   const guard = gateway(services);
-  app.use(async (ctx, next) => (guardedPrefixes.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));
+  const guarded = [...guardedPrefixes, ...services.config.routes.map((r) => r.prefix)];
+  app.use(async (ctx, next) => (guarded.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));
+  // Configured upstream routes take their prefix over from the in-process handlers.
+  if (services.config.routes.length) app.use(upstreamProxy(services));
   for (const register of guardedRoutes) register(router, services);
   app.use(router.routes());
   app.use(
