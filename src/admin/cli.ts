@@ -10,7 +10,6 @@ import type { Command, Flags } from './context.js';
 import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
-import { serveCommands } from './serve.js';
 import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
@@ -91,7 +90,8 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
     return;
   }
-  const service = group === 'serve' ? serveCommands[action ?? ''] : undefined;
+  // Loaded only when asked for: the one-shot commands need none of the HTTP stack.
+  const service = group === 'serve' ? (await import('./serve.js')).serveCommands[action ?? ''] : undefined;
   if (service) return service(loadConfig(), flags);
   const command = groups[group]?.[action ?? ''];
   if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
