@@ -16,7 +16,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -288,7 +288,7 @@ async function proxied(settings: Settings & { store: string }): Promise<void> {
     writeReport({
       scenario: 'gateway-proxied',
       date: new Date().toISOString(),
-      machine: machine(),
+      machine: `${machine()}, load average ${loadavg()[0].toFixed(1)} at the end`,
       settings: { ...settings, store: 'memory' },
       ratio: { attendanceSummary: stats.ratio, emptyHandler: empty.ratio },
       goal: 0.8,

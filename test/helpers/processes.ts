@@ -19,7 +19,8 @@ export async function startProcess(args: string[], env: Record<string, string> =
   let logs = '';
   child.stdout!.on('data', (chunk) => (logs += chunk));
   child.stderr!.on('data', (chunk) => (logs += chunk));
-  const deadline = Date.now() + 20_000;
+  // Generous: on a loaded machine a Node process can take tens of seconds to load and listen.
+  const deadline = Date.now() + 90_000;
   while (!/"port":(\d+)/.test(logs) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   const port = Number(/"port":(\d+)/.exec(logs)?.[1]);
   if (!port) {
