@@ -1,8 +1,18 @@
+// First: refuses a Node.js that is too old before any driver loads.
+import './config/runtime.js';
+
 import type { AddressInfo } from 'node:net';
 
+import { armForcedExit } from './app/watchdog.js';
 import { ConfigError, loadConfig } from './config/index.js';
+import { stdoutLog } from './http/log-sink.js';
 import { startServer } from './http/server.js';
 import { createLogger, openServices } from './http/services.js';
+
+/** SIGTERM to exit, at most: the documented shutdown bound (README, Cross-cutting). */
+const shutdownBoundMs = 10_000;
+/** How long a clean exit waits for queued log lines to reach a slow reader. */
+const logDrainMs = 1_000;
 
 async function main(): Promise<void> {
   let config;
@@ -15,22 +25,27 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(config);
+  const log = stdoutLog();
+  const logger = createLogger(config, log);
   const running = await startServer(config, await openServices(config, logger));
+  running.services.metrics.registry.registerMetric(log.droppedLines);
   const { port } = running.server.address() as AddressInfo;
   logger.info({ url: config.publicUrl, host: config.host, port, database: config.databaseUrl.split(':')[0] }, 'edgate listening');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // First, before anything can get stuck: the watchdog thread kills the process at the bound, come what may.
+    armForcedExit(shutdownBoundMs);
+    // The gentler forced exit (status 1), a second earlier, for when closing hangs but the main thread still runs.
+    setTimeout(() => process.exit(1), shutdownBoundMs - 1_000).unref();
     logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
-    force.unref();
+    const exit = (code: number) => log.drained(logDrainMs).then(() => process.exit(code));
     running.close().then(
-      () => process.exit(0),
+      () => exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        return exit(1);
       },
     );
   };

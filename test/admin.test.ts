@@ -106,12 +106,11 @@ describe.each(engines)('admin CLI on $name', (engine) => {
     expect(listed.clients.map((c: { client_id: string }) => c.client_id)).toContain(id);
   });
 
-  it('refuses a bad tier, an unknown claim set, an unknown ed-org and a missing name with a message and a non-zero exit', async () => {
+  it('refuses a bad tier, an unknown claim set, an unknown ed-org and an undefined profile with a message and exit code 1', async () => {
     const cases: Array<[string[], string]> = [
       [['--name', 'X', '--tier', 'gold'], 'tier must be one of free|standard|premium'],
       [['--name', 'X', '--tier', 'free', '--claim-set', 'Root'], 'claim set must be one of'],
       [['--name', 'X', '--tier', 'free', '--edorg', '424242'], 'no education organisation with id 424242'],
-      [['--tier', 'free'], '--name is required'],
       [['--name', 'X', '--tier', 'free', '--profile', 'Nutrtion'], 'profile "Nutrtion" is not defined'],
     ];
     for (const [flags, message] of cases) {
@@ -129,6 +128,40 @@ describe.each(engines)('admin CLI on $name', (engine) => {
     expect(ids.filter((id) => !/^[A-Za-z0-9]{20}$/.test(id))).toEqual([]);
     expect(new Set(ids).size).toBe(200);
     expect((await app.cli('client', 'show', ids[0], '--json')).code).toBe(0);
+  });
+
+  it('answers a missing --name or --tier with usage and exit code 2', async () => {
+    for (const [flags, message] of [
+      [['--tier', 'free'], '--name is required'],
+      [['--name', 'X'], '--tier is required'],
+    ]) {
+      const res = await app.cli('client', 'create', ...flags);
+      expect(res.code).toBe(2);
+      expect(res.stderr).toContain(message);
+      expect(res.stderr).toContain('usage: edgate');
+    }
+  });
+
+  it('prints client create as JSON alone on stdout, with the one-time reminder on stderr', async () => {
+    const res = await app.cli('client', 'create', '--name', 'Piped', '--tier', 'free');
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ name: 'Piped', client_secret: expect.any(String) });
+    expect(res.stderr).toContain('Store the client_secret now');
+  });
+
+  it('prints its version', async () => {
+    const res = await app.cli('--version');
+    expect(res.code).toBe(0);
+    expect(res.stdout.trim()).toMatch(/^edgate \d+\.\d+\.\d+$/);
+  });
+
+  it('refuses a school with no parent LEA, added or imported', async () => {
+    const added = await app.cli('edorg', 'add', '--id', '9', '--type', 'school', '--name', 'Orphan School', '--json');
+    expect(added.code).toBe(1);
+    expect(JSON.parse(added.stdout)).toMatchObject({ error: 'invalid_parent' });
+    const imported = await app.cli('edorg', 'import', tmp('orphan.csv', 'id,type,name,parent\n10,school,Orphan School,\n'));
+    expect(imported.code).toBe(1);
+    expect(imported.stderr).toContain('school 10 needs its LEA as parent');
   });
 
   it('answers an unknown command or flag with usage and exit code 2', async () => {

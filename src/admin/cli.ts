@@ -1,12 +1,17 @@
 #!/usr/bin/env node
+// First: refuses a Node.js that is too old before any driver loads.
+import '../config/runtime.js';
+
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig } from '../config/index.js';
+import { fromRoot } from '../config/paths.js';
 import { createDb, migrate } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { ApiError } from '../errors.js';
 import { clientCommands } from './client.js';
-import type { Command, Flags } from './context.js';
+import type { Command, CommandResult, Flags } from './context.js';
 import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
@@ -26,6 +31,7 @@ const standaloneGroups: Record<string, Record<string, StandaloneCommand>> = {
 };
 
 const usage = `usage: edgate <group> <action> [flags] [--json]
+       edgate --version | --help
 
   edorg add --id N --type sea|esc|lea|school --name "…" [--parent N]
   edorg import FILE            JSON or CSV (id,type,name,parent); idempotent
@@ -46,6 +52,7 @@ Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CON
 const options = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
   id: { type: 'string' },
   type: { type: 'string' },
   name: { type: 'string' },
@@ -65,6 +72,15 @@ const options = {
   audience: { type: 'string' },
 } as const;
 
+function version(): string {
+  return (JSON.parse(readFileSync(fromRoot('package.json'), 'utf8')) as { version: string }).version;
+}
+
+function print(result: CommandResult, json: boolean): void {
+  process.stdout.write((json ? JSON.stringify(result.json) : result.human) + '\n');
+  if (result.notice && !json) process.stderr.write(result.notice + '\n');
+}
+
 function fail(message: string, code: string, json: boolean, exitCode: number): never {
   if (json) process.stdout.write(JSON.stringify({ error: code, detail: message }) + '\n');
   process.stderr.write(`edgate: ${message}\n`);
@@ -80,14 +96,17 @@ async function main(argv: string[]): Promise<void> {
   }
   const flags = { ...parsed.values, json: Boolean(parsed.values.json) } as Flags;
   const [group, action, ...args] = parsed.positionals;
+  if (parsed.values.version) {
+    process.stdout.write((flags.json ? JSON.stringify({ version: version() }) : `edgate ${version()}`) + '\n');
+    return;
+  }
   if (parsed.values.help || !group) {
     process.stdout.write(usage + '\n');
     return;
   }
   const standalone = standaloneGroups[group]?.[action ?? ''];
   if (standalone) {
-    const result = await standalone({ flags, args, env: process.env });
-    process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
+    print(await standalone({ flags, args, env: process.env }), flags.json);
     return;
   }
   // Loaded only when asked for: the one-shot commands need none of the HTTP stack.
@@ -100,8 +119,7 @@ async function main(argv: string[]): Promise<void> {
   const db = createDb(config.databaseUrl);
   try {
     await migrate(db);
-    const result = await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) });
-    process.stdout.write((flags.json ? JSON.stringify(result.json) : result.human) + '\n');
+    print(await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) }), flags.json);
   } finally {
     await db.destroy();
   }
@@ -109,6 +127,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err) => {
   const json = process.argv.includes('--json');
+  // A required flag or argument left out is a usage error, like an unknown one: exit 2.
+  if (err instanceof ApiError && err.code === 'missing_field') fail(`${err.detail ?? err.code}\n\n${usage}`, err.code, json, 2);
   if (err instanceof ApiError) fail(err.detail ?? err.code, err.code, json, 1);
   if (err instanceof ConfigError) fail(err.message, 'config', json, 78);
   // knex prefixes driver errors with the SQL, which may hold hashes: show only the driver's words.

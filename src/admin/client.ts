@@ -60,7 +60,7 @@ const shown = (view: ReturnType<typeof describeClient>) => ({ json: view, human:
 function withSecret(view: ReturnType<typeof describeClient>, secret: string) {
   const { client_id, ...rest } = view;
   const json = { client_id, client_secret: secret, ...rest };
-  return { json, human: JSON.stringify(json, null, 2) + '\n\nStore the client_secret now: it is not shown again.' };
+  return { json, human: JSON.stringify(json, null, 2), notice: 'Store the client_secret now: it is not shown again.' };
 }
 
 export const clientCommands: Record<string, Command> = {

@@ -20,6 +20,8 @@ export interface AdminContext {
 export interface CommandResult {
   json: unknown;
   human: string;
+  /** A reminder for the person at the terminal: written to stderr, so stdout stays pipeable (`| jq`). */
+  notice?: string;
 }
 
 export type Command = (ctx: AdminContext) => Promise<CommandResult>;

@@ -25,7 +25,7 @@ export const sisCommands: Record<string, Command> = {
       const note = retired.length ? ` Retired the oldest secret (${json.retired.join(', ')}): an institution holds at most two.` : '';
       process.stderr.write(`Store the secret now: it is not shown again.${note}\n`);
     }
-    return { json, human: JSON.stringify(json, null, 2) };
+    return { json, human: JSON.stringify(json, null, 2), notice: 'Store the secret now: it is not shown again.' };
   },
   async revoke(ctx) {
     const institution = institutionOf(ctx);

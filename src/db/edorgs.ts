@@ -40,6 +40,8 @@ export function validateEdorgInput(input: { id?: unknown; type?: unknown; name?:
     parentId = Number(input.parentId);
     if (!Number.isSafeInteger(parentId) || parentId <= 0) throw new ApiError(400, 'invalid_field', `parent must be a positive integer (ed-org ${id})`);
   }
+  // A school outside any LEA would be in no district's reach but its own; the tree needs its parent.
+  if (type === 'school' && parentId === null) throw new ApiError(400, 'invalid_parent', `school ${id} needs its LEA as parent (--parent N)`);
   return { id, type, name, parentId };
 }
 

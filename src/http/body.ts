@@ -49,13 +49,18 @@ export async function readParams(ctx: Context): Promise<Record<string, string>> 
     return params;
   }
   if (ctx.is('application/x-www-form-urlencoded')) {
+    const text = (await readRawBody(ctx)).toString('utf8');
+    // curl -d sends JSON as a form unless told otherwise; say so rather than "grant_type is required".
+    if (/^\s*[{[]/.test(text)) {
+      throw new ApiError(400, 'invalid_request', 'the body is JSON but Content-Type says application/x-www-form-urlencoded; send Content-Type: application/json');
+    }
     const params: Record<string, string> = {};
-    for (const [key, value] of Object.entries(parseQuery((await readRawBody(ctx)).toString('utf8')))) {
+    for (const [key, value] of Object.entries(parseQuery(text))) {
       if (Array.isArray(value)) throw new ApiError(400, 'invalid_request', `${key} must appear once`);
       if (value !== undefined) params[key] = value;
     }
     return params;
   }
   if (!ctx.get('content-type') && !ctx.request.length) return {};
-  throw new ApiError(400, 'invalid_request', 'the body must be application/x-www-form-urlencoded or application/json');
+  throw new ApiError(415, 'unsupported_media_type', 'the body must be application/x-www-form-urlencoded or application/json');
 }

@@ -46,13 +46,19 @@ function toApiError(err: unknown): ApiError {
   return new ApiError(500, 'internal_error', 'something went wrong on our side; quote the request id when reporting it');
 }
 
+/** The route template that matched (edgate's router), or the provider path (routes.ts); undefined when none did. */
+export function matchedRoute(ctx: Context): string | undefined {
+  return (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? (ctx.state.route as string | undefined);
+}
+
 /** The contract's three body shapes, chosen by path. */
 function render(ctx: Context, error: ApiError): void {
   const requestId = ctx.state.requestId as string;
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
-  if (ctx.path.startsWith('/oauth/')) {
-    ctx.body = { error: error.code, error_description: error.detail ?? error.code };
+  // RFC 6749 bodies for what an OAuth endpoint answers; a path that is no endpoint gets the common 404 below.
+  if (ctx.path.startsWith('/oauth/') && matchedRoute(ctx)) {
+    ctx.body = { error: error.code, error_description: error.detail ?? error.code, request_id: requestId };
     return;
   }
   if (ctx.path.startsWith('/data/')) {

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import { createDb, migrate, type Db } from '../db/knex.js';
@@ -9,6 +9,7 @@ import { resourceMetas } from '../edfi/resources/index.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';
+import { stdoutLog } from './log-sink.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
 /** Everything the route modules receive; nothing reaches for a global. */
@@ -28,12 +29,12 @@ export interface Services {
   close(): Promise<void>;
 }
 
-export function createLogger(config: Config): Logger {
+export function createLogger(config: Config, destination: DestinationStream = stdoutLog()): Logger {
   return pino({
     level: config.logLevel,
     // Belt and braces: no log line is built from these, but a careless `log.info({ req })` would be.
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', '*.secret', '*.token', '*.access_token'], censor: '[redacted]' },
-  });
+  }, destination);
 }
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {

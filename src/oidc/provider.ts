@@ -15,9 +15,6 @@ export interface ProviderDeps {
   claimsFor(clientId: string): Promise<Record<string, unknown>>;
 }
 
-/** Paths the provider answers; everything else it would mount stays unreachable. */
-export const providerPaths = new Set(['/oauth/token', '/.well-known/openid-configuration', '/.well-known/jwks.json']);
-
 /**
  * oidc-provider configured, not forked, for one job: client_credentials → RFC 9068 JWT access tokens.
  * https://github.com/panva/node-oidc-provider/blob/main/docs/README.md#configuration-options
@@ -36,15 +33,22 @@ export function buildProvider(deps: ProviderDeps): Provider {
     routes: {
       token: '/oauth/token',
       jwks: '/.well-known/jwks.json',
-      // Not served (see providerPaths); moved under /oauth/ so discovery does not advertise root paths.
+      // Not served (see providerRoutes in routes.ts); kept under /oauth/ for the day they are.
       authorization: '/oauth/authorize',
       end_session: '/oauth/session/end',
       userinfo: '/oauth/me',
     },
     features: {
-      // Only what client_credentials needs; every interactive feature is off.
-      devInteractions: { enabled: false },
+      // Served: the client-credentials grant (RFC 6749 §4.4), and RFC 8707 below for the `aud`.
       clientCredentials: { enabled: true },
+      // Not served. Each feature turned on here also needs its route in `providerRoutes` (routes.ts) and its
+      // metadata in `advertised` (discovery.ts); the portal's authorization-code flow will be the first.
+      devInteractions: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      // The gateway verifies bearer tokens only: a DPoP-bound token would be accepted there without its proof.
+      dPoP: { enabled: false },
+      // oidc-provider refuses JWT access tokens at both; edgate serves its own introspection (introspection.ts),
+      // and no per-token revocation (README, "Tokens and keys").
       introspection: { enabled: false },
       revocation: { enabled: false },
       userinfo: { enabled: false },

@@ -10,6 +10,8 @@ import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
 import type { Keyring } from './keyring.js';
+import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
+import { introspectionRoutes } from './introspection.js';
 import { buildProvider } from './provider.js';
 import { normaliseTokenRequest } from './token-request.js';
 import { tokenInfoRoutes } from './token-info.js';
@@ -26,16 +28,29 @@ export interface OAuthDeps {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-/** The paths oidc-provider answers, and the one method each accepts; everything else it would mount stays unreachable. */
+/**
+ * The paths oidc-provider answers, and the one method each accepts; everything else it would mount
+ * (authorization, PAR, …) stays unreachable, and discovery advertises only these (discovery.ts).
+ */
 const providerRoutes: Record<string, string> = {
   '/oauth/token': 'POST',
-  '/.well-known/openid-configuration': 'GET',
+  [openIdMetadataPath]: 'GET',
+  [oauthMetadataPath]: 'GET',
   '/.well-known/jwks.json': 'GET',
 };
 
 export function isProviderPath(url: string | undefined): boolean {
   const path = (url ?? '').split('?')[0];
   return Object.hasOwn(providerRoutes, path);
+}
+
+/** oidc-provider renders its own errors (RFC 6749 bodies); they carry the request id like edgate's. */
+async function withRequestId(ctx: Context, next: Next): Promise<void> {
+  await next();
+  const body = ctx.body as Record<string, unknown> | undefined;
+  if (ctx.status >= 400 && body && typeof body === 'object' && typeof body.error === 'string' && !body.request_id) {
+    ctx.body = { ...body, request_id: ctx.state.requestId };
+  }
 }
 
 async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
@@ -46,6 +61,7 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   }
   ctx.state.route = ctx.path;
   if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);
+  if (ctx.path === openIdMetadataPath || ctx.path === oauthMetadataPath) return servedMetadata(ctx, next);
   await next();
 }
 
@@ -62,7 +78,7 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): 
   const claimsFor = tokenClaims(deps.directory);
   const build = (): RequestListener => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
-    for (const middleware of [...preMiddleware, onlyProviderRoutes]) provider.use(middleware);
+    for (const middleware of [...preMiddleware, withRequestId, onlyProviderRoutes]) provider.use(middleware);
     provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
     return provider.callback() as RequestListener;
   };
@@ -73,7 +89,8 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): 
   return (req, res) => listener(req, res);
 }
 
-/** Edgate's own OAuth route: Ed-Fi's token_info. */
+/** Edgate's own OAuth routes: Ed-Fi's token_info and RFC 7662 introspection. */
 export function oauthRoutes(router: Router, deps: OAuthDeps): void {
   tokenInfoRoutes(router, deps);
+  introspectionRoutes(router, deps);
 }

@@ -24,7 +24,8 @@ function mysql(serverUrl: string): Engine {
     async createDatabase() {
       const name = `edgate_t_${randomBytes(6).toString('hex')}`;
       const admin = knex({ client: 'mysql2', connection: serverUrl });
-      await admin.raw(`create database \`${name}\` character set utf8mb4 collate utf8mb4_bin`);
+      // The server's usual default, case-insensitive and PAD SPACE: migrations must not rely on the database's collation.
+      await admin.raw(`create database \`${name}\` character set utf8mb4 collate utf8mb4_general_ci`);
       await admin.destroy();
       const url = new URL(serverUrl);
       url.pathname = `/${name}`;

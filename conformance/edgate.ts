@@ -1,0 +1,148 @@
+/** A throw-away edgate for the conformance run: its own database, the suites' clients, a server in a child process. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+import { loadConfig } from '../src/config/index.js';
+import { fromRoot } from '../src/config/paths.js';
+import { loadClaimSets } from '../src/config/claim-sets.js';
+import { createClient, setClientDisabled } from '../src/db/clients.js';
+import { missingEdorgs } from '../src/db/edorgs.js';
+import { createDb, migrate } from '../src/db/knex.js';
+import { resolveSecretHashKey } from '../src/db/settings.js';
+
+interface SuiteClient {
+  name: string;
+  edorgs: Array<number | { start: number; count: number }>;
+  claimSet: string;
+  profiles?: string[];
+  namespaces: string[];
+  disabled?: boolean;
+}
+
+export interface Credentials {
+  key: string;
+  secret: string;
+}
+
+export interface PreparedClients {
+  credentials: Map<string, Credentials>;
+  /** What could not be given as the suites expect, one line each. */
+  notes: string[];
+}
+
+const cli = fromRoot('dist', 'src', 'admin', 'cli.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The environment every edgate process of the run shares: database, keys, profiles. */
+export async function edgateEnvironment(databaseUrl: string, profilesDir: string): Promise<NodeJS.ProcessEnv> {
+  const port = await freePort();
+  return {
+    ...process.env,
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    AUDIENCE: `http://127.0.0.1:${port}`,
+    DATABASE_URL: databaseUrl,
+    SECRET_HASH_KEY: randomBytes(32).toString('base64url'),
+    PROFILES_DIR: profilesDir,
+    LOG_LEVEL: process.env.CONFORMANCE_LOG_LEVEL ?? 'warn',
+    REDIS_URL: '',
+  };
+}
+
+export function seedDemoDistrict(env: NodeJS.ProcessEnv): void {
+  const run = spawnSync(process.execPath, [cli, 'db', 'seed', '--json'], { env, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`edgate db seed failed: ${run.stderr || run.stdout}`);
+}
+
+const expand = (edorgs: SuiteClient['edorgs']) =>
+  edorgs.flatMap((e) => (typeof e === 'number' ? [e] : Array.from({ length: e.count }, (_, i) => e.start + i)));
+
+/**
+ * Creates the suites' clients. The ODS lets a client name ed-orgs that do not exist yet; edgate refuses that, so
+ * such ed-orgs are left out of the client and noted. Claim sets edgate lacks become the sandbox mapping.
+ */
+export async function createSuiteClients(env: NodeJS.ProcessEnv): Promise<PreparedClients> {
+  const file = JSON.parse(readFileSync(fromRoot('conformance', 'clients.json'), 'utf8')) as { sandboxClaimSet: string; clients: SuiteClient[] };
+  const config = loadConfig(env);
+  const db = createDb(config.databaseUrl);
+  const credentials = new Map<string, Credentials>();
+  const notes: string[] = [];
+  try {
+    await migrate(db);
+    const hashKey = await resolveSecretHashKey(db, config);
+    const claimSets = Object.keys(loadClaimSets());
+    for (const client of file.clients) {
+      const wanted = expand(client.edorgs);
+      const missing = new Set(await missingEdorgs(db, wanted));
+      if (missing.size) notes.push(`client ${client.name}: ${missing.size} ed-org(s) not created yet left out (${[...missing].slice(0, 3).join(', ')}${missing.size > 3 ? ', …' : ''})`);
+      const claimSet = client.claimSet !== 'Ed-Fi Sandbox' && claimSets.includes(client.claimSet) ? client.claimSet : file.sandboxClaimSet;
+      const { client: created, secret } = await createClient(
+        db,
+        hashKey,
+        {
+          name: client.name,
+          tier: 'premium',
+          claimSet,
+          edorgIds: wanted.filter((id) => !missing.has(id)),
+          profiles: client.profiles ?? [],
+          namespacePrefixes: client.namespaces,
+        },
+        { tiers: Object.keys(config.tiers), claimSets },
+      );
+      if (client.disabled) await setClientDisabled(db, created.clientId, true);
+      credentials.set(client.name, { key: created.clientId, secret });
+    }
+  } finally {
+    await db.destroy();
+  }
+  return { credentials, notes };
+}
+
+export interface RunningEdgate {
+  baseUrl: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `node dist/src/main.js` and waits for /ready; its stderr is passed through so start-up problems show. */
+export async function startEdgate(env: NodeJS.ProcessEnv): Promise<RunningEdgate> {
+  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const baseUrl = env.PUBLIC_URL!;
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`edgate exited with ${code} before it was ready`))));
+  const ready = (async () => {
+    for (let attempt = 0; attempt < 300; attempt++) {
+      try {
+        if ((await fetch(`${baseUrl}/ready`)).ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('edgate was not ready within 30 s');
+  })();
+  await Promise.race([ready, exited]);
+  return {
+    baseUrl,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
