@@ -36,6 +36,18 @@ export interface Config {
   logLevel: string;
   /** Prefixes the gateway forwards to other processes (config file `routes`); none by default. */
   routes: UpstreamRoute[];
+  portal: PortalConfig;
+}
+
+/** The developer portal's settings (config file key `portal`; SMTP_URL and MAIL_FROM from the environment). */
+export interface PortalConfig {
+  /** Tiers an admin must approve (`edgate client approve`) before an application on them gets a token. */
+  approvalTiers: TierName[];
+  /** Invite links are mailed too when set (`smtp://user:pass@host:587`, `smtps://…`); else only printed. */
+  smtpUrl?: string;
+  mailFrom: string;
+  /** A portal session ends this long after sign-in. */
+  sessionHours: number;
 }
 
 /** The contract's default tier table (API.md section 4). */
@@ -90,6 +102,21 @@ function upstreamRoutes(raw: unknown, publicUrl: string): UpstreamRoute[] {
   }
 }
 
+function parsePortal(raw: unknown, tiers: Record<TierName, Tier>, env: Env): PortalConfig {
+  const portal = (raw ?? {}) as Partial<PortalConfig>;
+  // Premium by default: the tier with the largest quotas is the one worth a human look.
+  const approvalTiers = portal.approvalTiers ?? ['premium'].filter((name) => name in tiers);
+  if (!Array.isArray(approvalTiers) || approvalTiers.some((name) => !(name in tiers))) {
+    throw new ConfigError(`portal.approvalTiers must list configured tiers (${Object.keys(tiers).join(', ')}), got ${JSON.stringify(approvalTiers)}`);
+  }
+  return {
+    approvalTiers,
+    smtpUrl: env.SMTP_URL || portal.smtpUrl || undefined,
+    mailFrom: env.MAIL_FROM || portal.mailFrom || 'edgate <no-reply@localhost>',
+    sessionHours: int('portal.sessionHours', portal.sessionHours ?? 8, 1),
+  };
+}
+
 /** Env wins over the file named by EDGATE_CONFIG, which wins over the defaults. */
 export function loadConfig(env: Env = process.env): Config {
   const file = readConfigFile(env.EDGATE_CONFIG);
@@ -102,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int('PORT', pick('PORT', 'port') ?? 3000, 0);
   const publicUrl = (pick('PUBLIC_URL', 'publicUrl') ?? `http://localhost:${port}`).replace(/\/$/, '');
   const sisSync = (file.sisSync ?? {}) as Partial<Config['sisSync']>;
+  const tiers = parseTiers(file.tiers);
   const config: Config = {
     production: env.NODE_ENV === 'production',
     port,
@@ -112,7 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: pick('REDIS_URL', 'redisUrl'),
     redisPrefix: pick('REDIS_PREFIX', 'redisPrefix') ?? 'edgate:',
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', pick('TOKEN_TTL_SECONDS', 'tokenTtlSeconds') ?? 3600, 1),
-    tiers: parseTiers(file.tiers),
+    tiers,
     sisSync: {
       requestsPerMinute: int('sisSync.requestsPerMinute', sisSync.requestsPerMinute ?? 20, 1),
       maxBatch: int('sisSync.maxBatch', sisSync.maxBatch ?? 5_000, 1),
@@ -124,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
     logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
     routes: upstreamRoutes(file.routes, publicUrl),
+    portal: parsePortal(file.portal, tiers, env),
   };
   if (config.production) refuseInsecureDefaults(config, env);
   return config;

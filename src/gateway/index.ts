@@ -5,7 +5,6 @@ import type { Services } from '../http/services.js';
 import { routeFor } from '../config/routes.js';
 import { costOf, routeCostOf } from './costs.js';
 import { authenticationCounter, gatewayCounter } from './metrics.js';
-import { RateLimits } from './rate-limit.js';
 import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
 import { invalidToken, type AccessClaims } from './verifier.js';
 
@@ -31,9 +30,9 @@ function revocationsFor({ redis, config, db, logger }: Services): Revocations {
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
 export function gateway(services: Services) {
-  const { verifier, config, metrics } = services;
+  const { verifier, metrics } = services;
   const revocations = revocationsFor(services);
-  const limits = new RateLimits(config.tiers, { redis: services.redis, prefix: config.redisPrefix });
+  const { limits, usage } = services;
   const outcomes = gatewayCounter(metrics.registry);
   const authentications = authenticationCounter(metrics.registry);
 
@@ -60,6 +59,8 @@ export function gateway(services: Services) {
     const cost = route ? routeCostOf(route, ctx.method, ctx.path) : costOf(ctx.method, ctx.path);
     const admission = await limits.admit(claims.clientId, claims.tier, cost);
     outcomes.inc({ tier: claims.tier, outcome: admission.outcome });
+    // The portal's usage picture: admitted calls and 429s, counted synchronously in memory.
+    if (admission.outcome !== 'unavailable') usage.record(claims.clientId, admission.outcome === 'admitted');
     ctx.set(admission.headers);
     if (admission.refusal) throw admission.refusal;
     ctx.req.headers['x-claim-schools'] = claims.schools.join(',');

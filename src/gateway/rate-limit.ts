@@ -101,6 +101,14 @@ export class RateLimits {
     else await limits.day.penalty(clientId, -points);
   }
 
+  /** Cost spent in the client's current day window, for the portal: nothing is consumed. */
+  async spentToday(clientId: string, tierName: string): Promise<{ spent: number; quota: number; resetsInMs: number }> {
+    const limits = this.tiers.get(tierName);
+    const quota = limits ? (limits.day as RateLimiterAbstract & { points: number }).points : 0;
+    const res = limits ? await limits.day.get(clientId) : null;
+    return { spent: res?.consumedPoints ?? 0, quota, resetsInMs: res?.msBeforeNext ?? 0 };
+  }
+
   private async refuse(limits: TierLimiters, clientId: string, cost: number, perMinute: Attempt, perDay: Attempt): Promise<Admission> {
     // A refused call must not spend the daily budget: give its cost back, so cheaper calls still fit.
     // (Until then a concurrent call may see less budget than there is: under-admission, never over.)

@@ -9,6 +9,10 @@ import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { upstreamProxy } from '../gateway/upstream.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
+import { portalCookies, type PortalDeps } from '../portal/context.js';
+import { LoginLimits } from '../portal/login-limits.js';
+import { portalAsClient, portalPages, portalRoutes } from '../portal/routes.js';
+import { databaseSessions, redisSessions } from '../portal/sessions.js';
 import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
@@ -45,16 +49,25 @@ const refuseOversizedBodies: Middleware = async (ctx, next) => {
  */
 export function buildApp(services: Services): RequestListener {
   const common = [requestContext(services.logger, services.metrics), errorHandler(services.logger), refuseOversizedBodies];
-  const provider = providerListener(services, common);
-  const koa = buildKoaApp(services, common).callback();
-  return (req, res) => (isProviderPath(req.url) ? provider(req, res) : koa(req, res));
+  const provider = providerListener(services, common, portalAsClient(services));
+  const portal: PortalDeps = {
+    ...services,
+    sessions: services.redis ? redisSessions(services.redis, services.config.redisPrefix) : databaseSessions(services.db),
+    loginLimits: new LoginLimits({ redis: services.redis, prefix: services.config.redisPrefix }),
+    provider: provider.current,
+    cookies: portalCookies(services.config),
+  };
+  const koa = buildKoaApp(services, common, portal).callback();
+  return (req, res) => (isProviderPath(req.url) ? provider.listener(req, res) : koa(req, res));
 }
 
-function buildKoaApp(services: Services, common: Middleware[]): Koa {
+function buildKoaApp(services: Services, common: Middleware[], portal: PortalDeps): Koa {
   const app = new Koa();
   for (const middleware of common) app.use(middleware);
+  app.use(portalPages);
   const router = new Router();
   for (const register of openRoutes) register(router, services);
+  portalRoutes(router, portal);
   const guard = gateway(services);
   const guarded = [...guardedPrefixes, ...services.config.routes.map((r) => r.prefix)];
   app.use(async (ctx, next) => (guarded.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));

@@ -6,6 +6,8 @@ import { createDb, migrate, type Db } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
 import { resourceMetas } from '../edfi/resources/index.js';
+import { RateLimits } from '../gateway/rate-limit.js';
+import { memoryUsage, redisUsage, type UsageMeter } from '../gateway/usage.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';
@@ -24,6 +26,10 @@ export interface Services {
   verifier: TokenVerifier;
   /** API profiles loaded from profilesDir and checked against the resources at start. */
   profiles: ProfileRegistry;
+  /** The gateway's per-client limits by tier (the portal reads today's cost from them). */
+  limits: RateLimits;
+  /** Per-client call counts for the portal's usage page, kept by the gateway. */
+  usage: UsageMeter;
   /** Shared state for several instances; absent means in-process state. */
   redis?: Redis;
   close(): Promise<void>;
@@ -56,9 +62,12 @@ export async function openServices(config: Config, logger = createLogger(config)
     tiers: Object.keys(config.tiers),
     keys: config.gatewayJwksUrl ? new URL(config.gatewayJwksUrl) : keyring,
   });
+  const usage = redis ? redisUsage(redis, config.redisPrefix) : memoryUsage();
   return {
     config,
     db,
+    limits: new RateLimits(config.tiers, { redis, prefix: config.redisPrefix }),
+    usage,
     logger,
     metrics: createMetrics(),
     hashKey: await resolveSecretHashKey(db, config),
@@ -69,6 +78,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     redis,
     async close() {
       keyring.close();
+      usage.close();
       redis?.disconnect();
       await db.destroy();
     },
