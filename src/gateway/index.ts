@@ -30,7 +30,7 @@ function revocationsFor({ redis, config, db, logger }: Services): Revocations {
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
 export function gateway(services: Services) {
-  const { verifier, metrics } = services;
+  const { verifier, metrics, config } = services;
   const revocations = revocationsFor(services);
   const { limits, usage } = services;
   const outcomes = gatewayCounter(metrics.registry);
