@@ -135,7 +135,8 @@ async function main(argv: string[]): Promise<void> {
   if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
 
   const config = loadConfig();
-  const db = createDb(config.databaseUrl);
+  // Admin commands (migrations among them) are watched by an operator: no statement bound.
+  const db = createDb(config.databaseUrl, { timeoutMs: 0 });
   try {
     await migrate(db);
     print(await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) }), flags.json);

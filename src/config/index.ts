@@ -18,6 +18,8 @@ export interface Config {
   /** The API's resource identifier (`aud`). */
   audience: string;
   databaseUrl: string;
+  /** Bound on every database step (connect, pool acquire, statement); past it the API answers 503. */
+  databaseTimeoutMs: number;
   redisUrl?: string;
   /** Prefix for every Redis key, so several deployments (or test runs) can share one Redis. */
   redisPrefix: string;
@@ -137,6 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     audience: pick('AUDIENCE', 'audience') ?? publicUrl,
     databaseUrl: pick('DATABASE_URL', 'databaseUrl') ?? 'sqlite:./data/edgate.sqlite',
+    databaseTimeoutMs: int('DATABASE_TIMEOUT_MS', pick('DATABASE_TIMEOUT_MS', 'databaseTimeoutMs') ?? 10_000, 100),
     redisUrl: pick('REDIS_URL', 'redisUrl'),
     redisPrefix: pick('REDIS_PREFIX', 'redisPrefix') ?? 'edgate:',
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', pick('TOKEN_TTL_SECONDS', 'tokenTtlSeconds') ?? 3600, 1),

@@ -30,7 +30,7 @@ function revocationsFor({ redis, config, db, logger }: Services): Revocations {
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
 export function gateway(services: Services) {
-  const { verifier, metrics, config } = services;
+  const { verifier, metrics, directory, config } = services;
   const revocations = revocationsFor(services);
   const { limits, usage } = services;
   const outcomes = gatewayCounter(metrics.registry);
@@ -50,6 +50,12 @@ export function gateway(services: Services) {
     const claims = verifier.alreadyVerified(ctx.get('authorization')) ?? (await authenticate(ctx));
     ctx.state.clientId = claims.clientId;
     ctx.state.tier = claims.tier;
+    // A validly signed token for a client this server does not know (deleted, or another deployment's
+    // id under a shared key) is refused here, for every guarded route alike.
+    if (!(directory.knownToExist(claims.clientId) ?? (await directory.find(claims.clientId)) !== undefined)) {
+      authentications.inc({ result: 'unknown_client' });
+      throw invalidToken('the token names a client this server does not know');
+    }
     // Checked before the limits, so a revoked client spends no quota.
     if (revocations.knownRevoked(claims.clientId) ?? (await revocations.isRevoked(claims.clientId))) {
       outcomes.inc({ tier: claims.tier, outcome: 'revoked' });

@@ -5,6 +5,7 @@ import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
+import { routeFor } from '../config/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { upstreamProxy } from '../gateway/upstream.js';
@@ -34,8 +35,12 @@ const openRoutes: RouteModule[] = [
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
 const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
 
-/** Path prefixes the gateway guards, besides the configured upstream routes. */
-export const guardedPrefixes = ['/data/', '/stats/'];
+/**
+ * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of
+ * the API routes' own router, so it runs for exactly the requests those routes answer: the guard and
+ * the router cannot disagree about which paths are guarded.
+ */
+const routerOptions = { sensitive: true };
 
 const refuseOversizedBodies: Middleware = async (ctx, next) => {
   // Refuse a declared oversized body before reading a byte of it; chunked bodies are capped while read.
@@ -65,18 +70,24 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   const app = new Koa();
   for (const middleware of common) app.use(middleware);
   app.use(portalPages);
-  const router = new Router();
-  for (const register of openRoutes) register(router, services);
-  portalRoutes(router, portal);
+  const open = new Router(routerOptions);
+  for (const register of openRoutes) register(open, services);
+  portalRoutes(open, portal);
   const guard = gateway(services);
-  const guarded = [...guardedPrefixes, ...services.config.routes.map((r) => r.prefix)];
-  app.use(async (ctx, next) => (guarded.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));
-  // Configured upstream routes take their prefix over from the in-process handlers.
-  if (services.config.routes.length) app.use(upstreamProxy(services));
-  for (const register of guardedRoutes) register(router, services);
-  app.use(router.routes());
+  // Configured upstream routes take their prefix over from the in-process handlers, behind the same gateway.
+  const { routes } = services.config;
+  if (routes.length) {
+    const proxy = upstreamProxy(services);
+    app.use((ctx, next) => (routeFor(routes, ctx.path) ? guard(ctx, () => proxy(ctx, next)) : next()));
+  }
+  const guarded = new Router(routerOptions);
+  guarded.use(guard);
+  for (const register of guardedRoutes) register(guarded, services);
+  app.use(open.routes());
+  app.use(guarded.routes());
+  // One 405/501 answer for both routers: the matched routes accumulate on the context.
   app.use(
-    router.allowedMethods({
+    guarded.allowedMethods({
       throw: true,
       methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'this path does not accept that method'),
       notImplemented: () => new ApiError(501, 'not_implemented', 'this method is not implemented'),

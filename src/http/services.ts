@@ -48,11 +48,18 @@ export async function openServices(config: Config, logger = createLogger(config)
   const profiles = loadProfiles(config.profilesDir, resourceMetas);
   if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
   logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
-  const db = createDb(config.databaseUrl);
-  await migrate(db);
+  // Migrations may take long on large tables: they run on their own connection, without the request bound.
+  const migrator = createDb(config.databaseUrl, { timeoutMs: 0 });
+  try {
+    await migrate(migrator);
+  } finally {
+    await migrator.destroy();
+  }
+  const db = createDb(config.databaseUrl, { timeoutMs: config.databaseTimeoutMs });
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+    ? // A Redis that accepts and then stays silent must not hold requests: every command has a deadline.
+      new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000, commandTimeout: 2000 })
     : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const directory = new ClientDirectory(db);

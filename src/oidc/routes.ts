@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { databaseUnavailable } from '../http/errors.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
@@ -81,6 +83,38 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** A token request that failed because the database hung or is down: RFC 6749 temporarily_unavailable, 503, Retry-After. */
+async function unavailableAsRetryable(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.state.databaseUnavailable) throw databaseUnavailable(ctx.path);
+}
+
+/** Replaces `from` with `to` at the start of every string in a JSON value (discovery's URLs). */
+function rebased(value: unknown, from: string, to: string): unknown {
+  if (typeof value === 'string') return value === from || value.startsWith(`${from}/`) ? to + value.slice(from.length) : value;
+  if (Array.isArray(value)) return value.map((item) => rebased(item, from, to));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebased(v, from, to)]));
+  return value;
+}
+
+/**
+ * oidc-provider builds the URLs it advertises from the request's Host; a forged Host would be
+ * reflected into discovery (and into any cache in front of it). The provider is handed the public
+ * host, and every advertised URL is rebased onto PUBLIC_URL's origin, so the scheme is right
+ * behind a TLS-terminating proxy too. Discovery is then the same for every request: cacheable.
+ */
+export function advertiseFromPublicUrl(publicUrl: string): Middleware {
+  const advertised = new URL(publicUrl);
+  return async (ctx, next) => {
+    ctx.req.headers.host = advertised.host;
+    await next();
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200) {
+      ctx.body = rebased(ctx.body, ctx.origin, advertised.origin);
+      ctx.set('Cache-Control', 'public, max-age=300');
+    }
+  };
+}
+
 /**
  * The token endpoint, discovery and JWKS are served by oidc-provider's own Koa app, with edgate's
  * request context, error handler and body normalisation mounted through `provider.use` (its
@@ -100,8 +134,13 @@ export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[], f
   const claimsFor = tokenClaims(deps.directory);
   const build = () => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor, firstParty });
-    for (const middleware of [...preMiddleware, withRequestId, onlyProviderRoutes]) provider.use(middleware);
-    provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
+    for (const middleware of [...preMiddleware, withRequestId, unavailableAsRetryable, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
+    provider.on('server_error', (ctx: Context, err: Error) => {
+      // oidc-provider renders every unexpected error as 500 server_error itself; a database that
+      // does not answer is marked here and answered as 503 by unavailableAsRetryable.
+      if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
+      else deps.logger.error({ err }, 'oidc-provider server error');
+    });
     return { provider, listener: provider.callback() as RequestListener };
   };
   let built = build();

@@ -12,6 +12,7 @@ import { readParams } from '../http/body.js';
  */
 export async function normaliseTokenRequest(ctx: Context, next: Next): Promise<void> {
   const params = await readParams(ctx);
+  ctx.state.clientId = presentedClientId(ctx, params);
   if (!params.grant_type) throw new ApiError(400, 'invalid_request', 'grant_type is required');
   // authorization_code is the portal's sign-in; oidc-provider refuses it to clients not registered for it.
   if (params.grant_type !== 'client_credentials' && params.grant_type !== 'authorization_code') {
@@ -27,4 +28,30 @@ export async function normaliseTokenRequest(ctx: Context, next: Next): Promise<v
   (ctx.req as typeof ctx.req & { body?: unknown }).body = params;
   ctx.req.headers['content-type'] = 'application/x-www-form-urlencoded';
   await next();
+}
+
+/** Client ids are alphanumeric; anything else presented as one is not worth a log field (nor a place to hide a secret). */
+const plausibleClientId = /^[A-Za-z0-9]{1,64}$/;
+
+/**
+ * The client id the request presents (HTTP Basic or the body), for the access log: only the part
+ * before the colon of the Basic credentials is decoded, so the secret never reaches a variable that is logged.
+ */
+function presentedClientId(ctx: Context, params: Record<string, string>): string | undefined {
+  const basic = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(ctx.get('authorization'))?.[1];
+  let id: string | undefined = params.client_id;
+  if (basic) {
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    id = colon >= 0 ? safeDecode(decoded.slice(0, colon)) : undefined;
+  }
+  return id !== undefined && plausibleClientId.test(id) ? id : undefined;
+}
+
+function safeDecode(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return undefined;
+  }
 }

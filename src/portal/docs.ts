@@ -18,6 +18,7 @@ const swaggerFiles: Record<string, string> = {
 const portalAssets: Record<string, string> = {
   'portal.css': 'text/css; charset=utf-8',
   'portal.js': 'application/javascript; charset=utf-8',
+  'docs.css': 'text/css; charset=utf-8',
 };
 
 /** Read once at start: small, immutable files. */
@@ -30,7 +31,10 @@ export function docsRoutes(router: Router, deps: PortalDeps): void {
   const assets = load(fromRoot('src', 'portal', 'assets'), portalAssets);
   // docs.js starts Swagger UI: a file rather than inline script, so the Content-Security-Policy stays script-src 'self'.
   const starter = Buffer.from(
-    "window.addEventListener('load',function(){window.ui=SwaggerUIBundle({url:'/metadata/openapi.json',dom_id:'#api',deepLinking:true,defaultModelsExpandDepth:0});});",
+    // deepLinking off: its links inside the operation buttons are nested interactive controls (axe-core).
+    // The servers drop-down gets the accessible name Swagger UI does not give it.
+    "window.addEventListener('load',function(){window.ui=SwaggerUIBundle({url:'/metadata/openapi.json',dom_id:'#api',deepLinking:false,defaultModelsExpandDepth:0," +
+      "onComplete:function(){var s=document.getElementById('servers');if(s)s.setAttribute('aria-label','Server');}});});",
   );
 
   router.get('/docs/assets/:file', (ctx) => {
@@ -53,7 +57,7 @@ export function docsRoutes(router: Router, deps: PortalDeps): void {
     ctx.body = `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>API reference · edgate developer portal</title>
-<link rel="stylesheet" href="/portal/assets/portal.css"><link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="stylesheet" href="/portal/assets/portal.css"><link rel="stylesheet" href="/docs/assets/swagger-ui.css"><link rel="stylesheet" href="/portal/assets/docs.css">
 <script src="/docs/assets/swagger-ui-bundle.js" defer></script><script src="/docs/assets/docs.js" defer></script>
 </head><body>
 <header class="top"><a class="brand" href="/portal"><span class="logo" aria-hidden="true">e</span>edgate <span class="brand-sub">developers</span></a>
@@ -84,9 +88,9 @@ curl -s -H "Authorization: Bearer $TOKEN" '${base}/stats/v1/attendance/summary?s
       body: html`<h1>Quick start</h1>
         <p class="lede">Register an application, get a token with its credentials, make your first call. ${app ? html`Filled in for <strong>${app.name}</strong>.` : me ? html`<a href="/portal/apps">Create an application</a> and its client_id appears here.` : html`<a href="/portal/sign-in?returnTo=/portal/quick-start">Sign in</a> to see your client_id here.`}</p>
         ${apps.length > 1 ? html`<form method="get" action="/portal/quick-start" class="actions"><label for="app">Application</label><select id="app" name="app">${apps.map((a) => html`<option value="${a.clientId}" ${a === app ? html`selected` : ''}>${a.name}</option>`)}</select><button class="button quiet" type="submit">Show</button></form>` : ''}
-        <section class="card"><h2>1. Get a token</h2><p>Token endpoint: <code>${base}/oauth/token</code> · audience: <code>${deps.config.audience}</code></p><pre><code>${tokenCurl}</code></pre>
+        <section class="card"><h2>1. Get a token</h2><p>Token endpoint: <code>${base}/oauth/token</code> · audience: <code>${deps.config.audience}</code></p><pre tabindex="0"><code>${tokenCurl}</code></pre>
           <p class="muted">Answer: <code>{"access_token":"eyJ…","expires_in":${deps.config.tokenTtlSeconds},"token_type":"Bearer"}</code>. Reuse the token until it expires.</p></section>
-        <section class="card"><h2>2. Call the API</h2><p>API base: <code>${base}/data/v3/ed-fi/</code> and <code>${base}/stats/v1/</code></p><pre><code>${callCurl}</code></pre>
+        <section class="card"><h2>2. Call the API</h2><p>API base: <code>${base}/data/v3/ed-fi/</code> and <code>${base}/stats/v1/</code></p><pre tabindex="0"><code>${callCurl}</code></pre>
           <p class="muted">Every answer carries <code>RateLimit</code> headers; a <code>429</code> says when to retry in <code>Retry-After</code>.</p></section>
         <section class="card"><h2>3. Explore</h2><p>The <a href="/docs">API reference</a> lists every resource, its fields and its errors.</p></section>`,
     });
