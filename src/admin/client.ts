@@ -1,6 +1,6 @@
 import { loadClaimSets } from '../config/claim-sets.js';
 import { loadProfiles } from '../edfi/profiles/registry.js';
-import { resourceMetas } from '../edfi/resources/index.js';
+import { loadEdfiModel } from '../edfi/model/index.js';
 import {
   createClient,
   describeClient,
@@ -21,7 +21,7 @@ import { flagList, flagString, keyValues, table, type AdminContext, type Command
 
 /** What a client may be given: the configured tiers, claim sets and the profiles defined in profilesDir. */
 function rules({ config }: AdminContext): ClientRules {
-  const { registry } = loadProfiles(config.profilesDir, resourceMetas);
+  const { registry } = loadProfiles(config.profilesDir, loadEdfiModel(config.edfiApiSchema).metas);
   return { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()), profiles: registry.profiles.map((p) => p.name) };
 }
 

@@ -27,6 +27,11 @@ export interface Config {
   tiers: Record<TierName, Tier>;
   sisSync: { requestsPerMinute: number; maxBatch: number };
   profilesDir: string;
+  /**
+   * The Ed-Fi model: ApiSchema files (the core, then extensions), in Meadowlark's or the Data
+   * Management Service's format. Empty means edgate's own embedded model (config/edfi/).
+   */
+  edfiApiSchema: string[];
   /** HMAC key for client and SIS secrets; unset in development means one generated and kept in the database. */
   secretHashKey?: string;
   /** Encrypts signing keys at rest; production refuses to start without it. */
@@ -104,6 +109,14 @@ function upstreamRoutes(raw: unknown, publicUrl: string): UpstreamRoute[] {
   }
 }
 
+/** EDFI_API_SCHEMA lists files separated by commas (or the platform's path separator); the config file may give an array. */
+function schemaFiles(fromEnv: string | undefined, fromFile: unknown): string[] {
+  if (fromEnv) return fromEnv.split(/[,:;]/).map((f) => f.trim()).filter(Boolean);
+  if (Array.isArray(fromFile)) return fromFile.map(String);
+  if (typeof fromFile === 'string' && fromFile) return [fromFile];
+  return [];
+}
+
 function parsePortal(raw: unknown, tiers: Record<TierName, Tier>, env: Env): PortalConfig {
   const portal = (raw ?? {}) as Partial<PortalConfig>;
   // Premium by default: the tier with the largest quotas is the one worth a human look.
@@ -149,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatch: int('sisSync.maxBatch', sisSync.maxBatch ?? 5_000, 1),
     },
     profilesDir: pick('PROFILES_DIR', 'profilesDir') ?? 'config/profiles',
+    edfiApiSchema: schemaFiles(env.EDFI_API_SCHEMA, file.edfiApiSchema),
     secretHashKey: pick('SECRET_HASH_KEY', 'secretHashKey'),
     keyEncryptionSecret: pick('KEY_ENCRYPTION_SECRET', 'keyEncryptionSecret'),
     gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),

@@ -13,11 +13,11 @@ export interface RouteCost {
 }
 
 export const routeCosts: readonly RouteCost[] = [
-  { method: 'GET', path: '/data/v3/ed-fi/{resource}', cost: 5, why: 'collection read: a page of up to 500 items, filtered by reach' },
-  { method: 'GET', path: '/data/v3/ed-fi/{resource}/{id}', cost: 1, why: 'item read by id' },
-  { method: 'POST', path: '/data/v3/ed-fi/{resource}', cost: 2, why: 'upsert: validation, reference checks, a write' },
-  { method: 'PUT', path: '/data/v3/ed-fi/{resource}/{id}', cost: 2, why: 'update: validation, reference checks, a write' },
-  { method: 'DELETE', path: '/data/v3/ed-fi/{resource}/{id}', cost: 2, why: 'delete: dependency checks, a write' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}', cost: 5, why: 'collection read: a page of up to 500 items, filtered by reach' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}/{id}', cost: 1, why: 'item read by id' },
+  { method: 'POST', path: '/data/v3/{project}/{resource}', cost: 2, why: 'upsert: validation, reference checks, a write' },
+  { method: 'PUT', path: '/data/v3/{project}/{resource}/{id}', cost: 2, why: 'update: validation, reference checks, a write' },
+  { method: 'DELETE', path: '/data/v3/{project}/{resource}/{id}', cost: 2, why: 'delete: dependency checks, a write' },
   { method: 'GET', path: '/stats/v1/attendance/summary', cost: 10, why: 'aggregate over every attendance event of a school' },
 ];
 

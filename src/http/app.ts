@@ -29,11 +29,11 @@ const openRoutes: RouteModule[] = [
   systemRoutes,
   oauthRoutes,
   sisRoutes,
-  (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
+  (router, services) => openApiRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
+const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services)];
 
 /**
  * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of

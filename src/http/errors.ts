@@ -20,6 +20,8 @@ export const problemTypes: Record<string, string> = {
   key_change_not_supported: 'urn:ed-fi:api:bad-request:data-validation-failed:key-change-not-supported',
   namespace_not_permitted: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch',
   write_conflict: 'urn:ed-fi:api:conflict:write-conflict',
+  // The ODS/API answers a natural-key collision as a conflict too.
+  identity_conflict: 'urn:ed-fi:api:conflict:write-conflict:natural-key',
   database_unavailable: 'urn:ed-fi:api:system:database-unavailable',
   internal_error: 'urn:ed-fi:api:system',
 };
