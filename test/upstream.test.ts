@@ -217,7 +217,8 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) received += chunk.value.length;
     expect(received).toBe(size);
     console.log(`gateway RSS growth with 45 MB of the response still upstream: ${((peak - before) / 2 ** 20).toFixed(1)} MiB`);
-    expect(peak - before).toBeLessThan(20 * 1024 * 1024);
+    // Generous (GC timing, socket buffers); pulling the rest in would cost at least its 45 MB.
+    expect(peak - before).toBeLessThan(30 * 1024 * 1024);
   });
 
   it('streams a request body to the upstream', async () => {
