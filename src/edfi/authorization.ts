@@ -21,7 +21,8 @@ export type CollectionScope =
   | { kind: 'reach'; reach: Reach }
   | { kind: 'namespace'; prefixes: string[] };
 
-const outOfReach = 'Access to the resource item could not be authorized based on the caller\'s education organizations.';
+/** The ODS/API's words for every authorisation refusal; hints and reasons follow them. */
+const notAuthorized = 'Access to the requested data could not be authorized.';
 
 /**
  * Claim sets decide the strategy per resource and action; the strategy decides what is checked.
@@ -37,7 +38,7 @@ export class Authorizer {
   strategy(caller: Caller, resource: ResourceDeclaration, action: Action): Strategy | Decision {
     const strategy = strategyFor(this.claimSets, caller.client.claimSet, resource, action);
     if (strategy) return strategy;
-    return deny('authorization_denied', `The API client's assigned claim set ('${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
+    return deny('authorization_denied', `${notAuthorized} The API client's assigned claim set (currently '${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
   }
 
   /** Refuses early, before the body is read, when the claim set grants none of the actions at all. */
@@ -57,12 +58,12 @@ export class Authorizer {
     if (strategy === 'none') return allow;
     if (strategy === 'namespace') return this.namespaceDecision(caller, stored.securables.namespace);
     if (strategy === 'ownership') {
-      return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', 'Access to the resource item could not be authorized: it is owned by another client.');
+      return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', `${notAuthorized} The item is not owned by the caller.`);
     }
     if (resource.reach === 'none') return allow;
     const query = db('edfi_documents as d').where('d.id', stored.id);
     const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller)).first('d.id'));
-    return inReach ? allow : deny('authorization_denied', [outOfReach, resource.denialHint].filter(Boolean).join(' '));
+    return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '));
   }
 
   /** The body being written (a create, or the new state of an update): may it exist for this caller? */
@@ -73,7 +74,7 @@ export class Authorizer {
     // Ownership resources live in the client's namespaces too (assessments).
     if (strategy === 'namespace' || strategy === 'ownership') return resource.columns.namespace ? this.namespaceDecision(caller, info.columns.namespace) : allow;
     const inReach = await valuesInReach(db, resource.reach, securablesOf(info), this.reachOf(caller));
-    return inReach ? allow : deny('authorization_denied', `The ${resource.edfiName} refers to an education organization or person outside the caller's reach.`);
+    return inReach ? allow : deny('authorization_denied', notAuthorized);
   }
 
   private namespaceDecision(caller: Caller, namespace: string | null | undefined): Decision {
@@ -82,7 +83,7 @@ export class Authorizer {
     if (prefixes.some((prefix) => namespaceUnder(value, prefix))) return allow;
     return deny(
       'namespace_not_permitted',
-      `The namespace '${value}' does not start with one of the caller's namespace prefixes (${prefixes.length ? prefixes.join(', ') : 'none assigned'}).`,
+      `${notAuthorized} The proposed 'Namespace' value of the data does not start with any of the caller's associated namespace prefixes (${prefixes.length ? prefixes.map((p) => `'${p}'`).join(', ') : 'none assigned'}).`,
     );
   }
 

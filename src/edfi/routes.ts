@@ -15,7 +15,7 @@ import { countItems, listPage } from './collection.js';
 import { filterablesOf, parsePage } from './query.js';
 import { documentByKey, documentById, materialiseEdorgDocuments, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
-import { removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
+import { normaliseEtag, removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
 
 type Body = Record<string, unknown>;
 
@@ -40,6 +40,26 @@ async function readItem(ctx: Context): Promise<Body> {
   const body = { ...(raw as Body) };
   for (const member of serverMembers) delete body[member];
   return body;
+}
+
+/**
+ * The ODS/API serves `Use-Snapshot: true` from a read-only snapshot database; edgate has none, so it answers as an
+ * ODS without a snapshot configured does rather than silently serving live data.
+ */
+function refuseSnapshot(ctx: Context): void {
+  if (ctx.get('use-snapshot').trim().toLowerCase() !== 'true') return;
+  if (ctx.method === 'GET') {
+    throw new ApiError(404, 'snapshot_not_configured', 'Snapshot not found.', { errors: ['The snapshot connection for the ODS has not been configured.'] });
+  }
+  throw new ApiError(405, 'snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
+}
+
+/** An If-None-Match naming the item's current ETag (or `*`): the client's copy is current. */
+function notModified(ctx: Context, etag: string): boolean {
+  const header = ctx.get('if-none-match');
+  if (!header) return false;
+  const tags = header.split(',').map(normaliseEtag);
+  return tags.includes('*') || tags.includes(etag);
 }
 
 /** The Ed-Fi resource API for every resource of the model, behind the gateway. */
@@ -97,6 +117,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
     const item = `${collection}/:id`;
 
     router.get(collection, async (ctx) => {
+      refuseSnapshot(ctx);
       const resource = resourceOf(ctx);
       const caller = await callerOf(ctx);
       const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
@@ -114,22 +135,28 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
     });
 
     router.get(item, async (ctx) => {
+      refuseSnapshot(ctx);
       const resource = resourceOf(ctx);
       const caller = await callerOf(ctx);
       const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
       await prepare(resource);
       const stored = await readable(ctx, resource, caller);
       ctx.set('ETag', quoted(stored.etag));
+      if (notModified(ctx, stored.etag)) {
+        ctx.status = 304;
+        return;
+      }
       ctx.type = read.contentType;
       ctx.body = read.shape(representation(stored));
     });
 
     router.post(collection, async (ctx) => {
+      refuseSnapshot(ctx);
       const resource = resourceOf(ctx);
       const caller = await callerOf(ctx);
       enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
-      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
-      const incoming = await readItem(ctx);
+      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
+      const incoming = validator.normalise(resource, await readItem(ctx));
       if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
       await prepare(resource);
       const existing = await storedByKeyIfPossible(resource, incoming);
@@ -146,14 +173,15 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
     });
 
     router.put(item, async (ctx) => {
+      refuseSnapshot(ctx);
       const resource = resourceOf(ctx);
       const caller = await callerOf(ctx);
-      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
+      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
       await prepare(resource);
       const stored = await documentById(db, resource.name, String(ctx.params.id));
       if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
       enforce(await authorizer.forStored(caller, resource, 'update', stored));
-      const { id, ...incoming } = await readItem(ctx);
+      const { id, ...incoming } = validator.normalise(resource, await readItem(ctx));
       if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
       const body = write.filter(incoming, stored.body);
       validator.check(resource, body);
@@ -164,6 +192,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
     });
 
     router.delete(item, async (ctx) => {
+      refuseSnapshot(ctx);
       const resource = resourceOf(ctx);
       const caller = await callerOf(ctx);
       await prepare(resource);

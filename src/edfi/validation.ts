@@ -24,8 +24,42 @@ function messageOf(error: ErrorObject): string {
   return `${error.message ?? 'is invalid'}.`;
 }
 
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  required?: string[];
+}
+
+const numericString = /^-?\d+(\.\d+)?$/;
+
+/**
+ * What real Ed-Fi clients send, read as the ODS/API reads it: a numeric string where the schema wants a number
+ * (`"schoolId":"255901001"`) is that number, and an empty string in an optional member is the member left out.
+ * Anything else is left for the schema to judge.
+ */
+export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
+  if ((schema.type === 'integer' || schema.type === 'number') && typeof value === 'string' && numericString.test(value.trim())) {
+    const number = Number(value.trim());
+    return Number.isSafeInteger(number) || (schema.type === 'number' && Number.isFinite(number)) ? number : value;
+  }
+  if (schema.type === 'array' && Array.isArray(value) && schema.items) return value.map((item) => normaliseBody(schema.items!, item));
+  if (schema.properties && value && typeof value === 'object' && !Array.isArray(value)) {
+    const required = new Set(schema.required ?? []);
+    const out: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
+      const memberSchema = schema.properties[name];
+      if (!memberSchema) out[name] = member;
+      else if (member === '' && memberSchema.type === 'string' && !required.has(name)) continue;
+      else out[name] = normaliseBody(memberSchema, member);
+    }
+    return out;
+  }
+  return value;
+}
+
 export function validationFailed(errors: Record<string, string[]>): ApiError {
-  return new ApiError(400, 'data_validation_failed', 'Data validation failed. See validationErrors for details.', { validationErrors: errors });
+  return new ApiError(400, 'data_validation_failed', "Data validation failed. See 'validationErrors' for details.", { validationErrors: errors, errors: [] });
 }
 
 /**
@@ -50,6 +84,11 @@ export class ResourceValidator {
       this.validators.set(key, validate);
     }
     return validate;
+  }
+
+  /** The body as the schema reads it (numeric strings, empty optional strings): see `normaliseBody`. */
+  normalise(resource: ResourceDeclaration, body: Body): Body {
+    return normaliseBody(resource.schema as SchemaNode, body) as Body;
   }
 
   /** Throws 400 data_validation_failed with errors keyed by JSON path; equality constraints are checked too. */

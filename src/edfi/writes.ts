@@ -51,7 +51,7 @@ export async function inTransaction<T>(db: Knex, work: (trx: Knex.Transaction) =
   }
 }
 
-function normaliseEtag(value: string): string {
+export function normaliseEtag(value: string): string {
   return value.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
@@ -59,15 +59,17 @@ export function checkIfMatch(ifMatch: string | undefined, stored: StoredDocument
   if (!ifMatch) return;
   const wanted = ifMatch.split(',').map(normaliseEtag);
   if (stored && (wanted.includes('*') || wanted.includes(stored.etag))) return;
-  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user since it was read (If-Match does not match its ETag).');
+  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user.', { errors: ["If-Match does not match the item's ETag: read it again and retry."] });
 }
 
 /** Every reference must point at an existing item (descriptors included); 409 names those that do not. */
 async function checkedReferences(trx: Knex, info: DocumentInfo): Promise<ResolvedReference[]> {
   const { resolved, missing } = await resolveReferences(trx, info.references);
   if (missing.length) {
-    throw new ApiError(409, 'unresolved_reference', `The referenced item does not exist: ${missing.map((m) => m.label).join('; ')}.`, {
+    // The ODS/API names the first missing item by its resource ("The referenced 'Student' item does not exist.").
+    throw new ApiError(409, 'unresolved_reference', `The referenced '${missing[0].reference.target}' item does not exist.`, {
       unresolved: missing.map((m) => m.reference.name),
+      errors: missing.map((m) => `The referenced item does not exist: ${m.label}.`),
     });
   }
   return resolved;
@@ -114,7 +116,9 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
     if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
     const keyChange = stored.keyHash !== info.keyHash;
     if (keyChange && !resource.allowIdentityUpdates) {
-      throw new ApiError(400, 'key_change_not_supported', `The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`);
+      throw new ApiError(400, 'key_change_not_supported', `Identifying values for the ${resource.edfiName} data cannot be changed. Delete and recreate the item instead.`, {
+        errors: [`The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`],
+      });
     }
     await context.authorize(trx, 'update', { body, info }, stored);
     checkIfMatch(context.ifMatch, stored);
@@ -161,5 +165,7 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
 }
 
 function dependentItemExists(resource: ResourceDeclaration, what: string): ApiError {
-  return new ApiError(409, 'dependent_item_exists', `The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`);
+  return new ApiError(409, 'dependent_item_exists', 'The requested action cannot be performed because this item is referenced by other items.', {
+    errors: [`The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`],
+  });
 }

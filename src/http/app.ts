@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 
+import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
@@ -27,9 +28,10 @@ type RouteModule = (router: Router, services: Services) => void;
 /** Routes that are not API calls: no gateway in front. SIS sync authenticates with its own institution secret. */
 const openRoutes: RouteModule[] = [
   systemRoutes,
-  oauthRoutes,
+  (router, services) => oauthRoutes(router, { ...services, resources: services.model.resources }),
   sisRoutes,
   (router, services) => openApiRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
+  (router, services) => discoveryRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */

@@ -47,11 +47,13 @@ export function createLogger(config: Config, destination: DestinationStream = st
 }
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
-  // Before the database: a bad profile definition stops start-up without touching anything.
+  // Before the database: a missing profilesDir stops start-up without touching anything.
   const model = loadEdfiModel(config.edfiApiSchema);
   logger.info({ sources: model.sources, resources: model.resources.length }, 'Ed-Fi model loaded');
   const profiles = loadProfiles(config.profilesDir, model.metas);
   if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
+  // A bad definition no longer stops the host (the ODS/API keeps serving): it is reported here and answers 406.
+  for (const problem of profiles.problems) logger.warn({ problem }, 'API profile not served: requests naming it answer 406');
   logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
   // Migrations may take long on large tables: they run on their own connection, without the request bound.
   const migrator = createDb(config.databaseUrl, { timeoutMs: 0 });
