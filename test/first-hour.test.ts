@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
+import { tiersConfigFile } from './helpers/gateway.js';
 
 /** What a newcomer stumbled over in their first hour: each answer is now the one they should have got. */
 describe.each(engines)('a newcomer’s first requests on $name', (engine) => {
@@ -9,7 +10,7 @@ describe.each(engines)('a newcomer’s first requests on $name', (engine) => {
   let client: { clientId: string; secret: string };
 
   beforeAll(async () => {
-    app = await startTestApp(engine);
+    app = await startTestApp(engine, { EDGATE_CONFIG: tiersConfigFile() });
     await app.edorgs(...grandBend);
     client = await app.client({ name: 'Newcomer', edorgIds: [255901] });
   });
@@ -51,5 +52,45 @@ describe.each(engines)('a newcomer’s first requests on $name', (engine) => {
     const body = (await res.json()) as { error: string; error_description: string };
     expect(body.error).toBe('invalid_request');
     expect(body.error_description).toContain('send Content-Type: application/json');
+  });
+
+  it('labels a refused API call with its route template in the request metrics', async () => {
+    expect((await app.fetch('/stats/v1/attendance/summary?school_id=255901001')).status).toBe(401);
+    expect((await app.fetch('/data/v3/ed-fi/students/0123456789abcdef0123456789abcdef')).status).toBe(401);
+    const scrape = await (await app.fetch('/metrics')).text();
+    expect(scrape).toMatch(/edgate_http_requests_total\{method="GET",route="\/stats\/v1\/attendance\/summary",status="401"\} 1/);
+    expect(scrape).toMatch(/edgate_http_requests_total\{method="GET",route="\/data\/v3\/ed-fi\/students\/:id",status="401"\} 1/);
+  });
+
+  it('serves a scrape that keeps Prometheus naming rules (what `promtool check metrics` checks)', async () => {
+    const scrape = await (await app.fetch('/metrics')).text();
+    const types = [...scrape.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(([, name, type]) => ({ name, type }));
+    const helped = new Set([...scrape.matchAll(/^# HELP (\S+) \S/gm)].map(([, name]) => name));
+    expect(types.length).toBeGreaterThan(10);
+    for (const { name, type } of types) {
+      expect(name, name).toMatch(/^[a-z_:][a-z0-9_:]*$/);
+      expect(helped.has(name), `${name} has HELP`).toBe(true);
+      // Only counters end in _total; a counter always does.
+      expect(name.endsWith('_total'), `${type} ${name}`).toBe(type === 'counter');
+    }
+  });
+
+  it('answers no credentials with a bare Bearer challenge, and a 429 with the draft’s quota-exceeded problem type', async () => {
+    const anonymous = await app.fetch('/data/v3/ed-fi/students');
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer realm="edgate"');
+    expect(await anonymous.json()).toMatchObject({ error: 'missing_token' });
+
+    const tiny = await app.client({ tier: 'tiny', edorgIds: [255901] });
+    const token = await app.token(tiny);
+    let res: Response | undefined;
+    for (let i = 0; i < 11; i++) res = await app.fetch('/data/v3/ed-fi/schools', { headers: { authorization: `Bearer ${token}` } });
+    expect(res!.status).toBe(429);
+    expect(res!.headers.get('ratelimit-policy')).toBe('"minute";q=10;w=60, "day";q=1000000;w=86400;edgate-unit="cost"');
+    expect(await res!.json()).toMatchObject({
+      type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+      status: 429,
+      error: 'rate_limited',
+      'violated-policies': ['minute'],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import Koa, { type Middleware } from 'koa';
+import Koa, { type Context, type Middleware } from 'koa';
 
 import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
@@ -11,7 +11,7 @@ import { isProviderPath, oauthRoutes, providerListener, type RequestListener } f
 import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
-import { errorHandler } from './errors.js';
+import { errorHandler, matchedRoute } from './errors.js';
 import { requestContext } from './request-context.js';
 import type { Services } from './services.js';
 import { systemRoutes } from './system.js';
@@ -49,13 +49,27 @@ export function buildApp(services: Services): RequestListener {
   return (req, res) => (isProviderPath(req.url) ? provider(req, res) : koa(req, res));
 }
 
+/** The template of the route that would answer this request (`/data/v3/ed-fi/students/:id`), if any. */
+function routeTemplate(router: Router, ctx: Context): string | undefined {
+  const layers = router.match(ctx.path, ctx.method).pathAndMethod.filter((layer) => layer.methods.length > 0);
+  return layers.at(-1)?.path as string | undefined;
+}
+
 function buildKoaApp(services: Services, common: Middleware[]): Koa {
   const app = new Koa();
   for (const middleware of common) app.use(middleware);
   const router = new Router();
   for (const register of openRoutes) register(router, services);
   const guard = gateway(services);
-  app.use(async (ctx, next) => (guardedPrefixes.some((p) => ctx.path.startsWith(p)) ? guard(ctx, next) : next()));
+  const guarded: Middleware = async (ctx, next) => {
+    try {
+      await guard(ctx, next);
+    } finally {
+      // A call the gateway refused never reached the router: name its route for the metrics all the same.
+      if (!matchedRoute(ctx)) ctx.state.route = routeTemplate(router, ctx);
+    }
+  };
+  app.use(async (ctx, next) => (guardedPrefixes.some((p) => ctx.path.startsWith(p)) ? guarded(ctx, next) : next()));
   for (const register of guardedRoutes) register(router, services);
   app.use(router.routes());
   app.use(

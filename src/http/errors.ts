@@ -20,6 +20,9 @@ export const problemTypes: Record<string, string> = {
   namespace_not_permitted: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch',
   write_conflict: 'urn:ed-fi:api:conflict:write-conflict',
   internal_error: 'urn:ed-fi:api:system',
+  // draft-ietf-httpapi-ratelimit-headers §"Quota Exceeded", with its `violated-policies` member.
+  rate_limited: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+  cost_quota_exceeded: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
 };
 
 const titles: Record<number, string> = {
