@@ -1,4 +1,9 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ConfigError, loadConfig } from '../src/config/index.js';
 
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
@@ -92,5 +97,21 @@ describe.each(engines)('a newcomer’s first requests on $name', (engine) => {
       error: 'rate_limited',
       'violated-policies': ['minute'],
     });
+  });
+});
+
+describe('a mistyped DATABASE_URL', () => {
+  it('refuses a sqlite: path in a folder that does not exist, instead of creating an empty database there', () => {
+    const typo = join(tmpdir(), `edgate-no-such-folder-${process.pid}`, 'edgate.sqlite');
+    expect(() => loadConfig({ DATABASE_URL: `sqlite:${typo}` })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: `sqlite:${typo}` })).toThrow(/does not exist \(a typo\?\)/);
+    expect(existsSync(dirname(typo))).toBe(false);
+    // Development may create it; the default path is always created on first start.
+    expect(loadConfig({ DATABASE_URL: `sqlite:${typo}`, NODE_ENV: 'development' }).databaseUrl).toBe(`sqlite:${typo}`);
+    expect(loadConfig({}).databaseUrl).toBe('sqlite:./data/edgate.sqlite');
+  });
+
+  it('refuses a scheme that is neither sqlite: nor mysql:// as configuration (exit 78), not as a start failure', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'mysq://root@127.0.0.1/edgate' })).toThrow(/must start with sqlite: or mysql:\/\//);
   });
 });

@@ -90,7 +90,10 @@ export function errorHandler(logger: Logger) {
       }
     } catch (err) {
       const error = toApiError(err);
-      if (error.status >= 500) logger.error({ err, reqId: ctx.state.requestId }, 'request failed');
+      // A deliberate 5xx (503 not_configured, rate_limit_unavailable, …) is an expected state, not a bug: one warn
+      // line with its code. Only the unexpected (internal_error) is logged as an error, with its stack.
+      if (err instanceof ApiError && error.status >= 500) logger.warn({ reqId: ctx.state.requestId, status: error.status, code: error.code }, error.detail ?? error.code);
+      else if (error.status >= 500) logger.error({ err, reqId: ctx.state.requestId }, 'request failed');
       render(ctx, error);
     }
   };
