@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ConfigError, loadConfig } from '../src/config/index.js';
+import { pushRoster, readRoster } from '../src/sis/push.js';
 
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
@@ -113,5 +116,33 @@ describe('a mistyped DATABASE_URL', () => {
 
   it('refuses a scheme that is neither sqlite: nor mysql:// as configuration (exit 78), not as a start failure', () => {
     expect(() => loadConfig({ DATABASE_URL: 'mysq://root@127.0.0.1/edgate' })).toThrow(/must start with sqlite: or mysql:\/\//);
+  });
+});
+
+describe('sis push while rate limited', () => {
+  it('announces each wait with its length, so a terminal can count it down', async () => {
+    let calls = 0;
+    const server = createServer((_req, res) => {
+      calls += 1;
+      if (calls === 1) {
+        res.writeHead(429, { 'retry-after': '2', 'content-type': 'application/json' }).end('{"error":"rate_limited"}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"received":1,"created":1,"updated":0,"unchanged":0}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'edgate-push-wait-'));
+    try {
+      const file = join(dir, 'roster.csv');
+      writeFileSync(file, 'studentUniqueId,firstName,lastSurname,birthDate,schoolId,entryDate,entryGradeLevelDescriptor\n604901,Ana,Diaz,2010-05-04,255901001,2025-08-20,uri://ed-fi.org/GradeLevelDescriptor#Ninth grade\n');
+      const waits: Array<[number, string]> = [];
+      const { port } = server.address() as AddressInfo;
+      const summary = await pushRoster(readRoster(file), { url: `http://127.0.0.1:${port}`, secret: 's', batchSize: 10, concurrency: 1, onWait: (ms, reason) => waits.push([ms, reason]) });
+      expect(waits).toEqual([[2000, 'rate limited']]);
+      expect(summary).toMatchObject({ created: 1, rate_limited: 1 });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
