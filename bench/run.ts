@@ -7,6 +7,7 @@ const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<voi
   gateway: () => import('./gateway.js'),
   edfi: () => import('./edfi.js'),
   sis: () => import('./sis.js'),
+  usage: () => import('./usage.js'),
 };
 
 async function main() {

@@ -37,16 +37,20 @@ describe.each(engines)('discovery and introspection on $name', (engine) => {
       issuer,
       token_endpoint: `${app.url}/oauth/token`,
       jwks_uri: `${app.url}/.well-known/jwks.json`,
-      grant_types_supported: ['client_credentials'],
+      // client_credentials for API clients; authorization_code (PKCE S256) for the developer portal's sign-in.
+      grant_types_supported: ['authorization_code', 'client_credentials'],
+      authorization_endpoint: `${app.url}/oauth/authorize`,
+      end_session_endpoint: `${app.url}/oauth/session/end`,
+      code_challenge_methods_supported: ['S256'],
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
       introspection_endpoint: `${app.url}/oauth/introspect`,
-      response_types_supported: [],
+      response_types_supported: ['code'],
     });
   });
 
   it('advertises no endpoint that is not served', async () => {
     const doc = await metadata('/.well-known/oauth-authorization-server');
-    for (const absent of ['authorization_endpoint', 'pushed_authorization_request_endpoint', 'revocation_endpoint', 'userinfo_endpoint', 'end_session_endpoint', 'dpop_signing_alg_values_supported']) {
+    for (const absent of ['pushed_authorization_request_endpoint', 'revocation_endpoint', 'userinfo_endpoint', 'dpop_signing_alg_values_supported']) {
       expect(doc).not.toHaveProperty(absent);
     }
     // Every advertised endpoint answers something other than 404.
@@ -55,7 +59,7 @@ describe.each(engines)('discovery and introspection on $name', (engine) => {
       const res = await app.fetch(path, name === 'jwks_uri' ? {} : { method: 'POST' });
       expect(res.status, `${name} ${path}`).not.toBe(404);
     }
-    expect((await app.fetch('/oauth/authorize')).status).toBe(404);
+    expect((await app.fetch('/oauth/me')).status).toBe(404);
     expect((await app.fetch('/request', { method: 'POST' })).status).toBe(404);
   });
 

@@ -388,6 +388,50 @@ describe.each(engines)('API profiles on $name', (engine) => {
     });
   });
 
+  describe('issue 9 §2: what a profile hides stays hidden', () => {
+    it('refuses a hidden member as a filter exactly as an unknown one: no yes/no oracle', async () => {
+      const asNutrition = readable('student', 'nutrition');
+      const answers = [];
+      for (const sex of ['Female', 'Male']) {
+        const res = await nutrition.get(`students?studentUniqueId=P-1001&birthSexDescriptor=uri://ed-fi.org/SexDescriptor%23${sex}`, asNutrition);
+        const body = await problem(res, 400, 'bad_request');
+        answers.push(body.detail);
+      }
+      expect(answers[0]).toBe(answers[1]);
+      const unknown = await problem(await nutrition.get('students?favouriteColour=blue', asNutrition), 400, 'bad_request');
+      expect(String(unknown.detail).replace('favouriteColour', 'X')).toBe(String(answers[0]).replace('birthSexDescriptor', 'X'));
+      await problem(await nutrition.get('students?birthCity=Grand%20Bend', asNutrition), 400, 'bad_request');
+    });
+
+    it('still filters on the members the profile lets the client read', async () => {
+      const { lastSurname } = await storedStudent();
+      const res = await nutrition.get(`students?lastSurname=${encodeURIComponent(String(lastSurname))}&studentUniqueId=P-1001`, readable('student', 'nutrition'));
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as unknown[]).length).toBe(1);
+      const excluded = await profiled.get('students?birthDate=2010-05-04', readable('student', 'student-exclude'));
+      await problem(excluded, 400, 'bad_request');
+      expect((await profiled.get('students?birthDate=2010-05-04', readable('student', 'student-middlename'))).status).toBe(200);
+    });
+
+    it('refuses plain-JSON writes from a client whose profile covers the resource only for reading (405, as the ODS/API), and changes nothing', async () => {
+      const before = await storedStudent();
+      for (const contentType of ['application/json', undefined]) {
+        await problem(await nutrition.send('POST', 'students', { ...ada, firstName: 'Overwritten' }, contentType), 405, 'profile_method_not_allowed');
+        await problem(await nutrition.send('PUT', `students/${studentId}`, { ...ada, firstName: 'Overwritten' }, contentType), 405, 'profile_method_not_allowed');
+      }
+      expect(await storedStudent()).toEqual(before);
+    });
+
+    it('with the Read Only claim set the Nutrition vendor writes nothing at all: not even DELETE', async () => {
+      const vendor = await caller(app, { edorgIds: [255901], profiles: ['Nutrition'], claimSet: 'Read Only' });
+      expect((await vendor.get(`students/${studentId}`, readable('student', 'nutrition'))).status).toBe(200);
+      const token = await app.token(await app.client({ edorgIds: [255901], profiles: ['Nutrition'], claimSet: 'Read Only' }));
+      const deleted = await app.fetch(`${data}/students/${studentId}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      await problem(deleted, 403, 'authorization_denied');
+      expect((await storedStudent()).studentUniqueId).toBe('P-1001');
+    });
+  });
+
   it('lists each profile media type per resource in the OpenAPI document', async () => {
     const doc = (await (await app.fetch('/metadata/openapi.json')).json()) as { paths: Record<string, Record<string, { requestBody?: { content: object }; responses: Record<string, { content?: object }> }>> };
     const students = doc.paths[`${data}/students`];

@@ -210,7 +210,8 @@ describe.each(engines)('tokens on $name', (engine) => {
       issuer,
       token_endpoint: expect.stringMatching(/\/oauth\/token$/),
       jwks_uri: expect.stringMatching(/\/\.well-known\/jwks\.json$/),
-      grant_types_supported: ['client_credentials'],
+      // client_credentials for API clients; authorization_code for the developer portal's sign-in.
+      grant_types_supported: ['authorization_code', 'client_credentials'],
     });
     const keys = await jwks();
     expect(keys.keys.every((k) => k.d === undefined && k.p === undefined)).toBe(true);

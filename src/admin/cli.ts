@@ -10,11 +10,14 @@ import { fromRoot } from '../config/paths.js';
 import { createDb, migrate } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { ApiError } from '../errors.js';
+import { accessCommands } from './access.js';
+import { auditCommands } from './audit.js';
 import { clientCommands } from './client.js';
 import type { Command, CommandResult, Flags } from './context.js';
 import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
+import { partnerCommands } from './partner.js';
 import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
@@ -23,6 +26,9 @@ const groups: Record<string, Record<string, Command>> = {
   keys: keyCommands,
   db: dbCommands,
   sis: sisCommands,
+  partner: partnerCommands,
+  access: accessCommands,
+  audit: auditCommands,
 };
 
 /** Commands that run without the server's database or configuration (integrator tools). */
@@ -39,6 +45,14 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   client create --name "…" --tier TIER [--edorg N]… [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…
   client list
   client show|update|rotate-secret|disable|enable CLIENT_ID   (update takes the create flags)
+  client pending               portal applications waiting for an admin's approval
+  client approve CLIENT_ID     lets a pending portal application get tokens
+  partner add --name "…" --edorg N…   a vendor organisation and its approved reach
+  partner list
+  partner invite --partner PARTNER_ID --email ADDRESS   prints a one-time link to set a password (mailed too with SMTP_URL)
+  access list [--status pending|approved|denied] [--partner PARTNER_ID]
+  access approve|deny REQUEST_ID [--note "…"]   approving adds the schools to the partner and its applications
+  audit list [--limit N] [--partner PARTNER_ID]
   keys list|rotate
   sis issue-secret --edorg N   prints the institution's new SIS secret once; at most two live, issuing a third retires the oldest
   sis revoke --edorg N [--secret-id ID]   all of the institution's secrets, or the one named
@@ -66,6 +80,11 @@ const options = {
   url: { type: 'string' },
   'batch-size': { type: 'string' },
   concurrency: { type: 'string' },
+  partner: { type: 'string' },
+  email: { type: 'string' },
+  status: { type: 'string' },
+  note: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 function version(): string {
@@ -109,7 +128,8 @@ async function main(argv: string[]): Promise<void> {
   if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
 
   const config = loadConfig();
-  const db = createDb(config.databaseUrl);
+  // Admin commands (migrations among them) are watched by an operator: no statement bound.
+  const db = createDb(config.databaseUrl, { timeoutMs: 0 });
   try {
     await migrate(db);
     print(await command({ config, db, flags, args, hashKey: () => resolveSecretHashKey(db, config) }), flags.json);

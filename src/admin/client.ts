@@ -14,6 +14,9 @@ import {
 } from '../db/clients.js';
 import { ApiError } from '../errors.js';
 import { announceRevocation } from '../gateway/revocation.js';
+import { approveApplication, listPendingApplications } from '../portal/applications.js';
+import { actorName, audit } from '../portal/audit.js';
+import { adminActor, commandId } from './actor.js';
 import { flagList, flagString, keyValues, table, type AdminContext, type Command } from './context.js';
 
 /** What a client may be given: the configured tiers, claim sets and the profiles defined in profilesDir. */
@@ -87,5 +90,17 @@ export const clientCommands: Record<string, Command> = {
   },
   async enable(ctx) {
     return shown(describeClient(await setDisabled(ctx, false)));
+  },
+  /** Portal applications on a tier that needs approval, waiting for it. */
+  async pending(ctx) {
+    const applications = await listPendingApplications(ctx.db);
+    return { json: { applications }, human: table(applications, ['client_id', 'name', 'tier', 'partner', 'created_at']) };
+  },
+  async approve(ctx) {
+    const clientId = clientIdArg(ctx);
+    const actor = adminActor();
+    const approved = await approveApplication(ctx.db, clientId, actorName(actor));
+    await audit(ctx.db, { actor, action: 'application.approved', subject: clientId, partnerId: approved.partnerId, requestId: commandId, detail: { tier: approved.tier } });
+    return shown(describeClient(await requireClient(ctx.db, clientId)));
   },
 };

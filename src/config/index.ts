@@ -17,6 +17,8 @@ export interface Config {
   /** The API's resource identifier (`aud`). */
   audience: string;
   databaseUrl: string;
+  /** Bound on every database step (connect, pool acquire, statement); past it the API answers 503. */
+  databaseTimeoutMs: number;
   redisUrl?: string;
   /** Prefix for every Redis key, so several deployments (or test runs) can share one Redis. */
   redisPrefix: string;
@@ -33,6 +35,18 @@ export interface Config {
   /** How often an instance looks for rotated signing keys and disabled clients. */
   refreshSeconds: number;
   logLevel: string;
+  portal: PortalConfig;
+}
+
+/** The developer portal's settings (config file key `portal`; SMTP_URL and MAIL_FROM from the environment). */
+export interface PortalConfig {
+  /** Tiers an admin must approve (`edgate client approve`) before an application on them gets a token. */
+  approvalTiers: TierName[];
+  /** Invite links are mailed too when set (`smtp://user:pass@host:587`, `smtps://…`); else only printed. */
+  smtpUrl?: string;
+  mailFrom: string;
+  /** A portal session ends this long after sign-in. */
+  sessionHours: number;
 }
 
 /** The contract's default tier table (API.md section 4). */
@@ -78,6 +92,21 @@ function parseTiers(raw: unknown): Record<TierName, Tier> {
   return tiers;
 }
 
+function parsePortal(raw: unknown, tiers: Record<TierName, Tier>, env: Env): PortalConfig {
+  const portal = (raw ?? {}) as Partial<PortalConfig>;
+  // Premium by default: the tier with the largest quotas is the one worth a human look.
+  const approvalTiers = portal.approvalTiers ?? ['premium'].filter((name) => name in tiers);
+  if (!Array.isArray(approvalTiers) || approvalTiers.some((name) => !(name in tiers))) {
+    throw new ConfigError(`portal.approvalTiers must list configured tiers (${Object.keys(tiers).join(', ')}), got ${JSON.stringify(approvalTiers)}`);
+  }
+  return {
+    approvalTiers,
+    smtpUrl: env.SMTP_URL || portal.smtpUrl || undefined,
+    mailFrom: env.MAIL_FROM || portal.mailFrom || 'edgate <no-reply@localhost>',
+    sessionHours: int('portal.sessionHours', portal.sessionHours ?? 8, 1),
+  };
+}
+
 /** Env wins over the file named by EDGATE_CONFIG, which wins over the defaults. */
 export function loadConfig(env: Env = process.env): Config {
   const file = readConfigFile(env.EDGATE_CONFIG);
@@ -90,6 +119,7 @@ export function loadConfig(env: Env = process.env): Config {
   const port = int('PORT', pick('PORT', 'port') ?? 3000, 0);
   const publicUrl = (pick('PUBLIC_URL', 'publicUrl') ?? `http://localhost:${port}`).replace(/\/$/, '');
   const sisSync = (file.sisSync ?? {}) as Partial<Config['sisSync']>;
+  const tiers = parseTiers(file.tiers);
   const config: Config = {
     production: env.NODE_ENV === 'production',
     port,
@@ -97,10 +127,11 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     audience: pick('AUDIENCE', 'audience') ?? publicUrl,
     databaseUrl: pick('DATABASE_URL', 'databaseUrl') ?? 'sqlite:./data/edgate.sqlite',
+    databaseTimeoutMs: int('DATABASE_TIMEOUT_MS', pick('DATABASE_TIMEOUT_MS', 'databaseTimeoutMs') ?? 10_000, 100),
     redisUrl: pick('REDIS_URL', 'redisUrl'),
     redisPrefix: pick('REDIS_PREFIX', 'redisPrefix') ?? 'edgate:',
     tokenTtlSeconds: int('TOKEN_TTL_SECONDS', pick('TOKEN_TTL_SECONDS', 'tokenTtlSeconds') ?? 3600, 1),
-    tiers: parseTiers(file.tiers),
+    tiers,
     sisSync: {
       requestsPerMinute: int('sisSync.requestsPerMinute', sisSync.requestsPerMinute ?? 20, 1),
       maxBatch: int('sisSync.maxBatch', sisSync.maxBatch ?? 5_000, 1),
@@ -111,6 +142,7 @@ export function loadConfig(env: Env = process.env): Config {
     gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),
     refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
     logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
+    portal: parsePortal(file.portal, tiers, env),
   };
   const databaseUrl = pick('DATABASE_URL', 'databaseUrl');
   if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl, env);

@@ -16,6 +16,8 @@ export interface ClientRecord {
   namespacePrefixes: string[];
   profiles: string[];
   disabled: boolean;
+  /** Registered in the portal on a tier that needs an admin's approval, not yet approved: no token. */
+  pending: boolean;
   edorgIds: number[];
   createdAt: number;
   updatedAt: number;
@@ -50,7 +52,9 @@ function newClientId(): string {
   return Array.from({ length: 20 }, () => idAlphabet[randomInt(idAlphabet.length)]).join('');
 }
 
-function toRecord(row: ClientRow, edorgIds: number[]): ClientRecord {
+type ClientRowWithApproval = ClientRow & { pending?: number | boolean | null };
+
+function toRecord(row: ClientRowWithApproval, edorgIds: number[]): ClientRecord {
   return {
     clientId: row.client_id,
     name: row.name,
@@ -60,6 +64,7 @@ function toRecord(row: ClientRow, edorgIds: number[]): ClientRecord {
     namespacePrefixes: JSON.parse(row.namespace_prefixes) as string[],
     profiles: JSON.parse(row.profiles) as string[],
     disabled: Boolean(row.disabled),
+    pending: Boolean(row.pending),
     edorgIds,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
@@ -77,6 +82,7 @@ export function describeClient(c: ClientRecord) {
     namespace_prefixes: c.namespacePrefixes,
     profiles: c.profiles,
     disabled: c.disabled,
+    pending: c.pending,
     created_at: new Date(c.createdAt).toISOString(),
     updated_at: new Date(c.updatedAt).toISOString(),
   };
@@ -109,8 +115,13 @@ async function edorgIdsOf(db: Db, clientId: string): Promise<number[]> {
   return rows.map((r: { edorg_id: number }) => Number(r.edorg_id));
 }
 
+/** Clients with the portal's approval state (absent for clients the CLI created: never pending). */
+function clientsWithApproval(db: Db) {
+  return db('clients').leftJoin('portal_applications as a', 'a.client_id', 'clients.client_id').select('clients.*', 'a.pending');
+}
+
 export async function findClient(db: Db, clientId: string): Promise<ClientRecord | undefined> {
-  const row = await db<ClientRow>('clients').where({ client_id: clientId }).first();
+  const row = (await clientsWithApproval(db).where('clients.client_id', clientId).first()) as ClientRowWithApproval | undefined;
   return row ? toRecord(row, await edorgIdsOf(db, clientId)) : undefined;
 }
 
@@ -122,7 +133,7 @@ export async function requireClient(db: Db, clientId: string): Promise<ClientRec
 
 export async function listClients(db: Db): Promise<ClientRecord[]> {
   const [rows, links] = await Promise.all([
-    db<ClientRow>('clients').orderBy('created_at').orderBy('client_id'),
+    clientsWithApproval(db).orderBy('clients.created_at').orderBy('clients.client_id') as Promise<ClientRowWithApproval[]>,
     db('client_edorgs').orderBy('edorg_id').select('client_id', 'edorg_id'),
   ]);
   return rows.map((row) =>

@@ -74,7 +74,7 @@ export class Authorizer {
     if (!resource.namespacePath) return allow;
     const namespace = String(valueAt(body, resource.namespacePath) ?? '');
     const prefixes = caller.client.namespacePrefixes;
-    if (prefixes.some((prefix) => namespace.startsWith(prefix))) return allow;
+    if (prefixes.some((prefix) => namespaceUnder(namespace, prefix))) return allow;
     return deny(
       'namespace_not_permitted',
       `The namespace '${namespace}' does not start with one of the caller's namespace prefixes (${prefixes.length ? prefixes.join(', ') : 'none assigned'}).`,
@@ -90,4 +90,15 @@ export class Authorizer {
     return { kind: 'all' };
   }
 
+}
+
+/**
+ * A namespace is under a prefix when it is the prefix, or continues it at a path boundary:
+ * `uri://ed-fi.org` admits `uri://ed-fi.org/Assessment` but not `uri://ed-fi.org.evil.example/…`.
+ * (The ODS/API compares `Namespace LIKE prefix + '%'`, a plain prefix; edgate is stricter on purpose.)
+ * A prefix that itself ends in `/` already marks its boundary.
+ */
+export function namespaceUnder(namespace: string, prefix: string): boolean {
+  if (!prefix || !namespace.startsWith(prefix)) return false;
+  return namespace.length === prefix.length || prefix.endsWith('/') || namespace[prefix.length] === '/';
 }

@@ -8,6 +8,12 @@ export interface ReadRepresentation {
   contentType: string;
   /** Shapes one item for the client (single and collection GETs alike). */
   shape(item: Item): Item;
+  /**
+   * Whether the member at this path (`['birthDate']`, `['schoolReference', 'schoolId']`) is
+   * readable: only readable members may be query filters, or a hidden member could be read one
+   * yes/no answer at a time.
+   */
+  readable(path: string[]): boolean;
 }
 
 export interface WriteRepresentation {
@@ -30,6 +36,6 @@ export interface ContentPolicy {
 
 /** No profiles: everything is read and written as application/json. */
 export const plainJson: ContentPolicy = {
-  forRead: () => ({ contentType: 'application/json', shape: (item) => item }),
+  forRead: () => ({ contentType: 'application/json', shape: (item) => item, readable: () => true }),
   forWrite: () => ({ filter: (incoming) => incoming }),
 };

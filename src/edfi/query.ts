@@ -66,8 +66,16 @@ function typedValue(name: string, filterable: Filterable, raw: string): string |
   return value;
 }
 
-/** offset/limit/totalCount and property filters; anything else in the query string is a 400. */
-export function parsePage(query: Record<string, string | string[] | undefined>, filterables: Map<string, Filterable>): Page {
+/**
+ * offset/limit/totalCount and property filters; anything else in the query string is a 400.
+ * Only members `readable` under the caller's profile may filter, and a hidden one is refused
+ * exactly as an unknown one is, so the refusal says nothing about the member either.
+ */
+export function parsePage(
+  query: Record<string, string | string[] | undefined>,
+  filterables: Map<string, Filterable>,
+  readable: (path: string[]) => boolean = () => true,
+): Page {
   const page: Page = { offset: 0, limit: defaultLimit, totalCount: false, filters: [] };
   for (const [name, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
@@ -79,7 +87,7 @@ export function parsePage(query: Record<string, string | string[] | undefined>, 
       page.totalCount = raw === 'true';
     } else {
       const filterable = filterables.get(name);
-      if (!filterable) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
+      if (!filterable || !readable(filterable.path.split('.'))) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
       page.filters.push({ filterable, value: typedValue(name, filterable, raw) });
     }
   }

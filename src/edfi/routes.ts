@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { loadClaimSets, type Action, type ClaimSets } from '../config/claim-sets.js';
 import { enforce, ApiError } from '../errors.js';
 import { approvedSchools } from '../gateway/index.js';
-import { readJson } from '../http/body.js';
+import { readJsonBody } from '../http/body.js';
 import type { Services } from '../http/services.js';
 import { Authorizer, type Caller } from './authorization.js';
 import { plainJson, type ContentPolicy } from './content-policy.js';
@@ -31,7 +31,7 @@ const serverMembers = ['_etag', '_lastModifiedDate', 'link'];
 
 /** A body as written: a JSON object without the server-assigned members. */
 async function readItem(ctx: Context): Promise<Body> {
-  const raw = await readJson(ctx);
+  const raw = await readJsonBody(ctx);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed({ $: ['The request body must be a JSON object.'] });
   // Clients echo these back from a GET; they are the server's to set, so they are dropped.
   const body = { ...(raw as Body) };
@@ -84,8 +84,8 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
 
       router.get(collection, async (ctx) => {
         const caller = await callerOf(ctx);
-        const page = parsePage(ctx.query, filterables);
         const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+        const page = parsePage(ctx.query, filterables, read.readable);
         await prepare();
         const scope = await authorizer.collectionScope(caller, resource);
         if ('ok' in scope) {

@@ -4,7 +4,6 @@ import { ApiError } from '../errors.js';
 import type { Services } from '../http/services.js';
 import { costOf } from './costs.js';
 import { authenticationCounter, gatewayCounter } from './metrics.js';
-import { RateLimits } from './rate-limit.js';
 import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
 import { invalidToken, type AccessClaims } from './verifier.js';
 
@@ -24,9 +23,9 @@ function revocationsFor({ redis, config, db, logger }: Services): Revocations {
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
 export function gateway(services: Services) {
-  const { verifier, config, metrics } = services;
+  const { verifier, metrics, directory } = services;
   const revocations = revocationsFor(services);
-  const limits = new RateLimits(config.tiers, { redis: services.redis, prefix: config.redisPrefix });
+  const { limits, usage } = services;
   const outcomes = gatewayCounter(metrics.registry);
   const authentications = authenticationCounter(metrics.registry);
 
@@ -44,6 +43,12 @@ export function gateway(services: Services) {
     const claims = verifier.alreadyVerified(ctx.get('authorization')) ?? (await authenticate(ctx));
     ctx.state.clientId = claims.clientId;
     ctx.state.tier = claims.tier;
+    // A validly signed token for a client this server does not know (deleted, or another deployment's
+    // id under a shared key) is refused here, for every guarded route alike.
+    if (!(directory.knownToExist(claims.clientId) ?? (await directory.find(claims.clientId)) !== undefined)) {
+      authentications.inc({ result: 'unknown_client' });
+      throw invalidToken('the token names a client this server does not know');
+    }
     // Checked before the limits, so a revoked client spends no quota.
     if (revocations.knownRevoked(claims.clientId) ?? (await revocations.isRevoked(claims.clientId))) {
       outcomes.inc({ tier: claims.tier, outcome: 'revoked' });
@@ -51,6 +56,8 @@ export function gateway(services: Services) {
     }
     const admission = await limits.admit(claims.clientId, claims.tier, costOf(ctx.method, ctx.path));
     outcomes.inc({ tier: claims.tier, outcome: admission.outcome });
+    // The portal's usage picture: admitted calls and 429s, counted synchronously in memory.
+    if (admission.outcome !== 'unavailable') usage.record(claims.clientId, admission.outcome === 'admitted');
     ctx.set(admission.headers);
     if (admission.refusal) throw admission.refusal;
     ctx.req.headers['x-claim-schools'] = claims.schools.join(',');

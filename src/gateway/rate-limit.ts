@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 
 import type { Tier } from '../config/index.js';
 import { ApiError } from '../errors.js';
@@ -15,15 +15,6 @@ export interface Admission {
   headers: Record<string, string>;
   refusal?: ApiError;
 }
-
-interface TierLimiters {
-  minute: RateLimiterAbstract;
-  day: RateLimiterAbstract;
-  policy: string;
-}
-
-/** A counter's answer: within quota or over it; a store failure is thrown. */
-type Attempt = { within: boolean; res: RateLimiterRes };
 
 /** Where the counters live: this process, or a Redis shared by every instance. */
 export interface LimitStore {
@@ -45,16 +36,98 @@ export function policyHeader(tier: Tier): string {
 /** Whole seconds, at least 1: a client told "0" would retry at once into the same refusal. */
 const wholeSeconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
 
-function limiter(store: LimitStore, name: string, points: number, duration: number): RateLimiterAbstract {
-  const keyPrefix = `${store.prefix}rl:${name}`;
-  if (!store.redis) return new RateLimiterMemory({ points, duration, keyPrefix });
-  // The library's Lua script increments and reads in one step: atomic across instances.
-  return new RateLimiterRedis({ storeClient: store.redis, points, duration, keyPrefix, rejectIfRedisNotReady: true });
+/** One counter's state after a call: how much is used and when its window ends. */
+interface Count {
+  used: number;
+  msBeforeNext: number;
 }
 
-/** A counter refusal is a RateLimiterRes; anything else is the store failing. */
-function isStoreFailure(err: unknown): boolean {
-  return !(err instanceof RateLimiterRes);
+/** Both counters after one call, and which of them refused it. */
+interface Tally {
+  minute: Count;
+  day: Count;
+  refused?: 'minute' | 'day';
+}
+
+/** Where one tier's two counters live. Both are fixed windows starting at the client's first call. */
+interface Counters {
+  /** Counts one request; spends `cost` only when the minute admits it and the day can pay it whole. */
+  hit(clientId: string, cost: number): Promise<Tally>;
+  /** The day's count as it stands, consuming nothing. */
+  today(clientId: string): Promise<Count>;
+}
+
+/**
+ * Both counters in one Lua script, so a call is counted atomically across instances: the minute
+ * always counts; the day's cost is spent only when the minute admits and the day covers it. No
+ * refused call ever holds cost, not even for a moment, so concurrent calls never see the day
+ * emptier than it is (the first burst once reported "day";r=0 with budget left: refused calls'
+ * costs were taken and given back in separate steps).
+ */
+const tallyScript = `
+local function pttl(key, seconds)
+  local ttl = redis.call('pttl', key)
+  if ttl < 0 then return seconds * 1000 end
+  return ttl
+end
+redis.call('set', KEYS[1], 0, 'EX', ARGV[1], 'NX')
+local minute = redis.call('incr', KEYS[1])
+local cost = tonumber(ARGV[5])
+local day = tonumber(redis.call('get', KEYS[2]) or '0')
+local refused = ''
+if minute > tonumber(ARGV[3]) then
+  refused = 'minute'
+elseif day + cost > tonumber(ARGV[4]) then
+  refused = 'day'
+else
+  redis.call('set', KEYS[2], 0, 'EX', ARGV[2], 'NX')
+  day = redis.call('incrby', KEYS[2], cost)
+end
+return {minute, pttl(KEYS[1], ARGV[1]), day, pttl(KEYS[2], ARGV[2]), refused}
+`;
+
+function redisCounters(redis: Redis, prefix: string, tierName: string, tier: Tier): Counters {
+  const command = `edgateTally`;
+  if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 2, lua: tallyScript });
+  const run = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<[number, number, number, number, string]>>)[command].bind(redis);
+  return {
+    async hit(clientId, cost) {
+      // Key names as rate-limiter-flexible wrote them, so counters survive an upgrade in place.
+      const keys = [`${prefix}rl:minute:${tierName}:${clientId}`, `${prefix}rl:day:${tierName}:${clientId}`];
+      const [minute, minuteMs, day, dayMs, refused] = await run(...keys, minuteSeconds, daySeconds, tier.requestsPerMinute, tier.costPerDay, cost);
+      return { minute: { used: minute, msBeforeNext: minuteMs }, day: { used: day, msBeforeNext: dayMs }, refused: (refused || undefined) as Tally['refused'] };
+    },
+    async today(clientId) {
+      const key = `${prefix}rl:day:${tierName}:${clientId}`;
+      const [used, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
+      return { used: Number(used ?? 0), msBeforeNext: ttl > 0 ? ttl : 0 };
+    },
+  };
+}
+
+/**
+ * In-process counters (one instance). The minute is consumed first and the day only when the
+ * minute admits; a day that cannot cover the cost is given it back at once.
+ */
+function memoryCounters(prefix: string, tierName: string, tier: Tier): Counters {
+  const minute = new RateLimiterMemory({ points: tier.requestsPerMinute, duration: minuteSeconds, keyPrefix: `${prefix}rl:minute:${tierName}` });
+  const day = new RateLimiterMemory({ points: tier.costPerDay, duration: daySeconds, keyPrefix: `${prefix}rl:day:${tierName}` });
+  const count = (res: RateLimiterRes | null, seconds: number): Count => ({ used: res?.consumedPoints ?? 0, msBeforeNext: res?.msBeforeNext ?? seconds * 1000 });
+  const settle = (p: Promise<RateLimiterRes>) => p.then((res) => ({ ok: true, res }), (res: RateLimiterRes) => ({ ok: false, res }));
+  return {
+    async hit(clientId, cost) {
+      const perMinute = await settle(minute.consume(clientId, 1));
+      if (!perMinute.ok) return { minute: count(perMinute.res, minuteSeconds), day: count(await day.get(clientId), daySeconds), refused: 'minute' };
+      const perDay = await settle(day.consume(clientId, cost));
+      if (perDay.ok) return { minute: count(perMinute.res, minuteSeconds), day: count(perDay.res, daySeconds) };
+      const refunded = await day.reward(clientId, cost);
+      return { minute: count(perMinute.res, minuteSeconds), day: count(refunded, daySeconds), refused: 'day' };
+    },
+    async today(clientId) {
+      const res = await day.get(clientId);
+      return { used: res?.consumedPoints ?? 0, msBeforeNext: res?.msBeforeNext ?? 0 };
+    },
+  };
 }
 
 function unavailable(): ApiError {
@@ -67,16 +140,21 @@ function unavailable(): ApiError {
  * Every call counts against the minute, refused ones too; only admitted calls spend cost.
  */
 export class RateLimits {
-  private readonly tiers = new Map<string, TierLimiters>();
+  private readonly tiers = new Map<string, { tier: Tier; counters: Counters; policy: string }>();
 
   constructor(tiers: Record<string, Tier>, store: LimitStore) {
     for (const [name, tier] of Object.entries(tiers)) {
-      this.tiers.set(name, {
-        minute: limiter(store, `minute:${name}`, tier.requestsPerMinute, minuteSeconds),
-        day: limiter(store, `day:${name}`, tier.costPerDay, daySeconds),
-        policy: policyHeader(tier),
-      });
+      const counters = store.redis ? redisCounters(store.redis, store.prefix, name, tier) : memoryCounters(store.prefix, name, tier);
+      this.tiers.set(name, { tier, counters, policy: policyHeader(tier) });
     }
+  }
+
+  /** Cost spent in the client's current day window, for the portal: nothing is consumed. */
+  async spentToday(clientId: string, tierName: string): Promise<{ spent: number; quota: number; resetsInMs: number }> {
+    const limits = this.tiers.get(tierName);
+    if (!limits) return { spent: 0, quota: 0, resetsInMs: 0 };
+    const day = await limits.counters.today(clientId);
+    return { spent: day.used, quota: limits.tier.costPerDay, resetsInMs: day.msBeforeNext };
   }
 
   /** Never rejects: a store failure is an `unavailable` admission (the gateway fails closed). */
@@ -84,43 +162,24 @@ export class RateLimits {
     const limits = this.tiers.get(tierName);
     // The verifier refuses unknown tiers, so this is a config reload race at most: refuse.
     if (!limits) return { outcome: 'unavailable', headers: {}, refusal: unavailable() };
+    let tally: Tally;
     try {
-      // Both counters at once: with Redis that is one round trip of latency instead of two.
-      const [perMinute, perDay] = await Promise.all([attempt(limits.minute, clientId, 1), attempt(limits.day, clientId, cost)]);
-      if (perMinute.within && perDay.within) return { outcome: 'admitted', headers: this.headers(limits, perMinute.res, perDay.res) };
-      return this.refuse(limits, clientId, cost, perMinute, perDay);
-    } catch (err) {
-      if (isStoreFailure(err)) return { outcome: 'unavailable', headers: { 'RateLimit-Policy': limits.policy }, refusal: unavailable() };
-      throw err;
+      tally = await limits.counters.hit(clientId, cost);
+    } catch {
+      return { outcome: 'unavailable', headers: { 'RateLimit-Policy': limits.policy }, refusal: unavailable() };
     }
-  }
-
-  private async refuse(limits: TierLimiters, clientId: string, cost: number, perMinute: Attempt, perDay: Attempt): Promise<Admission> {
-    // A refused call must not spend the daily budget: give its cost back, so cheaper calls still fit.
-    // (Until then a concurrent call may see less budget than there is: under-admission, never over.)
-    const today = await limits.day.reward(clientId, cost);
-    const headers = this.headers(limits, perMinute.res, today);
-    if (!perMinute.within) {
-      const refusal = new ApiError(429, 'rate_limited', 'too many requests this minute for your tier', { 'violated-policies': ['minute'] }, { ...headers, 'Retry-After': wholeSeconds(perMinute.res.msBeforeNext) });
+    const { tier, policy } = limits;
+    const headers = {
+      'RateLimit-Policy': policy,
+      RateLimit: `"minute";r=${Math.max(tier.requestsPerMinute - tally.minute.used, 0)};t=${wholeSeconds(tally.minute.msBeforeNext)}, "day";r=${Math.max(tier.costPerDay - tally.day.used, 0)};t=${wholeSeconds(tally.day.msBeforeNext)}`,
+    };
+    if (!tally.refused) return { outcome: 'admitted', headers };
+    if (tally.refused === 'minute') {
+      const refusal = new ApiError(429, 'rate_limited', 'too many requests this minute for your tier', { 'violated-policies': ['minute'] }, { ...headers, 'Retry-After': wholeSeconds(tally.minute.msBeforeNext) });
       return { outcome: 'rate_limited', headers, refusal };
     }
     const detail = `this call costs ${cost}; today's cost quota for your tier does not cover it`;
-    const refusal = new ApiError(429, 'cost_quota_exceeded', detail, { 'violated-policies': ['day'] }, { ...headers, 'Retry-After': wholeSeconds(perDay.res.msBeforeNext) });
+    const refusal = new ApiError(429, 'cost_quota_exceeded', detail, { 'violated-policies': ['day'] }, { ...headers, 'Retry-After': wholeSeconds(tally.day.msBeforeNext) });
     return { outcome: 'cost_quota_exceeded', headers, refusal };
   }
-
-  private headers({ policy }: TierLimiters, minute: RateLimiterRes, day: RateLimiterRes): Record<string, string> {
-    return {
-      'RateLimit-Policy': policy,
-      RateLimit: `"minute";r=${minute.remainingPoints};t=${wholeSeconds(minute.msBeforeNext)}, "day";r=${day.remainingPoints};t=${wholeSeconds(day.msBeforeNext)}`,
-    };
-  }
-}
-
-/** One promise per counter (the library's): a refusal resolves, a store failure rejects. */
-function attempt(counter: RateLimiterAbstract, key: string, points: number): Promise<Attempt> {
-  return counter.consume(key, points).then(
-    (res) => ({ within: true, res }),
-    (err: unknown) => (isStoreFailure(err) ? Promise.reject(err) : { within: false, res: err as RateLimiterRes }),
-  );
 }

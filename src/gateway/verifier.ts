@@ -36,11 +36,19 @@ export function bearerToken(header: string | undefined): string {
   return match[1];
 }
 
+/** Clocks of the issuer and this verifier may differ by this much; a token issued further in the future is refused. */
+export const clockSkewSeconds = 60;
+
+/** A school id as the issuer writes it: digits only, so no item can smuggle a separator into X-Claim-Schools. */
+const schoolId = /^[0-9]{1,18}$/;
+
 function claimsOf(payload: JWTPayload, tiers: ReadonlySet<string>): AccessClaims {
   const { client_id: clientId, tier, schools } = payload as Record<string, unknown>;
   if (typeof clientId !== 'string' || !clientId) throw invalidToken('the token has no client_id');
   if (typeof tier !== 'string' || !tiers.has(tier)) throw invalidToken('the token names no known tier');
   if (!Array.isArray(schools) || !schools.every((s) => typeof s === 'string')) throw invalidToken('the token has no schools claim');
+  if (!schools.every((s) => schoolId.test(s))) throw invalidToken('the token\'s schools claim holds an item that is not a school id');
+  if (payload.iat! > Date.now() / 1000 + clockSkewSeconds) throw invalidToken('the token was issued in the future');
   return { clientId, tier, schools, jti: String(payload.jti ?? ''), iat: payload.iat!, exp: payload.exp! };
 }
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import Koa, { type Context, type Middleware } from 'koa';
+import Koa, { type Middleware } from 'koa';
 
 import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
@@ -8,10 +8,14 @@ import { edfiRoutes } from '../edfi/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
+import { portalCookies, type PortalDeps } from '../portal/context.js';
+import { LoginLimits } from '../portal/login-limits.js';
+import { portalAsClient, portalPages, portalRoutes } from '../portal/routes.js';
+import { databaseSessions, redisSessions } from '../portal/sessions.js';
 import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from './body.js';
-import { errorHandler, matchedRoute } from './errors.js';
+import { errorHandler } from './errors.js';
 import { requestContext } from './request-context.js';
 import type { Services } from './services.js';
 import { systemRoutes } from './system.js';
@@ -29,8 +33,12 @@ const openRoutes: RouteModule[] = [
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
 const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
 
-/** Path prefixes the gateway guards. */
-export const guardedPrefixes = ['/data/', '/stats/'];
+/**
+ * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of
+ * the API routes' own router, so it runs for exactly the requests those routes answer: the guard and
+ * the router cannot disagree about which paths are guarded.
+ */
+const routerOptions = { sensitive: true };
 
 const refuseOversizedBodies: Middleware = async (ctx, next) => {
   // Refuse a declared oversized body before reading a byte of it; chunked bodies are capped while read.
@@ -44,36 +52,33 @@ const refuseOversizedBodies: Middleware = async (ctx, next) => {
  */
 export function buildApp(services: Services): RequestListener {
   const common = [requestContext(services.logger, services.metrics), errorHandler(services.logger), refuseOversizedBodies];
-  const provider = providerListener(services, common);
-  const koa = buildKoaApp(services, common).callback();
-  return (req, res) => (isProviderPath(req.url) ? provider(req, res) : koa(req, res));
+  const provider = providerListener(services, common, portalAsClient(services));
+  const portal: PortalDeps = {
+    ...services,
+    sessions: services.redis ? redisSessions(services.redis, services.config.redisPrefix) : databaseSessions(services.db),
+    loginLimits: new LoginLimits({ redis: services.redis, prefix: services.config.redisPrefix }),
+    provider: provider.current,
+    cookies: portalCookies(services.config),
+  };
+  const koa = buildKoaApp(services, common, portal).callback();
+  return (req, res) => (isProviderPath(req.url) ? provider.listener(req, res) : koa(req, res));
 }
 
-/** The template of the route that would answer this request (`/data/v3/ed-fi/students/:id`), if any. */
-function routeTemplate(router: Router, ctx: Context): string | undefined {
-  const layers = router.match(ctx.path, ctx.method).pathAndMethod.filter((layer) => layer.methods.length > 0);
-  return layers.at(-1)?.path as string | undefined;
-}
-
-function buildKoaApp(services: Services, common: Middleware[]): Koa {
+function buildKoaApp(services: Services, common: Middleware[], portal: PortalDeps): Koa {
   const app = new Koa();
   for (const middleware of common) app.use(middleware);
-  const router = new Router();
-  for (const register of openRoutes) register(router, services);
-  const guard = gateway(services);
-  const guarded: Middleware = async (ctx, next) => {
-    try {
-      await guard(ctx, next);
-    } finally {
-      // A call the gateway refused never reached the router: name its route for the metrics all the same.
-      if (!matchedRoute(ctx)) ctx.state.route = routeTemplate(router, ctx);
-    }
-  };
-  app.use(async (ctx, next) => (guardedPrefixes.some((p) => ctx.path.startsWith(p)) ? guarded(ctx, next) : next()));
-  for (const register of guardedRoutes) register(router, services);
-  app.use(router.routes());
+  app.use(portalPages);
+  const open = new Router(routerOptions);
+  for (const register of openRoutes) register(open, services);
+  portalRoutes(open, portal);
+  const guarded = new Router(routerOptions);
+  guarded.use(gateway(services));
+  for (const register of guardedRoutes) register(guarded, services);
+  app.use(open.routes());
+  app.use(guarded.routes());
+  // One 405/501 answer for both routers: the matched routes accumulate on the context.
   app.use(
-    router.allowedMethods({
+    guarded.allowedMethods({
       throw: true,
       methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'this path does not accept that method'),
       notImplemented: () => new ApiError(501, 'not_implemented', 'this method is not implemented'),

@@ -32,6 +32,27 @@ export async function readJson(ctx: Context): Promise<unknown> {
   }
 }
 
+/**
+ * The JSON APIs' writes (Ed-Fi resources, SIS sync) take JSON and only JSON: `application/json` or
+ * an `application/…+json` type (the profile media types), in UTF-8. A missing type, `text/plain`
+ * or another charset is refused rather than guessed at: a body read as something it is not can
+ * slip past what checks it.
+ */
+export function requireJsonContentType(ctx: Context): void {
+  const header = ctx.get('content-type');
+  const [mediaType, ...parameters] = header.split(';').map((part) => part.trim().toLowerCase());
+  const json = mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
+  const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
+  if (json && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return;
+  throw new ApiError(415, 'unsupported_media_type', header ? `Content-Type ${header} is not accepted; send application/json in UTF-8` : 'send Content-Type: application/json');
+}
+
+/** A JSON API write body: refused with 415 unless declared as UTF-8 JSON, then parsed. */
+export async function readJsonBody(ctx: Context): Promise<unknown> {
+  requireJsonContentType(ctx);
+  return readJson(ctx);
+}
+
 /** Form or JSON bodies as a flat map of strings (OAuth endpoints accept either). */
 export async function readParams(ctx: Context): Promise<Record<string, string>> {
   if (ctx.is('application/json')) {

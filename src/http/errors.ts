@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { ApiError } from '../errors.js';
 
 /** Ed-Fi problem `type` URNs for the codes the ODS/API names; others get `urn:ed-fi:api:<code>`. */
@@ -19,6 +20,7 @@ export const problemTypes: Record<string, string> = {
   key_change_not_supported: 'urn:ed-fi:api:bad-request:data-validation-failed:key-change-not-supported',
   namespace_not_permitted: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch',
   write_conflict: 'urn:ed-fi:api:conflict:write-conflict',
+  database_unavailable: 'urn:ed-fi:api:system:database-unavailable',
   internal_error: 'urn:ed-fi:api:system',
   // draft-ietf-httpapi-ratelimit-headers §"Quota Exceeded", with its `violated-policies` member.
   rate_limited: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
@@ -41,8 +43,18 @@ const titles: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
-function toApiError(err: unknown): ApiError {
+/**
+ * The database did not answer in time: a 503 the client may retry, not a 500. The token endpoints
+ * use RFC 6749's code for it (`temporarily_unavailable`), the APIs their own.
+ */
+export function databaseUnavailable(path: string): ApiError {
+  const code = path.startsWith('/oauth/') ? 'temporarily_unavailable' : 'database_unavailable';
+  return new ApiError(503, code, 'the database does not answer right now; retry shortly', {}, { 'Retry-After': '1' });
+}
+
+function toApiError(err: unknown, path: string): ApiError {
   if (err instanceof ApiError) return err;
+  if (isDatabaseUnavailable(err)) return databaseUnavailable(path);
   // Koa and its middleware signal client errors with `status` + `expose`.
   const { status, expose, message } = (err ?? {}) as { status?: number; expose?: boolean; message?: string };
   if (status && status < 500 && expose) return new ApiError(status, status === 404 ? 'not_found' : 'bad_request', message);
@@ -89,10 +101,11 @@ export function errorHandler(logger: Logger) {
         throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
       }
     } catch (err) {
-      const error = toApiError(err);
+      const error = toApiError(err, ctx.path);
       // A deliberate 5xx (503 not_configured, rate_limit_unavailable, …) is an expected state, not a bug: one warn
       // line with its code. Only the unexpected (internal_error) is logged as an error, with its stack.
       if (err instanceof ApiError && error.status >= 500) logger.warn({ reqId: ctx.state.requestId, status: error.status, code: error.code }, error.detail ?? error.code);
+      else if (error.status === 503) logger.warn({ err: (err as Error).message, reqId: ctx.state.requestId }, 'request refused: a dependency does not answer');
       else if (error.status >= 500) logger.error({ err, reqId: ctx.state.requestId }, 'request failed');
       render(ctx, error);
     }

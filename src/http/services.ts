@@ -6,6 +6,8 @@ import { createDb, migrate, type Db } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
 import { resourceMetas } from '../edfi/resources/index.js';
+import { RateLimits } from '../gateway/rate-limit.js';
+import { memoryUsage, redisUsage, type UsageMeter } from '../gateway/usage.js';
 import { TokenVerifier } from '../gateway/verifier.js';
 import { ClientDirectory } from '../oidc/client-directory.js';
 import { Keyring } from '../oidc/keyring.js';
@@ -24,6 +26,10 @@ export interface Services {
   verifier: TokenVerifier;
   /** API profiles loaded from profilesDir and checked against the resources at start. */
   profiles: ProfileRegistry;
+  /** The gateway's per-client limits by tier (the portal reads today's cost from them). */
+  limits: RateLimits;
+  /** Per-client call counts for the portal's usage page, kept by the gateway. */
+  usage: UsageMeter;
   /** Shared state for several instances; absent means in-process state. */
   redis?: Redis;
   close(): Promise<void>;
@@ -42,11 +48,18 @@ export async function openServices(config: Config, logger = createLogger(config)
   const profiles = loadProfiles(config.profilesDir, resourceMetas);
   if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
   logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
-  const db = createDb(config.databaseUrl);
-  await migrate(db);
+  // Migrations may take long on large tables: they run on their own connection, without the request bound.
+  const migrator = createDb(config.databaseUrl, { timeoutMs: 0 });
+  try {
+    await migrate(migrator);
+  } finally {
+    await migrator.destroy();
+  }
+  const db = createDb(config.databaseUrl, { timeoutMs: config.databaseTimeoutMs });
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false })
+    ? // A Redis that accepts and then stays silent must not hold requests: every command has a deadline.
+      new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000, commandTimeout: 2000 })
     : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const directory = new ClientDirectory(db);
@@ -56,9 +69,12 @@ export async function openServices(config: Config, logger = createLogger(config)
     tiers: Object.keys(config.tiers),
     keys: config.gatewayJwksUrl ? new URL(config.gatewayJwksUrl) : keyring,
   });
+  const usage = redis ? redisUsage(redis, config.redisPrefix) : memoryUsage();
   return {
     config,
     db,
+    limits: new RateLimits(config.tiers, { redis, prefix: config.redisPrefix }),
+    usage,
     logger,
     metrics: createMetrics(),
     hashKey: await resolveSecretHashKey(db, config),
@@ -69,6 +85,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     redis,
     async close() {
       keyring.close();
+      usage.close();
       redis?.disconnect();
       await db.destroy();
     },

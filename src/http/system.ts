@@ -9,7 +9,8 @@ export function systemRoutes(router: Router, { db, metrics }: { db: Db; metrics:
     ctx.body = { status: 'ok' };
   });
   router.get('/ready', async (ctx) => {
-    const ready = await databaseAnswers(db);
+    // Within 1 s whatever the database does: orchestrators probe with short timeouts of their own.
+    const ready = await databaseAnswers(db, 1000);
     ctx.status = ready ? 200 : 503;
     ctx.body = ready ? { status: 'ready' } : { error: 'not_ready', detail: 'the database does not answer', request_id: ctx.state.requestId };
   });

@@ -33,6 +33,15 @@ export class ClientDirectory {
     return entry;
   }
 
+  /**
+   * Synchronously, from the cache: whether the client exists (true/false), or undefined when the
+   * cache cannot say and find() must ask. The gateway's hot path costs no promise on a hit.
+   */
+  knownToExist(clientId: string): boolean | undefined {
+    const hit = this.cache.get(clientId);
+    return hit && hit.expires > Date.now() ? hit.record !== undefined : undefined;
+  }
+
   /** Same-process writes (tests, admin routes) need not wait for the TTL. */
   forget(clientId: string): void {
     this.cache.delete(clientId);

@@ -5,11 +5,10 @@ export const oauthMetadataPath = '/.well-known/oauth-authorization-server';
 export const openIdMetadataPath = '/.well-known/openid-configuration';
 
 /**
- * The metadata members edgate advertises, grouped by what serves them. oidc-provider's discovery
- * action always describes an authorization endpoint (and, by default, PAR and DPoP); edgate serves
- * none of that, so only these members of its document are kept: discovery names nothing that 404s.
- * A feature that starts being served (the portal's authorization-code flow) adds its members here
- * and its route to `providerRoutes` in routes.ts.
+ * The metadata members edgate advertises, grouped by what serves them; only these members of
+ * oidc-provider's document are kept, so discovery names nothing that 404s. A feature that starts
+ * being served adds its members here and its route to `providerRoutes` in routes.ts, as the
+ * portal's authorization-code flow did.
  */
 const advertised = [
   // RFC 8414 §2: who we are and where the keys are.
@@ -19,6 +18,17 @@ const advertised = [
   'token_endpoint',
   'grant_types_supported',
   'token_endpoint_auth_methods_supported',
+  // The developer portal's sign-in: authorization code with PKCE (S256), an ID token, RP-initiated logout.
+  'authorization_endpoint',
+  'response_types_supported',
+  'response_modes_supported',
+  'code_challenge_methods_supported',
+  'scopes_supported',
+  'claims_supported',
+  'subject_types_supported',
+  'id_token_signing_alg_values_supported',
+  'authorization_response_iss_parameter_supported',
+  'end_session_endpoint',
 ];
 
 /**
@@ -30,8 +40,6 @@ function edgateMembers(tokenEndpoint: string): Record<string, unknown> {
     // Beside the token endpoint, on the same origin oidc-provider derives its URLs from.
     introspection_endpoint: tokenEndpoint.replace(/\/token$/, '/introspect'),
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    // RFC 8414 requires the member; no response type is served while the authorization endpoint is not.
-    response_types_supported: [],
   };
 }
 

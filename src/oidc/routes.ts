@@ -1,18 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
+import type Provider from 'oidc-provider';
 import type { Context, Middleware, Next } from 'koa';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { databaseUnavailable } from '../http/errors.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
 import type { ClientDirectory } from './client-directory.js';
 import type { Keyring } from './keyring.js';
 import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
 import { introspectionRoutes } from './introspection.js';
-import { buildProvider } from './provider.js';
+import { buildProvider, type FirstPartyClient } from './provider.js';
 import { normaliseTokenRequest } from './token-request.js';
 import { tokenInfoRoutes } from './token-info.js';
 
@@ -29,19 +32,33 @@ export interface OAuthDeps {
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /**
- * The paths oidc-provider answers, and the one method each accepts; everything else it would mount
- * (authorization, PAR, …) stays unreachable, and discovery advertises only these (discovery.ts).
+ * The paths oidc-provider answers, and the methods each accepts; everything else it would mount
+ * (PAR, userinfo, …) stays unreachable, and discovery advertises only these (discovery.ts).
  */
-const providerRoutes: Record<string, string> = {
-  '/oauth/token': 'POST',
-  [openIdMetadataPath]: 'GET',
-  [oauthMetadataPath]: 'GET',
-  '/.well-known/jwks.json': 'GET',
+const providerRoutes: Record<string, string[]> = {
+  '/oauth/token': ['POST'],
+  [openIdMetadataPath]: ['GET'],
+  [oauthMetadataPath]: ['GET'],
+  '/.well-known/jwks.json': ['GET'],
+  // The portal's sign-in (authorization code + PKCE) and sign-out (RP-initiated logout): the methods it uses.
+  '/oauth/authorize': ['GET'],
+  '/oauth/session/end': ['GET'],
+  '/oauth/session/end/confirm': ['POST'],
+  '/oauth/session/end/success': ['GET'],
 };
 
+/** Where the provider resumes an authorization after its interaction: `/oauth/authorize/<uid>`. */
+const resumePath = /^\/oauth\/authorize\/[A-Za-z0-9_-]{1,64}$/;
+
+function routeOf(path: string): string | undefined {
+  if (Object.hasOwn(providerRoutes, path)) return path;
+  return resumePath.test(path) ? '/oauth/authorize/:uid' : undefined;
+}
+
+const methodsOf = (route: string) => providerRoutes[route] ?? ['GET'];
+
 export function isProviderPath(url: string | undefined): boolean {
-  const path = (url ?? '').split('?')[0];
-  return Object.hasOwn(providerRoutes, path);
+  return routeOf((url ?? '').split('?')[0]) !== undefined;
 }
 
 /** oidc-provider renders its own errors (RFC 6749 bodies); they carry the request id like edgate's. */
@@ -54,15 +71,48 @@ async function withRequestId(ctx: Context, next: Next): Promise<void> {
 }
 
 async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
-  const method = providerRoutes[ctx.path];
-  if (!method) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
-  if (ctx.method !== method && !(method === 'GET' && ctx.method === 'HEAD')) {
-    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${method} only`);
+  const route = routeOf(ctx.path);
+  if (!route) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  const methods = methodsOf(route);
+  if (!methods.includes(ctx.method) && !(methods.includes('GET') && ctx.method === 'HEAD')) {
+    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
   }
-  ctx.state.route = ctx.path;
+  ctx.state.route = route;
   if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);
   if (ctx.path === openIdMetadataPath || ctx.path === oauthMetadataPath) return servedMetadata(ctx, next);
   await next();
+}
+
+/** A token request that failed because the database hung or is down: RFC 6749 temporarily_unavailable, 503, Retry-After. */
+async function unavailableAsRetryable(ctx: Context, next: Next): Promise<void> {
+  await next();
+  if (ctx.state.databaseUnavailable) throw databaseUnavailable(ctx.path);
+}
+
+/** Replaces `from` with `to` at the start of every string in a JSON value (discovery's URLs). */
+function rebased(value: unknown, from: string, to: string): unknown {
+  if (typeof value === 'string') return value === from || value.startsWith(`${from}/`) ? to + value.slice(from.length) : value;
+  if (Array.isArray(value)) return value.map((item) => rebased(item, from, to));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rebased(v, from, to)]));
+  return value;
+}
+
+/**
+ * oidc-provider builds the URLs it advertises from the request's Host; a forged Host would be
+ * reflected into discovery (and into any cache in front of it). The provider is handed the public
+ * host, and every advertised URL is rebased onto PUBLIC_URL's origin, so the scheme is right
+ * behind a TLS-terminating proxy too. Discovery is then the same for every request: cacheable.
+ */
+export function advertiseFromPublicUrl(publicUrl: string): Middleware {
+  const advertised = new URL(publicUrl);
+  return async (ctx, next) => {
+    ctx.req.headers.host = advertised.host;
+    await next();
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200) {
+      ctx.body = rebased(ctx.body, ctx.origin, advertised.origin);
+      ctx.set('Cache-Control', 'public, max-age=300');
+    }
+  };
 }
 
 /**
@@ -74,19 +124,30 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
  * The provider is rebuilt when the keyring changes (oidc-provider's keystore is fixed per
  * instance), so a rotation done by the CLI or another instance needs no restart.
  */
-export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[]): RequestListener {
+export interface ProviderHandle {
+  listener: RequestListener;
+  /** The provider of the current keyring: interaction routes call its interactionDetails/Finished. */
+  current(): Provider;
+}
+
+export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[], firstParty?: FirstPartyClient): ProviderHandle {
   const claimsFor = tokenClaims(deps.directory);
-  const build = (): RequestListener => {
-    const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor });
-    for (const middleware of [...preMiddleware, withRequestId, onlyProviderRoutes]) provider.use(middleware);
-    provider.on('server_error', (_ctx: unknown, err: Error) => deps.logger.error({ err }, 'oidc-provider server error'));
-    return provider.callback() as RequestListener;
+  const build = () => {
+    const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor, firstParty });
+    for (const middleware of [...preMiddleware, withRequestId, unavailableAsRetryable, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);
+    provider.on('server_error', (ctx: Context, err: Error) => {
+      // oidc-provider renders every unexpected error as 500 server_error itself; a database that
+      // does not answer is marked here and answered as 503 by unavailableAsRetryable.
+      if (isDatabaseUnavailable(err)) ctx.state.databaseUnavailable = true;
+      else deps.logger.error({ err }, 'oidc-provider server error');
+    });
+    return { provider, listener: provider.callback() as RequestListener };
   };
-  let listener = build();
+  let built = build();
   deps.keyring.onChange(() => {
-    listener = build();
+    built = build();
   });
-  return (req, res) => listener(req, res);
+  return { listener: (req, res) => built.listener(req, res), current: () => built.provider };
 }
 
 /** Edgate's own OAuth routes: Ed-Fi's token_info and RFC 7662 introspection. */

@@ -10,20 +10,23 @@ export interface SisRateLimiter {
 
 /**
  * A fixed one-minute window per institution. With Redis the count is shared by every instance
- * (rate-limiter-flexible increments atomically); should Redis fail, each instance keeps limiting
- * on its own rather than letting everything through.
+ * (rate-limiter-flexible increments atomically). Should Redis fail, sync is refused with
+ * `503 rate_limit_unavailable`, the gateway's rule: a per-instance fallback would multiply the
+ * limit by the number of instances exactly when the shared state is gone.
  */
 export function sisRateLimiter({ config, redis }: Pick<Services, 'config' | 'redis'>): SisRateLimiter {
   const options = { points: config.sisSync.requestsPerMinute, duration: 60, keyPrefix: `${config.redisPrefix}sis-sync` };
   const limiter: RateLimiterAbstract = redis
-    ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
+    ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true })
     : new RateLimiterMemory(options);
   return {
     async admit(institution) {
       try {
         await limiter.consume(String(institution));
       } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        if (!(rejection instanceof RateLimiterRes)) {
+          throw new ApiError(503, 'rate_limit_unavailable', 'the SIS sync limit cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
+        }
         const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
         throw new ApiError(
           429,

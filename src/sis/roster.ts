@@ -31,7 +31,8 @@ const recordSchema = {
   },
 } as const;
 
-const batchSchema = {
+/** The request body's JSON Schema; exported for the property-based tests that generate bodies from it. */
+export const rosterBatchSchema = {
   type: 'object',
   required: ['students'],
   additionalProperties: false,
@@ -59,7 +60,7 @@ const addFormats = ((formatsPlugin as unknown as { default?: typeof formatsPlugi
  */
 const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
 addFormats(ajv);
-const validateBatchShape: ValidateFunction = ajv.compile(batchSchema);
+const validateBatchShape: ValidateFunction = ajv.compile(rosterBatchSchema);
 const validateRecordShape: ValidateFunction = ajv.compile(recordSchema);
 
 /** A refusal located in the roster; the route reports `field`, the push client a line number. */

@@ -2,7 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 
 import { ApiError } from '../errors.js';
-import { readJson } from '../http/body.js';
+import { readJsonBody } from '../http/body.js';
 import type { Services } from '../http/services.js';
 import { sisRateLimiter } from './rate-limit.js';
 import { enforceReach } from './reach.js';
@@ -36,7 +36,7 @@ export function sisRoutes(router: Router, services: Services): void {
     const institution = await authenticate(ctx, services);
     ctx.state.clientId = `sis:${institution}`;
     await limiter.admit(institution);
-    const records = validateBatch(await readJson(ctx), services.config.sisSync.maxBatch);
+    const records = validateBatch(await readJsonBody(ctx), services.config.sisSync.maxBatch);
     await enforceReach(services.db, institution, records);
     ctx.body = await syncRoster(services.db, records);
   });

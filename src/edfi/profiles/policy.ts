@@ -4,14 +4,14 @@ import type { ContentPolicy, ReadRepresentation, WriteRepresentation } from '../
 import type { ResourceMeta } from '../resource-meta.js';
 import { profileMediaType, requestedForRead, requestedForWrite, type ProfileMediaType, type Usage } from './media-type.js';
 import type { ProfileRegistry } from './registry.js';
-import type { ClassRules, ResourceRules } from './rules.js';
+import { includesPath, type ClassRules, type ResourceRules } from './rules.js';
 import { mergeForWrite, shapeForRead } from './shape.js';
 
 /**
  * API profiles (contract section 6) as the resource API's content policy. Without a profile media
  * type a request is plain JSON — unless the client is assigned a profile that governs this
- * resource for this usage, in which case it must name one (`profile_required`). A profile
- * covering the resource only for writing leaves reads unconstrained, as in the ODS/API.
+ * resource, in which case it must name one (`profile_required`); a profile that covers the
+ * resource but not this usage refuses it (`profile_method_not_allowed`), as in the ODS/API.
  */
 export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
   return {
@@ -20,10 +20,14 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
       const requested = requestedForRead(accept);
       if (!requested) {
         refuseIfProfileRequired(registry, client, resource, 'readable');
-        return { contentType: 'application/json', shape: (item) => item };
+        return { contentType: 'application/json', shape: (item) => item, readable: () => true };
       }
       const { profile, content } = chosenProfile(registry, requested, resource, client, 'readable');
-      return { contentType: profileMediaType(resource, profile, 'readable'), shape: (item) => shapeForRead(content, item) };
+      return {
+        contentType: profileMediaType(resource, profile, 'readable'),
+        shape: (item) => shapeForRead(content, item),
+        readable: (path) => includesPath(content, path),
+      };
     },
 
     forWrite({ contentType, resource, client }): WriteRepresentation {
@@ -59,18 +63,29 @@ function refuseUndefinedAssignment(registry: ProfileRegistry, client: ClientReco
 
 const contentOf = (rules: ResourceRules, usage: Usage) => (usage === 'readable' ? rules.read : rules.write);
 
-/** The client's assigned profiles that govern this resource for this usage. */
-function governingProfiles(registry: ProfileRegistry, client: ClientRecord, resource: ResourceMeta, usage: Usage): string[] {
+/**
+ * The client's assigned profiles that cover this resource, for either usage, and the content
+ * each has for this usage. As in the ODS/API, a profile that covers a resource governs every
+ * request for it: a client whose profile covers Student only for reading cannot write Student
+ * with plain JSON either (the Profile suite's read-only profile answers 405 to any write).
+ */
+function coveringProfiles(registry: ProfileRegistry, client: ClientRecord, resource: ResourceMeta, usage: Usage): Array<{ name: string; allows: boolean }> {
   return client.profiles.flatMap((name) => {
     const profile = registry.find(name);
     const rules = profile && registry.rulesFor(profile, resource);
-    return profile && rules && contentOf(rules, usage) ? [profile.name] : [];
+    return profile && rules ? [{ name: profile.name, allows: Boolean(contentOf(rules, usage)) }] : [];
   });
 }
 
 function refuseIfProfileRequired(registry: ProfileRegistry, client: ClientRecord, resource: ResourceMeta, usage: Usage): void {
-  const governing = governingProfiles(registry, client, resource, usage);
-  if (!governing.length) return;
+  const covering = coveringProfiles(registry, client, resource, usage);
+  if (!covering.length) return;
+  const governing = covering.filter((p) => p.allows).map((p) => p.name);
+  if (!governing.length) {
+    const verb = usage === 'readable' ? 'reading' : 'writing';
+    const names = covering.map((p) => `"${p.name}"`).join(', ');
+    throw new ApiError(405, 'profile_method_not_allowed', `this client's assigned profile ${names} covers ${resource.name} but does not allow ${verb} it`);
+  }
   const allowed = governing.map((name) => profileMediaType(resource, name, usage));
   const header = usage === 'readable' ? 'Accept' : 'Content-Type';
   throw new ApiError(

@@ -59,6 +59,17 @@ export function includes(rules: ClassRules, member: string): boolean {
   }
 }
 
+/** Whether a member path is let through: each step included, nested objects by their own rules. */
+export function includesPath(rules: ClassRules, path: string[]): boolean {
+  let current: ClassRules | undefined = rules;
+  for (const member of path) {
+    if (!current) return true; // inside a member included whole
+    if (!includes(current, member)) return false;
+    current = current.objects.get(member) ?? current.collections.get(member);
+  }
+  return true;
+}
+
 /**
  * Whether a collection item is visible through the filter. A value matches a descriptor URI in
  * full or by its code value after '#' (`Physical` matches `uri://ed-fi.org/AddressTypeDescriptor#Physical`),
