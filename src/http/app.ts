@@ -72,7 +72,17 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   for (const register of openRoutes) register(open, services);
   portalRoutes(open, portal);
   const guarded = new Router(routerOptions);
-  guarded.use(gateway(services));
+  const gate = gateway(services);
+  guarded.use(async (ctx, next) => {
+    try {
+      await gate(ctx, next);
+    } finally {
+      // The router names the matched route before its middleware runs, and this middleware's own layer renames it;
+      // a call the gateway refuses keeps the name of the route it asked for (metrics label it by route).
+      const route = ((ctx as { matched?: Array<{ methods: string[]; path: string }> }).matched ?? []).findLast((layer) => layer.methods.length > 0);
+      if (route) (ctx as { _matchedRoute?: string })._matchedRoute = route.path;
+    }
+  });
   for (const register of guardedRoutes) register(guarded, services);
   app.use(open.routes());
   app.use(guarded.routes());
