@@ -8,6 +8,7 @@ const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<voi
   edfi: () => import('./edfi.js'),
   sis: () => import('./sis.js'),
   usage: () => import('./usage.js'),
+  startup: () => import('./startup.js'),
 };
 
 async function main() {

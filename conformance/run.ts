@@ -57,9 +57,9 @@ const derivedNames = {
   ParentOrContactName: 'contact',
 };
 
-/** "project/resource" names edgate serves, from its own OpenAPI document. */
+/** "project/resource" names edgate serves, from the resources section of its OpenAPI metadata, as Ed-Fi clients find it. */
 async function servedResources(baseUrl: string): Promise<Set<string>> {
-  const openapi = (await (await fetch(`${baseUrl}/metadata/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  const openapi = (await (await fetch(`${baseUrl}/metadata/data/v3/resources/swagger.json`)).json()) as { paths: Record<string, unknown> };
   const served = new Set<string>();
   for (const path of Object.keys(openapi.paths)) {
     const m = /^\/data\/v3\/([\w-]+)\/(\w+)/.exec(path);
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     return;
   }
   const workDir = mkdtempSync(join(tmpdir(), 'edgate-conformance-'));
-  const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? fromRoot('config', 'profiles'));
+  const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'));
   seedDemoDistrict(env);
   const { credentials, notes } = await createSuiteClients(env);
   const edgate = await startEdgate(env);

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import * as core from './20261122000000_core.js';
 import * as edfiDocuments from './20261122000100_edfi_documents.js';
 import * as sisSecrets from './20261122055000_sis_secrets.js';
+import * as documentReferences from './20261130235900_document_references.js';
 import * as byteCollation from './20261201000000_byte_collation.js';
 import * as portal from './20261201010000_portal.js';
 
@@ -19,6 +20,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261122000000_core', core],
   ['20261122000100_edfi_documents', edfiDocuments],
   ['20261122055000_sis_secrets', sisSecrets],
+  ['20261130235900_document_references', documentReferences],
   ['20261201000000_byte_collation', byteCollation],
   ['20261201010000_portal', portal],
 ];

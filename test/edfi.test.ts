@@ -88,7 +88,7 @@ describe.each(engines)('Ed-Fi resource API verbs on $name', (engine) => {
   it('answers 409 unresolved_reference when the association names a student that does not exist', async () => {
     const res = await sis.post('studentSchoolAssociations', enrolment('NOBODY', 255901001));
     expect(res.status).toBe(409);
-    expect(await json(res)).toMatchObject({ error: 'unresolved_reference', type: 'urn:ed-fi:api:conflict:unresolved-reference' });
+    expect(await json(res)).toMatchObject({ error: 'unresolved_reference', type: 'urn:ed-fi:api:data-conflict:unresolved-reference', detail: "The referenced 'Student' item does not exist." });
   });
 
   it('answers 404 for an unknown id on GET, PUT and DELETE', async () => {
@@ -138,7 +138,7 @@ describe.each(engines)('Ed-Fi resource API verbs on $name', (engine) => {
     const id = await enrolled('DEL1');
     const blocked = await sis.del(`students/${id}`);
     expect(blocked.status).toBe(409);
-    expect(await json(blocked)).toMatchObject({ error: 'dependent_item_exists', type: 'urn:ed-fi:api:conflict:dependent-item-exists' });
+    expect(await json(blocked)).toMatchObject({ error: 'dependent_item_exists', type: 'urn:ed-fi:api:data-conflict:dependent-item-exists' });
     const [association] = await json<Item[]>(await sis.get('studentSchoolAssociations?studentUniqueId=DEL1'));
     expect((await sis.del(`studentSchoolAssociations/${association.id}`)).status).toBe(204);
     // With the association gone the student is out of reach for SIS Vendor; the sandbox deletes it.

@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { resources } from '../src/edfi/resources/index.js';
+import { embeddedModel } from '../src/edfi/model/index.js';
 import { rosterBatchSchema } from '../src/sis/roster.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { mutated, rawBodies, valid, type Hints, type JsonSchema } from './helpers/schema-arbitrary.js';
 import { configFile, secretFor } from './sis-helpers.js';
+
+const { resources } = embeddedModel();
 
 /**
  * Issue 9 §5: property-based fuzz of the Ed-Fi write endpoints and SIS sync, with bodies generated

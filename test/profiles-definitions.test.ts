@@ -7,7 +7,6 @@ import type { ClientRecord } from '../src/db/clients.js';
 import { ApiError } from '../src/errors.js';
 import { profilePolicy } from '../src/edfi/profiles/policy.js';
 import { loadProfiles } from '../src/edfi/profiles/registry.js';
-import { ProfileDefinitionError } from '../src/edfi/profiles/model.js';
 import type { ResourceMeta } from '../src/edfi/resource-meta.js';
 
 /**
@@ -53,14 +52,11 @@ function dirWith(files: Record<string, string>): string {
   return dir;
 }
 
+/** The problems a load reports: a bad definition is reported and kept out of service, not thrown. */
 function loadError(files: Record<string, string>): string {
-  try {
-    loadProfiles(dirWith(files), [person]);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProfileDefinitionError);
-    return (err as Error).message;
-  }
-  throw new Error('the definitions loaded, but they should have been refused');
+  const { problems } = loadProfiles(dirWith(files), [person]);
+  if (!problems.length) throw new Error('the definitions loaded, but they should have been refused');
+  return problems.join('\n');
 }
 
 const xmlProfile = (body: string, name = 'Mixed') => `<Profiles><Profile name="${name}"><Resource name="Person">${body}</Resource></Profile></Profiles>`;
@@ -164,11 +160,44 @@ describe('profile definitions', () => {
     expect(loadError({ 'h.xml': xmlProfile('<ReadContentType memberSelection="IncludeOnly"><Object name="FirstName" memberSelection="IncludeAll"/></ReadContentType>') })).toMatch(
       /Object "FirstName": "firstName" is not an object member/,
     );
-    expect(loadError({ 'i.xml': xmlProfile('<ReadContentType memberSelection="IncludeOnly"><Extension name="Sample" memberSelection="IncludeAll"/></ReadContentType>') })).toMatch(/<Extension> is not supported/);
+    expect(loadError({ 'i.xml': xmlProfile('<ReadContentType memberSelection="IncludeOnly"><Extension nam="Sample" memberSelection="IncludeAll"/></ReadContentType>') })).toMatch(
+      /i\.xml.*<Extension> #1: unexpected attribute nam/,
+    );
     expect(loadError({ 'j.xml': xmlProfile('<ReadContentType memberSelection="IncludeAll"/>'), 'k.xml': xmlProfile('<ReadContentType memberSelection="IncludeAll"/>', 'MIXED') })).toMatch(
       /k\.xml: profile "MIXED" is already defined in .*j\.xml/,
     );
     expect(loadError({ 'l.xml': xmlProfile('') })).toMatch(/needs a readContentType, a writeContentType or both/);
+  });
+
+  it('keeps the other profiles of a file in service when one is bad, and marks the bad one invalid', () => {
+    const xml = `<Profiles>
+      <Profile name="Good"><Resource name="Person"><ReadContentType memberSelection="IncludeAll"/></Resource></Profile>
+      <Profile name="Bad"><Resource name="Person"><ReadContentType memberSelection="IncludeOnly"><Property name="FavouriteColour"/></ReadContentType></Resource></Profile>
+      <Profile name="Pets"><Resource name="Pet"><ReadContentType memberSelection="IncludeAll"/></Resource></Profile>
+    </Profiles>`;
+    const { registry, problems } = loadProfiles(dirWith({ 'two.xml': xml }), [person]);
+    expect(registry.profiles.map((p) => p.name)).toEqual(['Good']);
+    expect(registry.invalidProfile('bad')?.problem).toMatch(/two\.xml: profile "Bad", resource "Person", ReadContentType: unknown member "FavouriteColour"/);
+    expect(registry.invalidProfile('Pets')).toBeDefined();
+    expect(problems).toHaveLength(2);
+  });
+
+  it('loads what Ed-Fi\'s own Profiles.xml uses: <Extension>, and IncludeAll refining a collection', () => {
+    const { registry, problems } = loadProfiles(
+      dirWith({
+        'ext.xml': xmlProfile(
+          '<ReadContentType memberSelection="IncludeOnly"><Property name="FirstName"/><Extension name="Sample" memberSelection="IncludeOnly"><Property name="PetPreference"/></Extension></ReadContentType>',
+          'WithExtension',
+        ),
+        'all.xml': xmlProfile(
+          '<ReadContentType memberSelection="IncludeAll"><Collection name="Addresses" memberSelection="IncludeAll"><Filter propertyName="AddressTypeDescriptor" filterMode="IncludeOnly"><Value>Physical</Value></Filter></Collection></ReadContentType>',
+          'AllButFiltered',
+        ),
+      }),
+      [person],
+    );
+    expect(problems).toEqual([]);
+    expect(registry.profiles.map((p) => p.name).sort()).toEqual(['AllButFiltered', 'WithExtension']);
   });
 
   it('refuses a profilesDir that does not exist', () => {

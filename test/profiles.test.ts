@@ -121,6 +121,9 @@ async function problem(res: Response, status: number, error: string): Promise<Re
   return body;
 }
 
+/** The ODS/API shape: a fixed `detail` per problem type, the specific reasons in `errors`. */
+const reasonsOf = (body: Record<string, unknown>) => [body.detail, ...((body.errors as string[] | undefined) ?? [])].join('\n');
+
 const idOf = (res: Response) => res.headers.get('location')!.split('/').pop()!;
 const memberNames = (item: unknown) => Object.keys(item as object).sort();
 
@@ -300,7 +303,7 @@ describe.each(engines)('API profiles on $name', (engine) => {
     it('refuses to create through a profile that withholds required members (data_policy_enforced)', async () => {
       const res = await profiled.send('POST', 'students', { studentUniqueId: 'P-1002', middleName: 'X' }, writable('student', 'student-middlename'));
       const body = await problem(res, 400, 'data_policy_enforced');
-      expect(body.detail).toMatch(/firstName/);
+      expect(reasonsOf(body)).toMatch(/firstName/);
       const listed = (await (await writer.get('students?studentUniqueId=P-1002', 'application/json')).json()) as unknown[];
       expect(listed).toEqual([]);
     });
@@ -323,7 +326,7 @@ describe.each(engines)('API profiles on $name', (engine) => {
     it('collection filter: refuses an item the profile does not allow (data_policy_enforced)', async () => {
       const res = await profiled.send('PUT', `contacts/${contactId}`, { ...alan, electronicMails: [workMail] }, writable('contact', 'contact-home'));
       const body = await problem(res, 400, 'data_policy_enforced');
-      expect(body.detail).toMatch(/electronicMails\[0\]\.electronicMailTypeDescriptor/);
+      expect(reasonsOf(body)).toMatch(/electronicMails\[0\]\.electronicMailTypeDescriptor/);
     });
   });
 
@@ -333,7 +336,7 @@ describe.each(engines)('API profiles on $name', (engine) => {
         const res = await nutrition.get('students', accept);
         const body = await problem(res, 403, 'profile_required');
         expect(body.allowedMediaTypes).toEqual([readable('student', 'nutrition')]);
-        expect(body.detail).toContain(readable('student', 'nutrition'));
+        expect(reasonsOf(body)).toContain(readable('student', 'nutrition'));
       }
     });
 
@@ -351,9 +354,20 @@ describe.each(engines)('API profiles on $name', (engine) => {
       expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     });
 
-    it('403 profile_not_assigned', async () => {
+    it('403 profile_not_assigned: a client whose assigned profiles cover the resource names another profile', async () => {
       await problem(await nutrition.get('students', readable('student', 'student-exclude')), 403, 'profile_not_assigned');
-      await problem(await writer.send('POST', 'students', ada, writable('student', 'student-exclude')), 403, 'profile_not_assigned');
+      await problem(await nutrition.send('POST', 'students', ada, writable('student', 'student-exclude')), 403, 'profile_not_assigned');
+    });
+
+    it('lets a client with no profile for the resource opt into any profile, shaped by it', async () => {
+      const res = await writer.get(`students/${studentId}`, readable('student', 'student-exclude'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain(readable('student', 'student-exclude'));
+      const shaped = (await res.json()) as Record<string, unknown>;
+      const plain = (await (await writer.get(`students/${studentId}`, 'application/json')).json()) as Record<string, unknown>;
+      expect(plain).toHaveProperty('birthDate');
+      expect(shaped).toMatchObject({ studentUniqueId: ada.studentUniqueId });
+      expect(shaped).not.toHaveProperty('birthDate');
     });
 
     it('406 on read and 415 on write for an unknown profile', async () => {
@@ -378,7 +392,7 @@ describe.each(engines)('API profiles on $name', (engine) => {
     it('403 profile_not_defined: a client assigned a profile the host does not define reads and writes nothing', async () => {
       const misassigned = await caller(app, { claimSet: 'Ed-Fi Sandbox', profiles: ['Nutriton'] });
       const body = await problem(await misassigned.get('schools', 'application/json'), 403, 'profile_not_defined');
-      expect(body.detail).toContain('"Nutriton"');
+      expect(reasonsOf(body)).toContain('"Nutriton"');
       await problem(await misassigned.send('POST', 'students', ada, 'application/json'), 403, 'profile_not_defined');
     });
 
@@ -463,32 +477,35 @@ describe('profile definitions at start-up', () => {
 
   const env = (extra: Record<string, string>) => ({ ...process.env, DATABASE_URL: `sqlite:${join(scratch, 'edgate.sqlite')}`, HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...extra });
 
-  it('stops the server, naming file, profile and member, when a definition names an unknown member', async () => {
+  it('keeps serving when a definition names an unknown member: reports file, profile and member, and `profiles check` exits 1', async () => {
     const bad = join(scratch, 'bad-member');
     mkdirSync(bad);
     writeFileSync(
       join(bad, 'lunch.xml'),
       '<Profiles><Profile name="Lunch"><Resource name="Student"><ReadContentType memberSelection="IncludeOnly"><Property name="FavouriteColour"/></ReadContentType></Resource></Profile></Profiles>',
     );
-    const failure = await exec(process.execPath, [main], { env: env({ PORT: '0', PROFILES_DIR: bad }), timeout: 20_000 }).then(
+    const port = await freePort();
+    const server = spawn(process.execPath, [main], { env: env({ PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, PROFILES_DIR: bad }), stdio: ['ignore', 'pipe', 'ignore'] });
+    let log = '';
+    server.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
+    try {
+      await waitFor(`http://127.0.0.1:${port}/ready`);
+      expect(log).toMatch(/lunch\.xml: profile \\?"Lunch\\?", resource \\?"Student\\?", ReadContentType: unknown member \\?"FavouriteColour\\?"/);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    const check = await exec(process.execPath, [fromRoot('dist', 'src', 'admin', 'cli.js'), 'profiles', 'check'], { env: env({ PROFILES_DIR: bad }), timeout: 20_000 }).then(
       () => undefined,
-      (err: { code: number; stderr: string }) => err,
+      (err: { code: number; stdout: string }) => err,
     );
-    expect(failure?.code).toBe(78);
-    expect(failure?.stderr).toMatch(/lunch\.xml: profile "Lunch", resource "Student", ReadContentType: unknown member "FavouriteColour"/);
-  });
+    expect(check?.code).toBe(1);
+    expect(check?.stdout).toMatch(/lunch\.xml: profile "Lunch", resource "Student", ReadContentType: unknown member "FavouriteColour"/);
+  }, 120_000);
 
-  it('stops the server when a definition names an unknown resource', async () => {
-    const bad = join(scratch, 'bad-resource');
-    mkdirSync(bad);
-    writeFileSync(join(bad, 'pets.json'), JSON.stringify({ profiles: [{ name: 'Pets', resources: [{ name: 'Pet', readContentType: { memberSelection: 'IncludeAll' } }] }] }));
-    const failure = await exec(process.execPath, [main], { env: env({ PORT: '0', PROFILES_DIR: bad }), timeout: 20_000 }).then(
-      () => undefined,
-      (err: { code: number; stderr: string }) => err,
-    );
-    expect(failure?.code).toBe(78);
-    expect(failure?.stderr).toMatch(/pets\.json: profile "Pets", resource "Pet": unknown resource/);
-  });
+  it('`profiles check` exits 0 and lists the profiles in service when every definition is good', async () => {
+    const { stdout } = await exec(process.execPath, [fromRoot('dist', 'src', 'admin', 'cli.js'), 'profiles', 'check', '--json'], { env: env({}), cwd: fromRoot(), timeout: 20_000 });
+    expect(JSON.parse(stdout)).toMatchObject({ profiles: ['Nutrition'], problems: [] });
+  }, 60_000);
 
   it('starts with the shipped config/profiles and serves the Nutrition media type', async () => {
     const port = await freePort();
@@ -500,7 +517,7 @@ describe('profile definitions at start-up', () => {
     } finally {
       server.kill('SIGTERM');
     }
-  });
+  }, 120_000);
 });
 
 async function freePort(): Promise<number> {
@@ -512,7 +529,8 @@ async function freePort(): Promise<number> {
 }
 
 async function waitFor(url: string): Promise<unknown> {
-  for (let attempt = 0; attempt < 100; attempt++) {
+  // Up to 30 s: a server's start takes that long on a loaded 2-core machine.
+  for (let attempt = 0; attempt < 300; attempt++) {
     try {
       const res = await fetch(url);
       if (res.ok) return res.json();

@@ -75,6 +75,47 @@ describe.each(engines)('tokens on $name', (engine) => {
     expect(decodeJwt(await app.token(none)).schools).toEqual([]);
   });
 
+  describe('Ed-Fi scope: an ed-org id the client is assigned', () => {
+    const scoped = (credentials: { clientId: string; secret: string }, scope: string) =>
+      app.fetch('/oauth/token', {
+        ...form({ grant_type: 'client_credentials', scope }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(credentials.clientId, credentials.secret) },
+      });
+
+    it('narrows the token to the schools beneath that ed-org and echoes the scope', async () => {
+      const both = await app.client({ edorgIds: [255901, 999] });
+      expect(decodeJwt(await app.token(both)).schools).toEqual(['999001', '255901001', '255901044', '255901107']);
+      const res = await scoped(both, '999');
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { access_token: string; scope: string };
+      expect(body.scope).toBe('999');
+      expect(decodeJwt(body.access_token).schools).toEqual(['999001']);
+    });
+
+    it('answers 400 invalid_scope for an ed-org the client is not assigned, or a scope that is not a number', async () => {
+      const notAssigned = await scoped(client, '255901001');
+      expect(notAssigned.status).toBe(400);
+      expect(await notAssigned.json()).toMatchObject({
+        error: 'invalid_scope',
+        error_description: "The client is not explicitly associated with the EducationOrganizationId specified in the requested 'scope'.",
+      });
+      const notNumber = await scoped(client, 'roster-core.readonly');
+      expect(notNumber.status).toBe(400);
+      expect(await notNumber.json()).toMatchObject({ error: 'invalid_scope' });
+    });
+  });
+
+  it('answers 401 for an empty Basic key or secret (invalid_request) and for another scheme than Basic (invalid_client)', async () => {
+    const attempt = (authorization: string) =>
+      app.fetch('/oauth/token', { ...form({ grant_type: 'client_credentials' }), headers: { 'content-type': 'application/x-www-form-urlencoded', authorization } });
+    const empty = await attempt(basic('', ''));
+    expect(empty.status).toBe(401);
+    expect(await empty.json()).toMatchObject({ error: 'invalid_request' });
+    const other = await attempt('Test Test');
+    expect(other.status).toBe(401);
+    expect(await other.json()).toMatchObject({ error: 'invalid_client' });
+  });
+
   it('answers 401 invalid_client for a wrong secret and an unknown client', async () => {
     for (const body of [
       { client_id: client.clientId, client_secret: 'wrong', grant_type: 'client_credentials' },
@@ -133,7 +174,14 @@ describe.each(engines)('tokens on $name', (engine) => {
       const token = await app.token(client);
       const res = await app.fetch('/oauth/token_info', json({ token }, { authorization: `Bearer ${token}` }));
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({
+      const { resources, services, education_organizations: edorgs, ...info } = (await res.json()) as Record<string, unknown> & { education_organizations: Array<Record<string, unknown>> };
+      // The assigned ed-org first, then the ed-orgs beneath it, as DMS lists them.
+      expect(edorgs.slice(1).map((o) => o.education_organization_id)).toEqual([255901001, 255901044, 255901107]);
+      expect(edorgs[1]).toMatchObject({ type: 'edfi.School', school_id: 255901001, local_education_agency_id: 255901, state_education_agency_id: 48 });
+      expect(resources).toContainEqual({ resource: '/ed-fi/students', operations: ['Create', 'Read', 'Update', 'Delete'] });
+      expect(resources).toContainEqual({ resource: '/ed-fi/schools', operations: ['Read'] });
+      expect(services).toEqual([{ service: 'attendance-statistics', operations: ['Read'] }]);
+      expect({ ...info, education_organizations: edorgs.slice(0, 1) }).toEqual({
         active: true,
         client_id: client.clientId,
         tier: 'standard',
@@ -153,6 +201,29 @@ describe.each(engines)('tokens on $name', (engine) => {
         assigned_profiles: ['Student-Nutrition'],
         claim_set: { name: 'SIS Vendor' },
       });
+    });
+
+    it('accepts the token field in any case ({"Token": …}), as the ODS/API binds it', async () => {
+      const token = await app.token(client);
+      const res = await app.fetch('/oauth/token_info', json({ Token: token }, { authorization: `Bearer ${token}` }));
+      expect(res.status).toBe(200);
+    });
+
+    it('answers its errors as ODS problem details, keeping the error code', async () => {
+      const token = await app.token(client);
+      const missing = await app.fetch('/oauth/token_info', json({}, { authorization: `Bearer ${token}` }));
+      expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await missing.json()).toMatchObject({
+        type: 'urn:ed-fi:api:bad-request',
+        title: 'Bad Request',
+        status: 400,
+        detail: 'An invalid token was provided',
+        errors: ['The token was not present, or was not processable as a GUID value.'],
+        error: 'invalid_request',
+      });
+      const other = await app.token(client);
+      const mismatch = await app.fetch('/oauth/token_info', json({ token: other }, { authorization: `Bearer ${token}` }));
+      expect(await mismatch.json()).toMatchObject({ detail: 'The authentication token and the token to inspect must match.', error: 'invalid_request' });
     });
 
     it('accepts the token in a form body', async () => {

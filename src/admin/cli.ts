@@ -18,6 +18,7 @@ import { dbCommands } from './db.js';
 import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
 import { partnerCommands } from './partner.js';
+import { profilesStandaloneCommands } from './profiles.js';
 import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
@@ -34,6 +35,7 @@ const groups: Record<string, Record<string, Command>> = {
 /** Commands that run without the server's database or configuration (integrator tools). */
 const standaloneGroups: Record<string, Record<string, StandaloneCommand>> = {
   sis: sisStandaloneCommands,
+  profiles: profilesStandaloneCommands,
 };
 
 const usage = `usage: edgate <group> <action> [flags] [--json]
@@ -58,7 +60,9 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   sis revoke --edorg N [--secret-id ID]   all of the institution's secrets, or the one named
   sis list [--edorg N]
   sis push FILE --url URL [--batch-size N] [--concurrency N]   CSV, JSON or JSON Lines roster; secret from SIS_SECRET
+  profiles check               checks every definition in profilesDir as the server does at start; exits 1 on a problem
   db migrate|seed
+  serve stats [--port 5001] [--jwks-url URL] [--audience AUD]   the attendance statistics as their own service behind the gateway
 
 Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CONFIG file as the server.`;
 
@@ -80,6 +84,9 @@ const options = {
   url: { type: 'string' },
   'batch-size': { type: 'string' },
   concurrency: { type: 'string' },
+  port: { type: 'string' },
+  'jwks-url': { type: 'string' },
+  audience: { type: 'string' },
   partner: { type: 'string' },
   email: { type: 'string' },
   status: { type: 'string' },
@@ -94,6 +101,7 @@ function version(): string {
 function print(result: CommandResult, json: boolean): void {
   process.stdout.write((json ? JSON.stringify(result.json) : result.human) + '\n');
   if (result.notice && !json) process.stderr.write(result.notice + '\n');
+  if (result.exitCode) process.exitCode = result.exitCode;
 }
 
 function fail(message: string, code: string, json: boolean, exitCode: number): never {
@@ -124,6 +132,9 @@ async function main(argv: string[]): Promise<void> {
     print(await standalone({ flags, args, env: process.env }), flags.json);
     return;
   }
+  // Loaded only when asked for: the one-shot commands need none of the HTTP stack.
+  const service = group === 'serve' ? (await import('./serve.js')).serveCommands[action ?? ''] : undefined;
+  if (service) return service(loadConfig(), flags);
   const command = groups[group]?.[action ?? ''];
   if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
 

@@ -1,6 +1,6 @@
 import { loadClaimSets } from '../config/claim-sets.js';
 import { loadProfiles } from '../edfi/profiles/registry.js';
-import { resourceMetas } from '../edfi/resources/index.js';
+import { loadEdfiModel } from '../edfi/model/index.js';
 import {
   createClient,
   describeClient,
@@ -21,8 +21,9 @@ import { flagList, flagString, keyValues, table, type AdminContext, type Command
 
 /** What a client may be given: the configured tiers, claim sets and the profiles defined in profilesDir. */
 function rules({ config }: AdminContext): ClientRules {
-  const { registry } = loadProfiles(config.profilesDir, resourceMetas);
-  return { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()), profiles: registry.profiles.map((p) => p.name) };
+  const { registry } = loadProfiles(config.profilesDir, loadEdfiModel(config.edfiApiSchema).metas);
+  // A profile defined but invalid may still be assigned, as in the ODS/API; requests using it answer 406 until it is fixed.
+  return { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()), profiles: [...registry.profiles, ...registry.invalid].map((p) => p.name) };
 }
 
 function edorgIds(flags: AdminContext['flags']): number[] | undefined {

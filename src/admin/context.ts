@@ -22,6 +22,8 @@ export interface CommandResult {
   human: string;
   /** A reminder for the person at the terminal: written to stderr, so stdout stays pipeable (`| jq`). */
   notice?: string;
+  /** Non-zero when the command ran but found what it checks for wanting (`profiles check`). */
+  exitCode?: number;
 }
 
 export type Command = (ctx: AdminContext) => Promise<CommandResult>;

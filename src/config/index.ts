@@ -1,6 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
+import { parseRoutes, RouteConfigError, type UpstreamRoute } from './routes.js';
+
 export type TierName = string;
 
 export interface Tier {
@@ -26,6 +28,11 @@ export interface Config {
   tiers: Record<TierName, Tier>;
   sisSync: { requestsPerMinute: number; maxBatch: number };
   profilesDir: string;
+  /**
+   * The Ed-Fi model: ApiSchema files (the core, then extensions), in Meadowlark's or the Data
+   * Management Service's format. Empty means edgate's own embedded model (config/edfi/).
+   */
+  edfiApiSchema: string[];
   /** HMAC key for client and SIS secrets; unset in development means one generated and kept in the database. */
   secretHashKey?: string;
   /** Encrypts signing keys at rest; production refuses to start without it. */
@@ -35,6 +42,8 @@ export interface Config {
   /** How often an instance looks for rotated signing keys and disabled clients. */
   refreshSeconds: number;
   logLevel: string;
+  /** Prefixes the gateway forwards to other processes (config file `routes`); none by default. */
+  routes: UpstreamRoute[];
   portal: PortalConfig;
 }
 
@@ -92,6 +101,23 @@ function parseTiers(raw: unknown): Record<TierName, Tier> {
   return tiers;
 }
 
+function upstreamRoutes(raw: unknown, publicUrl: string): UpstreamRoute[] {
+  try {
+    return parseRoutes(raw, publicUrl);
+  } catch (err) {
+    if (err instanceof RouteConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** EDFI_API_SCHEMA lists files separated by commas (or the platform's path separator); the config file may give an array. */
+function schemaFiles(fromEnv: string | undefined, fromFile: unknown): string[] {
+  if (fromEnv) return fromEnv.split(/[,:;]/).map((f) => f.trim()).filter(Boolean);
+  if (Array.isArray(fromFile)) return fromFile.map(String);
+  if (typeof fromFile === 'string' && fromFile) return [fromFile];
+  return [];
+}
+
 function parsePortal(raw: unknown, tiers: Record<TierName, Tier>, env: Env): PortalConfig {
   const portal = (raw ?? {}) as Partial<PortalConfig>;
   // Premium by default: the tier with the largest quotas is the one worth a human look.
@@ -137,11 +163,13 @@ export function loadConfig(env: Env = process.env): Config {
       maxBatch: int('sisSync.maxBatch', sisSync.maxBatch ?? 5_000, 1),
     },
     profilesDir: pick('PROFILES_DIR', 'profilesDir') ?? 'config/profiles',
+    edfiApiSchema: schemaFiles(env.EDFI_API_SCHEMA, file.edfiApiSchema),
     secretHashKey: pick('SECRET_HASH_KEY', 'secretHashKey'),
     keyEncryptionSecret: pick('KEY_ENCRYPTION_SECRET', 'keyEncryptionSecret'),
     gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),
     refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
     logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
+    routes: upstreamRoutes(file.routes, publicUrl),
     portal: parsePortal(file.portal, tiers, env),
   };
   const databaseUrl = pick('DATABASE_URL', 'databaseUrl');

@@ -147,6 +147,16 @@ export async function reachOf(db: Db, clientId: string): Promise<ClientReach> {
   };
 }
 
+/** School ids (as strings) at or beneath one ed-org: one indexed lookup in the closure table. */
+export async function schoolsBeneath(db: Db, edorgId: number): Promise<string[]> {
+  const rows = (await db('edorg_closure as c')
+    .join('education_organizations as e', 'e.id', 'c.descendant_id')
+    .where('c.ancestor_id', edorgId)
+    .andWhere('e.type', 'school')
+    .select('e.id')) as Array<{ id: number | string }>;
+  return rows.map((r) => String(r.id));
+}
+
 export interface EdorgWithAncestors extends EdorgRow {
   ancestors: Array<{ id: number; type: EdorgType }>;
 }

@@ -3,12 +3,11 @@ import type { Knex } from 'knex';
 import type { Action, ClaimSets, Strategy } from '../config/claim-sets.js';
 import { strategyFor } from '../config/claim-sets.js';
 import { allow, deny, type Decision } from '../errors.js';
-import { valueAt, type ResourceDeclaration } from './resource.js';
 import type { ClientWithReach } from '../oidc/client-directory.js';
+import { securablesOf, type DocumentInfo } from './document-info.js';
 import { valuesInReach, whereInReach, type Reach } from './reach.js';
-import { securablesOf, type StoredDocument } from './store.js';
-
-type Body = Record<string, unknown>;
+import type { ResourceDeclaration } from './resource.js';
+import type { StoredDocument } from './store.js';
 
 /** Who is calling: the client record with its reach, and the schools the gateway approved for this request. */
 export interface Caller {
@@ -16,9 +15,14 @@ export interface Caller {
   schools: number[];
 }
 
-export type CollectionScope = { kind: 'all' } | { kind: 'owned'; clientId: string } | { kind: 'reach'; reach: Reach };
+export type CollectionScope =
+  | { kind: 'all' }
+  | { kind: 'owned'; clientId: string }
+  | { kind: 'reach'; reach: Reach }
+  | { kind: 'namespace'; prefixes: string[] };
 
-const outOfReach = 'Access to the resource item could not be authorized based on the caller\'s education organizations.';
+/** The ODS/API's words for every authorisation refusal; hints and reasons follow them. */
+const notAuthorized = 'Access to the requested data could not be authorized.';
 
 /**
  * Claim sets decide the strategy per resource and action; the strategy decides what is checked.
@@ -32,9 +36,9 @@ export class Authorizer {
 
   /** The strategy the caller's claim set grants, or a refusal naming the claim set. */
   strategy(caller: Caller, resource: ResourceDeclaration, action: Action): Strategy | Decision {
-    const strategy = strategyFor(this.claimSets, caller.client.claimSet, resource.name, action);
+    const strategy = strategyFor(this.claimSets, caller.client.claimSet, resource, action);
     if (strategy) return strategy;
-    return deny('authorization_denied', `The API client's assigned claim set ('${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
+    return deny('authorization_denied', `${notAuthorized} The API client's assigned claim set (currently '${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
   }
 
   /** Refuses early, before the body is read, when the claim set grants none of the actions at all. */
@@ -52,32 +56,34 @@ export class Authorizer {
     const strategy = this.strategy(caller, resource, action);
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'none') return allow;
+    if (strategy === 'namespace') return this.namespaceDecision(caller, stored.securables.namespace);
     if (strategy === 'ownership') {
-      return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', 'Access to the resource item could not be authorized: it is owned by another client.');
+      return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', `${notAuthorized} The item is not owned by the caller.`);
     }
+    if (resource.reach === 'none') return allow;
     const query = db('edfi_documents as d').where('d.id', stored.id);
     const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller)).first('d.id'));
-    return inReach ? allow : deny('authorization_denied', [outOfReach, resource.denialHint].filter(Boolean).join(' '));
+    return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '));
   }
 
   /** The body being written (a create, or the new state of an update): may it exist for this caller? */
-  async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, body: Body, db: Knex = this.db): Promise<Decision> {
+  async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, info: DocumentInfo, db: Knex = this.db): Promise<Decision> {
     const strategy = this.strategy(caller, resource, action);
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'none') return allow;
-    if (strategy === 'ownership') return this.namespaceDecision(caller, resource, body);
-    const inReach = await valuesInReach(db, resource.reach, securablesOf(resource, body), this.reachOf(caller));
-    return inReach ? allow : deny('authorization_denied', `The ${resource.edfiName} refers to an education organization or person outside the caller's reach.`);
+    // Ownership resources live in the client's namespaces too (assessments).
+    if (strategy === 'namespace' || strategy === 'ownership') return resource.columns.namespace ? this.namespaceDecision(caller, info.columns.namespace) : allow;
+    const inReach = await valuesInReach(db, resource.reach, securablesOf(info), this.reachOf(caller));
+    return inReach ? allow : deny('authorization_denied', notAuthorized);
   }
 
-  private namespaceDecision(caller: Caller, resource: ResourceDeclaration, body: Body): Decision {
-    if (!resource.namespacePath) return allow;
-    const namespace = String(valueAt(body, resource.namespacePath) ?? '');
+  private namespaceDecision(caller: Caller, namespace: string | null | undefined): Decision {
+    const value = namespace ?? '';
     const prefixes = caller.client.namespacePrefixes;
-    if (prefixes.some((prefix) => namespaceUnder(namespace, prefix))) return allow;
+    if (prefixes.some((prefix) => namespaceUnder(value, prefix))) return allow;
     return deny(
       'namespace_not_permitted',
-      `The namespace '${namespace}' does not start with one of the caller's namespace prefixes (${prefixes.length ? prefixes.join(', ') : 'none assigned'}).`,
+      `${notAuthorized} The proposed 'Namespace' value of the data does not start with any of the caller's associated namespace prefixes (${prefixes.length ? prefixes.map((p) => `'${p}'`).join(', ') : 'none assigned'}).`,
     );
   }
 
@@ -86,10 +92,10 @@ export class Authorizer {
     const strategy = this.strategy(caller, resource, 'read');
     if (typeof strategy !== 'string') return strategy;
     if (strategy === 'ownership') return { kind: 'owned', clientId: caller.client.clientId };
+    if (strategy === 'namespace') return { kind: 'namespace', prefixes: caller.client.namespacePrefixes };
     if (strategy === 'relationships') return { kind: 'reach', reach: this.reachOf(caller) };
     return { kind: 'all' };
   }
-
 }
 
 /**

@@ -15,6 +15,11 @@ function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope,
   const query = db('edfi_documents as d').where('d.resource', resource.name);
   if (scope.kind === 'owned') query.where('d.created_by', scope.clientId);
   if (scope.kind === 'reach') whereInReach(db, query, resource.reach, scope.reach);
+  if (scope.kind === 'namespace') {
+    // Prefixes are the client's own data, bound as values; an empty list reads nothing.
+    if (!scope.prefixes.length) query.whereRaw('1 = 0');
+    else query.where((q) => scope.prefixes.forEach((prefix) => q.orWhere('d.namespace', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)));
+  }
   applyFilters(db, query, page.filters);
   return query;
 }

@@ -31,7 +31,7 @@ export interface WriteRepresentation {
  */
 export interface ContentPolicy {
   forRead(input: { accept: string | undefined; resource: ResourceMeta; client: ClientRecord }): ReadRepresentation;
-  forWrite(input: { contentType: string | undefined; resource: ResourceMeta; client: ClientRecord }): WriteRepresentation;
+  forWrite(input: { contentType: string | undefined; resource: ResourceMeta; client: ClientRecord; method?: string }): WriteRepresentation;
 }
 
 /** No profiles: everything is read and written as application/json. */

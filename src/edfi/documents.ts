@@ -5,9 +5,11 @@ import { createHash, randomBytes } from 'node:crypto';
  * every writer — the Ed-Fi resource API and the SIS bulk sync — so both produce identical rows.
  *
  * - `id`: 32 lower-case hex characters, random (Ed-Fi resource ids).
- * - `key_hash`: sha256 hex of the natural key values, in the resource's declared key order, each
- *   as a string: students → [studentUniqueId]; studentSchoolAssociations → [studentUniqueId,
- *   schoolId, entryDate].
+ * - `key_hash`: sha256 hex of the identity values in the model's identity order, each as a string:
+ *   students → [studentUniqueId]; studentSchoolAssociations → [studentUniqueId, schoolId, entryDate];
+ *   descriptors → [their URI, lower-cased].
+ * - `edfi_references`: one row per reference a document makes (the resolved target's resource and
+ *   key_hash), so a delete finds its dependants by index.
  * - `body`: the Ed-Fi JSON without id/_etag/_lastModifiedDate, e.g. a student
  *   {"studentUniqueId","firstName","lastSurname","birthDate",…} and an association
  *   {"studentReference":{"studentUniqueId"},"schoolReference":{"schoolId"},"entryDate",
@@ -23,8 +25,18 @@ export function newDocumentId(): string {
   return randomBytes(16).toString('hex');
 }
 
+/**
+ * The hash of an identity: its values as strings, in the resource's identity order (the model's).
+ * A reference carries the values under the target's identity names and is put in the target's
+ * order before hashing, so it finds its target by this column.
+ */
 export function naturalKeyHash(values: Array<string | number>): string {
   return createHash('sha256').update(JSON.stringify(values.map(String))).digest('hex');
+}
+
+/** Descriptor URIs compare case-insensitively, as the ODS/API compares them. */
+export function descriptorIdentityValue(uri: string): string {
+  return uri.toLowerCase();
 }
 
 /** JSON with object keys sorted at every level: equal content, equal text. */

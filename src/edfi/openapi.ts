@@ -2,8 +2,9 @@ import type Router from '@koa/router';
 
 import type { Services } from '../http/services.js';
 import type { ResourceMeta } from './resource-meta.js';
-import { resourceMetas } from './resources/index.js';
-import { dataPrefix } from './routes.js';
+import { loadOrder } from './dependencies.js';
+import type { EdfiModel } from './model/index.js';
+import { dataRoot } from './routes.js';
 
 type Json = Record<string, unknown>;
 
@@ -44,7 +45,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): Json {
     .filter(([, schema]) => ['string', 'integer', 'number', 'boolean'].includes(schema.type ?? ''))
     .map(([name, schema]) => ({ name, in: 'query', required: false, schema: { type: schema.type } }));
   return {
-    [`${dataPrefix}/${meta.name}`]: {
+    [`${dataRoot}/${meta.project ?? 'ed-fi'}/${meta.name}`]: {
       get: {
         tags: [meta.name],
         operationId: `get${meta.edfiName}s`,
@@ -63,7 +64,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): Json {
         responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, ...errors, '409': problem('unresolved_reference'), '412': problem('optimistic_lock_failed') },
       },
     },
-    [`${dataPrefix}/${meta.name}/{id}`]: {
+    [`${dataRoot}/${meta.project ?? 'ed-fi'}/${meta.name}/{id}`]: {
       get: { tags: [meta.name], operationId: `get${meta.edfiName}ById`, parameters: [idParam], responses: { '200': { description: 'The item', content: content(readable, read) }, ...errors, '404': problem('not_found') } },
       put: {
         tags: [meta.name],
@@ -83,7 +84,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): Json {
 }
 
 /** OpenAPI 3.1 of the resource API, from the same schemas the validators compile. */
-export function openApiDocument(serverUrl: string, metas: ResourceMeta[] = resourceMetas, profiles: ProfileMediaTypes = noProfiles): Json {
+export function openApiDocument(serverUrl: string, metas: ResourceMeta[], profiles: ProfileMediaTypes = noProfiles): Json {
   const schemas: Json = {
     Problem: {
       type: 'object',
@@ -115,10 +116,16 @@ export function openApiDocument(serverUrl: string, metas: ResourceMeta[] = resou
 }
 
 /** Public, like Ed-Fi's metadata endpoints: no token needed to discover the API. */
-export function openApiRoutes(profiles: ProfileMediaTypes = noProfiles) {
+export function openApiRoutes(model: EdfiModel, profiles: ProfileMediaTypes = noProfiles) {
   return (router: Router, { config }: Services): void => {
-    const document = openApiDocument(config.publicUrl, resourceMetas, profiles);
+    // Built on first request: the whole Data Standard makes a document of several megabytes.
+    let document: Json | undefined;
+    const dependencies = loadOrder(model.resources);
+    router.get('/metadata/dependencies', (ctx) => {
+      ctx.body = dependencies;
+    });
     router.get('/metadata/openapi.json', (ctx) => {
+      document ??= openApiDocument(config.publicUrl, model.metas, profiles);
       ctx.body = document;
     });
   };

@@ -67,9 +67,16 @@ function typedValue(name: string, filterable: Filterable, raw: string): string |
 }
 
 /**
- * offset/limit/totalCount and property filters; anything else in the query string is a 400.
- * Only members `readable` under the caller's profile may filter, and a hidden one is refused
- * exactly as an unknown one is, so the refusal says nothing about the member either.
+ * Parameters every Ed-Fi request may carry that are not filters: the ODS/API's Postman suites add `correlationId` to
+ * every request, and it is echoed in error bodies rather than filtered on.
+ */
+export const reservedParameters = new Set(['correlationid']);
+
+/**
+ * offset/limit/totalCount and property filters; anything else in the query string is a 400. Names match
+ * case-insensitively (`Offset`, `LastSurname`), as the ODS/API binds them. Only members `readable` under the
+ * caller's profile may filter, and a hidden one is refused exactly as an unknown one is, so the refusal says
+ * nothing about the member either.
  */
 export function parsePage(
   query: Record<string, string | string[] | undefined>,
@@ -77,16 +84,21 @@ export function parsePage(
   readable: (path: string[]) => boolean = () => true,
 ): Page {
   const page: Page = { offset: 0, limit: defaultLimit, totalCount: false, filters: [] };
-  for (const [name, raw] of Object.entries(query)) {
+  const byLowerName = new Map([...filterables].map(([name, filterable]) => [name.toLowerCase(), { name, filterable }]));
+  const seen = new Set<string>();
+  for (const [given, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
-    if (Array.isArray(raw)) throw badQuery(`The query parameter ${name} may appear once.`);
-    if (name === 'offset') page.offset = nonNegativeInteger('offset', raw, Number.MAX_SAFE_INTEGER);
-    else if (name === 'limit') page.limit = nonNegativeInteger('limit', raw, maxLimit);
-    else if (name === 'totalCount') {
-      if (raw !== 'true' && raw !== 'false') throw badQuery('totalCount must be true or false.');
-      page.totalCount = raw === 'true';
+    const lower = given.toLowerCase();
+    if (reservedParameters.has(lower)) continue;
+    if (Array.isArray(raw) || seen.has(lower)) throw badQuery(`The query parameter ${given} may appear once.`);
+    seen.add(lower);
+    if (lower === 'offset') page.offset = nonNegativeInteger('offset', raw, Number.MAX_SAFE_INTEGER);
+    else if (lower === 'limit') page.limit = nonNegativeInteger('limit', raw, maxLimit);
+    else if (lower === 'totalcount') {
+      if (!/^(true|false)$/i.test(raw)) throw badQuery('totalCount must be true or false.');
+      page.totalCount = raw.toLowerCase() === 'true';
     } else {
-      const filterable = filterables.get(name);
+      const { name, filterable } = byLowerName.get(lower) ?? { name: given, filterable: undefined };
       if (!filterable || !readable(filterable.path.split('.'))) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
       page.filters.push({ filterable, value: typedValue(name, filterable, raw) });
     }

@@ -25,6 +25,8 @@ export function subjectsInReach(db: Knex, subjectType: 'student' | 'staff', edor
  */
 export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind, reach: Reach): Knex.QueryBuilder {
   switch (kind) {
+    case 'none':
+      return query;
     case 'school':
       return query.whereIn('d.edorg_id', reach.schools);
     case 'edorg':
@@ -51,6 +53,7 @@ export interface Securables {
   student_unique_id?: string | null;
   staff_unique_id?: string | null;
   contact_unique_id?: string | null;
+  namespace?: string | null;
   /** edorgSelf: the parent the ed-org is to hang from. */
   parent_edorg_id?: number | null;
 }
@@ -62,6 +65,8 @@ async function subjectReachable(db: Knex, subjectType: 'student' | 'staff', subj
 
 export async function valuesInReach(db: Knex, kind: ReachKind, values: Securables, reach: Reach): Promise<boolean> {
   switch (kind) {
+    case 'none':
+      return true;
     case 'school':
       return values.edorg_id != null && reach.schools.includes(Number(values.edorg_id));
     case 'edorg':

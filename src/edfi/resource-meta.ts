@@ -1,5 +1,7 @@
 /** What other layers (profiles, OpenAPI) need to know of a declared resource. */
 export interface ResourceMeta {
+  /** URL segment of the project, e.g. 'ed-fi' (absent: ed-fi). */
+  project?: string;
   /** URL segment, e.g. 'students'. */
   name: string;
   /** Ed-Fi resource name, PascalCase singular, e.g. 'Student' (profile XML `Resource name`). */

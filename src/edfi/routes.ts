@@ -8,17 +8,20 @@ import { readJsonBody } from '../http/body.js';
 import type { Services } from '../http/services.js';
 import { Authorizer, type Caller } from './authorization.js';
 import { plainJson, type ContentPolicy } from './content-policy.js';
+import { hasIdentity, naturalKeyOf } from './document-info.js';
+import type { EdfiModel } from './model/index.js';
 import type { ResourceDeclaration } from './resource.js';
-import { resources } from './resources/index.js';
 import { countItems, listPage } from './collection.js';
 import { filterablesOf, parsePage } from './query.js';
-import { documentByKey, documentById, materialiseEdorgDocuments, naturalKeyOf, type StoredDocument } from './store.js';
+import { documentByKey, documentById, materialiseEdorgDocuments, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
-import { removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
+import { normaliseEtag, removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
 
 type Body = Record<string, unknown>;
 
-export const dataPrefix = '/data/v3/ed-fi';
+/** Every project's resources are served under /data/v3/{project}/{resource}. */
+export const dataRoot = '/data/v3';
+export const dataPrefix = `${dataRoot}/ed-fi`;
 
 /** The representation of a stored item: id first, then the body, then Ed-Fi's metadata members. */
 function representation(stored: StoredDocument): Body {
@@ -39,14 +42,41 @@ async function readItem(ctx: Context): Promise<Body> {
   return body;
 }
 
-/** The Ed-Fi resource API for every declared resource, behind the gateway. */
-export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSets = loadClaimSets()) {
+/**
+ * The ODS/API serves `Use-Snapshot: true` from a read-only snapshot database; edgate has none, so it answers as an
+ * ODS without a snapshot configured does rather than silently serving live data.
+ */
+function refuseSnapshot(ctx: Context): void {
+  if (ctx.get('use-snapshot').trim().toLowerCase() !== 'true') return;
+  if (ctx.method === 'GET') {
+    throw new ApiError(404, 'snapshot_not_configured', 'Snapshot not found.', { errors: ['The snapshot connection for the ODS has not been configured.'] });
+  }
+  throw new ApiError(405, 'snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
+}
+
+/** An If-None-Match naming the item's current ETag (or `*`): the client's copy is current. */
+function notModified(ctx: Context, etag: string): boolean {
+  const header = ctx.get('if-none-match');
+  if (!header) return false;
+  const tags = header.split(',').map(normaliseEtag);
+  return tags.includes('*') || tags.includes(etag);
+}
+
+/** The Ed-Fi resource API for every resource of the model, behind the gateway. */
+export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, claimSets: ClaimSets = loadClaimSets()) {
   return (router: Router, services: Services): void => {
     const { db, directory, config } = services;
-    const validator: ResourceValidator = new ResourceValidator(resources);
+    const validator: ResourceValidator = new ResourceValidator();
     const authorizer = new Authorizer(db, claimSets);
-    // An LEA or school written here changes reach for every client: reload them, here and in new tokens.
+    const filterables = new Map(model.resources.map((r) => [r, filterablesOf(r)]));
+    // An ed-org written here changes reach for every client: reload them, here and in new tokens.
     const edorgTreeChanged = () => directory.forgetAll();
+
+    function resourceOf(ctx: Context): ResourceDeclaration {
+      const resource = model.find(String(ctx.params.project), String(ctx.params.resource));
+      if (!resource) throw new ApiError(404, 'not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
+      return resource;
+    }
 
     async function callerOf(ctx: Context): Promise<Caller> {
       const client = await directory.find(String(ctx.state.clientId ?? ''));
@@ -59,10 +89,9 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       return {
         clientId: caller.client.clientId,
         ifMatch: ctx.get('if-match') || undefined,
-        resources,
         async authorize(trx, action: Action, incoming, stored) {
           if (stored) enforce(await authorizer.forStored(caller, resource, action, stored, trx));
-          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming, trx));
+          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming.info, trx));
         },
       };
     }
@@ -74,91 +103,102 @@ export function edfiRoutes(policy: ContentPolicy = plainJson, claimSets: ClaimSe
       return stored;
     }
 
-    for (const resource of resources) {
-      const collection = `${dataPrefix}/${resource.name}`;
-      const item = `${collection}/:id`;
-      const filterables = filterablesOf(resource);
-      const prepare = async () => {
-        if (resource.edorg) await materialiseEdorgDocuments(db, resource);
-      };
+    const prepare = async (resource: ResourceDeclaration) => {
+      if (resource.edorg) await materialiseEdorgDocuments(db, resource);
+    };
 
-      router.get(collection, async (ctx) => {
-        const caller = await callerOf(ctx);
-        const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
-        const page = parsePage(ctx.query, filterables, read.readable);
-        await prepare();
-        const scope = await authorizer.collectionScope(caller, resource);
-        if ('ok' in scope) {
-          enforce(scope);
-          return;
-        }
-        if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
-        const items = await listPage(db, resource, scope, page);
-        ctx.type = read.contentType;
-        ctx.body = items.map((stored) => read.shape(representation(stored)));
-      });
-
-      router.get(item, async (ctx) => {
-        const caller = await callerOf(ctx);
-        const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
-        await prepare();
-        const stored = await readable(ctx, resource, caller);
-        ctx.set('ETag', quoted(stored.etag));
-        ctx.type = read.contentType;
-        ctx.body = read.shape(representation(stored));
-      });
-
-      router.post(collection, async (ctx) => {
-        const caller = await callerOf(ctx);
-        enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
-        const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
-        const incoming = await readItem(ctx);
-        if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
-        await prepare();
-        const existing = await storedByKeyIfPossible(resource, incoming);
-        const body = write.filter(incoming, existing?.body);
-        validator.check(resource, body);
-        const result = await upsertDocument(db, resource, body, writeContext(ctx, caller, resource));
-        if (resource.edorg) edorgTreeChanged();
-        ctx.status = result.outcome === 'created' ? 201 : 200;
-        ctx.set('Location', `${config.publicUrl}${collection}/${result.id}`);
-        ctx.set('ETag', quoted(result.etag));
-        // An empty body, as the ODS/API answers; without one Koa would send its status text ("Created").
-        ctx.body = '';
-        ctx.remove('Content-Type');
-      });
-
-      router.put(item, async (ctx) => {
-        const caller = await callerOf(ctx);
-        const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client });
-        await prepare();
-        const stored = await documentById(db, resource.name, String(ctx.params.id));
-        if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
-        enforce(await authorizer.forStored(caller, resource, 'update', stored));
-        const { id, ...incoming } = await readItem(ctx);
-        if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
-        const body = write.filter(incoming, stored.body);
-        validator.check(resource, body);
-        const written = await replaceDocument(db, resource, stored.id, body, writeContext(ctx, caller, resource));
-        if (resource.edorg) edorgTreeChanged();
-        ctx.status = 204;
-        ctx.set('ETag', quoted(written.etag));
-      });
-
-      router.delete(item, async (ctx) => {
-        const caller = await callerOf(ctx);
-        await prepare();
-        await removeDocument(db, resource, String(ctx.params.id), writeContext(ctx, caller, resource));
-        if (resource.edorg) edorgTreeChanged();
-        ctx.status = 204;
-      });
-    }
-
-    /** The stored item a POST would update, when the body's key is complete enough to find it. */
+    /** The stored item a POST would update, when the body's identity is complete enough to find it. */
     async function storedByKeyIfPossible(resource: ResourceDeclaration, body: Body): Promise<StoredDocument | undefined> {
-      if (!validator.hasKey(resource, body)) return undefined;
-      const found = await documentByKey(db, resource.name, naturalKeyOf(resource, body));
-      return found;
+      if (!hasIdentity(resource, body)) return undefined;
+      return documentByKey(db, resource.name, naturalKeyOf(resource, body));
     }
+
+    const collection = `${dataRoot}/:project/:resource`;
+    const item = `${collection}/:id`;
+
+    router.get(collection, async (ctx) => {
+      refuseSnapshot(ctx);
+      const resource = resourceOf(ctx);
+      const caller = await callerOf(ctx);
+      const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+      const page = parsePage(ctx.query, filterables.get(resource)!, read.readable);
+      await prepare(resource);
+      const scope = await authorizer.collectionScope(caller, resource);
+      if ('ok' in scope) {
+        enforce(scope);
+        return;
+      }
+      if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
+      const items = await listPage(db, resource, scope, page);
+      ctx.type = read.contentType;
+      ctx.body = items.map((stored) => read.shape(representation(stored)));
+    });
+
+    router.get(item, async (ctx) => {
+      refuseSnapshot(ctx);
+      const resource = resourceOf(ctx);
+      const caller = await callerOf(ctx);
+      const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+      await prepare(resource);
+      const stored = await readable(ctx, resource, caller);
+      ctx.set('ETag', quoted(stored.etag));
+      if (notModified(ctx, stored.etag)) {
+        ctx.status = 304;
+        return;
+      }
+      ctx.type = read.contentType;
+      ctx.body = read.shape(representation(stored));
+    });
+
+    router.post(collection, async (ctx) => {
+      refuseSnapshot(ctx);
+      const resource = resourceOf(ctx);
+      const caller = await callerOf(ctx);
+      enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
+      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
+      const incoming = validator.normalise(resource, await readItem(ctx));
+      if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
+      await prepare(resource);
+      const existing = await storedByKeyIfPossible(resource, incoming);
+      const body = write.filter(incoming, existing?.body);
+      validator.check(resource, body);
+      const result = await upsertDocument(db, resource, body, writeContext(ctx, caller, resource));
+      if (resource.edorg) edorgTreeChanged();
+      ctx.status = result.outcome === 'created' ? 201 : 200;
+      ctx.set('Location', `${config.publicUrl}${dataRoot}/${resource.project}/${resource.name}/${result.id}`);
+      ctx.set('ETag', quoted(result.etag));
+      // An empty body, as the ODS/API answers; without one Koa would send its status text ("Created").
+      ctx.body = '';
+      ctx.remove('Content-Type');
+    });
+
+    router.put(item, async (ctx) => {
+      refuseSnapshot(ctx);
+      const resource = resourceOf(ctx);
+      const caller = await callerOf(ctx);
+      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
+      await prepare(resource);
+      const stored = await documentById(db, resource.name, String(ctx.params.id));
+      if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+      enforce(await authorizer.forStored(caller, resource, 'update', stored));
+      const { id, ...incoming } = validator.normalise(resource, await readItem(ctx));
+      if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
+      const body = write.filter(incoming, stored.body);
+      validator.check(resource, body);
+      const written = await replaceDocument(db, resource, stored.id, body, writeContext(ctx, caller, resource));
+      if (resource.edorg) edorgTreeChanged();
+      ctx.status = 204;
+      ctx.set('ETag', quoted(written.etag));
+    });
+
+    router.delete(item, async (ctx) => {
+      refuseSnapshot(ctx);
+      const resource = resourceOf(ctx);
+      const caller = await callerOf(ctx);
+      await prepare(resource);
+      await removeDocument(db, resource, String(ctx.params.id), writeContext(ctx, caller, resource));
+      if (resource.edorg) edorgTreeChanged();
+      ctx.status = 204;
+    });
   };
 }

@@ -3,9 +3,10 @@ import type { Knex } from 'knex';
 import { dialectOf } from '../db/knex.js';
 import type { EdorgType } from '../db/tables.js';
 import { isDuplicateKey } from '../db/errors.js';
+import { documentInfoOf, type DocumentInfo, type ReferenceValue } from './document-info.js';
 import { documentEtag, naturalKeyHash, newDocumentId } from './documents.js';
 import type { Securables } from './reach.js';
-import { valueAt, type ResourceDeclaration, type SecurableColumn } from './resource.js';
+import type { ResourceDeclaration } from './resource.js';
 
 type Body = Record<string, unknown>;
 
@@ -16,10 +17,12 @@ export const documentColumns = [
   'd.etag',
   'd.last_modified',
   'd.created_by',
+  'd.key_hash',
   'd.edorg_id',
   'd.student_unique_id',
   'd.staff_unique_id',
   'd.contact_unique_id',
+  'd.namespace',
 ] as const;
 
 interface DocumentRow {
@@ -28,10 +31,12 @@ interface DocumentRow {
   etag: string;
   last_modified: number | string;
   created_by: string | null;
+  key_hash: string;
   edorg_id: number | string | null;
   student_unique_id: string | null;
   staff_unique_id: string | null;
   contact_unique_id: string | null;
+  namespace: string | null;
 }
 
 export interface StoredDocument {
@@ -40,6 +45,7 @@ export interface StoredDocument {
   etag: string;
   lastModified: number;
   createdBy: string | null;
+  keyHash: string;
   securables: Securables;
 }
 
@@ -50,44 +56,15 @@ export function toStored(row: DocumentRow): StoredDocument {
     etag: row.etag,
     lastModified: Number(row.last_modified),
     createdBy: row.created_by,
+    keyHash: row.key_hash,
     securables: {
       edorg_id: row.edorg_id === null ? null : Number(row.edorg_id),
       student_unique_id: row.student_unique_id,
       staff_unique_id: row.staff_unique_id,
       contact_unique_id: row.contact_unique_id,
+      namespace: row.namespace,
     },
   };
-}
-
-export function naturalKeyOf(resource: ResourceDeclaration, body: Body): string {
-  return naturalKeyHash(resource.key.map((path) => valueAt(body, path) as string | number));
-}
-
-/** Parent ed-org of an LEA or school body: the first parent reference present. */
-function parentEdorgOf(resource: ResourceDeclaration, body: Body): number | null {
-  for (const path of resource.edorg?.parentPaths ?? []) {
-    const value = valueAt(body, path);
-    if (value !== undefined && value !== null) return Number(value);
-  }
-  return null;
-}
-
-export function securablesOf(resource: ResourceDeclaration, body: Body): Securables {
-  const values: Securables = {};
-  for (const [column, path] of Object.entries(resource.columns) as Array<[SecurableColumn, string]>) {
-    const value = valueAt(body, path);
-    if (value === undefined || value === null) continue;
-    if (column === 'edorg_id') values.edorg_id = Number(value);
-    else values[column] = String(value);
-  }
-  if (resource.edorg) values.parent_edorg_id = parentEdorgOf(resource, body);
-  return values;
-}
-
-/** The securable columns of a document row, from its resource's declaration (every writer uses these). */
-export function documentColumnsOf(resource: ResourceDeclaration, body: Body) {
-  const { edorg_id = null, student_unique_id = null, staff_unique_id = null, contact_unique_id = null } = securablesOf(resource, body);
-  return { edorg_id, student_unique_id, staff_unique_id, contact_unique_id };
 }
 
 export async function documentById(db: Knex, resource: string, id: string, { lock = false } = {}): Promise<StoredDocument | undefined> {
@@ -109,91 +86,132 @@ export interface Written {
   lastModified: number;
 }
 
-export async function insertDocument(trx: Knex, resource: ResourceDeclaration, body: Body, createdBy: string | null): Promise<Written> {
+export async function insertDocument(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo, createdBy: string | null, resolved: ResolvedReference[]): Promise<Written> {
   const written = { id: newDocumentId(), etag: documentEtag(body), lastModified: Date.now() };
   await trx('edfi_documents').insert({
     id: written.id,
     resource: resource.name,
-    key_hash: naturalKeyOf(resource, body),
+    key_hash: info.keyHash,
     body: JSON.stringify(body),
     etag: written.etag,
     last_modified: written.lastModified,
     created_by: createdBy,
-    ...documentColumnsOf(resource, body),
+    ...info.columns,
   });
-  await maintainProjections(trx, resource, written.id, body);
+  await writeDerivedRows(trx, written.id, info, resolved, false);
   return written;
 }
 
-export async function updateDocument(trx: Knex, resource: ResourceDeclaration, id: string, body: Body): Promise<Written> {
+export async function updateDocument(trx: Knex, id: string, body: Body, info: DocumentInfo, resolved: ResolvedReference[]): Promise<Written> {
   const written = { id, etag: documentEtag(body), lastModified: Date.now() };
   await trx('edfi_documents')
     .where({ id })
-    .update({ body: JSON.stringify(body), etag: written.etag, last_modified: written.lastModified, ...documentColumnsOf(resource, body) });
-  await maintainProjections(trx, resource, id, body);
+    .update({ key_hash: info.keyHash, body: JSON.stringify(body), etag: written.etag, last_modified: written.lastModified, ...info.columns });
+  await writeDerivedRows(trx, id, info, resolved, true);
   return written;
 }
 
-/** The edfi_subject_edorgs row an association document makes, when its resource declares a subject link. */
-export function subjectEdorgRow(resource: ResourceDeclaration, id: string, body: Body) {
-  const link = resource.subjectLink;
-  if (!link) return undefined;
-  return { subject_type: link.subjectType, subject_id: String(valueAt(body, link.subjectPath)), edorg_id: Number(valueAt(body, link.edorgPath)), via_document_id: id };
-}
-
-/** Rows derived from a document, rewritten with it (same transaction): subject reach and attendance. */
-async function maintainProjections(trx: Knex, resource: ResourceDeclaration, id: string, body: Body): Promise<void> {
-  const subjectRow = subjectEdorgRow(resource, id, body);
-  if (subjectRow) {
-    await trx('edfi_subject_edorgs').where({ via_document_id: id }).del();
-    await trx('edfi_subject_edorgs').insert(subjectRow);
+/** Rows derived from a document, rewritten with it (same transaction): references, subject reach, projections. */
+async function writeDerivedRows(trx: Knex, id: string, info: DocumentInfo, resolved: ResolvedReference[], replacing: boolean): Promise<void> {
+  if (replacing) await trx('edfi_references').where({ document_id: id }).del();
+  const referenceRows = uniqueReferenceRows(id, resolved);
+  if (referenceRows.length) await trx('edfi_references').insert(referenceRows);
+  if (info.subject) {
+    if (replacing) await trx('edfi_subject_edorgs').where({ via_document_id: id }).del();
+    await trx('edfi_subject_edorgs').insert({ ...info.subject, via_document_id: id });
   }
-  if (resource.attendanceProjection) {
-    await trx('attendance_events').where({ document_id: id }).del();
-    await trx('attendance_events').insert({
-      document_id: id,
-      school_id: Number(valueAt(body, 'schoolReference.schoolId')),
-      student_unique_id: String(valueAt(body, 'studentReference.studentUniqueId')),
-      event_date: String(body.eventDate),
-      category: String(body.attendanceEventCategoryDescriptor),
-    });
+  for (const { table, row } of info.projections) {
+    if (replacing) await trx(table).where({ document_id: id }).del();
+    await trx(table).insert({ document_id: id, ...row });
   }
 }
 
-/** Deletes a document; its subject and attendance rows go with it (ON DELETE CASCADE). */
+function uniqueReferenceRows(id: string, resolved: ResolvedReference[]) {
+  const seen = new Set<string>();
+  const rows = [];
+  for (const { resource, keyHash } of resolved) {
+    const key = `${resource}\u0000${keyHash}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    rows.push({ document_id: id, referenced_resource: resource, referenced_key_hash: keyHash });
+  }
+  return rows;
+}
+
+/** Deletes a document; its reference, subject and projection rows go with it (ON DELETE CASCADE). */
 export async function deleteDocument(trx: Knex, id: string): Promise<void> {
   await trx('edfi_documents').where({ id }).del();
 }
 
-/** Messages for each reference that does not resolve; empty when all do. */
-export async function unresolvedReferences(db: Knex, resource: ResourceDeclaration, body: Body): Promise<string[]> {
-  const problems: string[] = [];
-  for (const ref of resource.references) {
-    const value = valueAt(body, `${ref.member}.${ref.field}`);
-    if (value === undefined || value === null) continue;
-    // Every document a reference points at has a one-member natural key, so its hash is the value's.
-    const found =
-      'resource' in ref.target
-        ? await db('edfi_documents').where({ resource: ref.target.resource, key_hash: naturalKeyHash([value as string]) }).first('id')
-        : await db('education_organizations').where({ id: Number(value) }).whereIn('type', ref.target.edorgTypes).first('id');
-    if (!found) problems.push(`${ref.member}.${ref.field} ${JSON.stringify(value)} does not resolve to an existing item`);
-  }
-  return problems;
+/** A reference found: the resource and identity hash of the item it points at. */
+export interface ResolvedReference {
+  resource: string;
+  keyHash: string;
 }
 
-/** Names of resources holding items that reference this document through a securable column. */
-export async function dependantsOf(db: Knex, target: ResourceDeclaration, stored: StoredDocument, all: ResourceDeclaration[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const resource of all) {
-    for (const ref of resource.references) {
-      if (!ref.column) continue;
-      const pointsHere = 'resource' in ref.target ? ref.target.resource === target.name : Boolean(target.edorg && ref.target.edorgTypes.includes(target.edorg.type));
-      const value = stored.securables[ref.column];
-      if (!pointsHere || value === null || value === undefined) continue;
-      if (await db('edfi_documents').where({ resource: resource.name, [ref.column]: value }).first('id')) found.push(resource.name);
-    }
+export interface Resolution {
+  resolved: ResolvedReference[];
+  /** Labels of the references that point at nothing. */
+  missing: ReferenceValue[];
+}
+
+/**
+ * Resolves every reference of a document: one indexed query over edfi_documents for all of them,
+ * and one over the ed-org tree for education organisations that exist only there. References to a
+ * resource the model does not hold cannot be checked and are let through.
+ */
+export async function resolveReferences(db: Knex, references: ReferenceValue[]): Promise<Resolution> {
+  const checkable = references.filter((r) => r.targets.length || r.edorgId !== undefined);
+  if (!checkable.length) return { resolved: [], missing: [] };
+  const hashes = [...new Set(checkable.flatMap((r) => r.targets.map((t) => t.keyHash)))];
+  const found = new Set<string>();
+  if (hashes.length) {
+    const rows = (await db('edfi_documents').whereIn('key_hash', hashes).select('resource', 'key_hash')) as Array<{ resource: string; key_hash: string }>;
+    for (const row of rows) found.add(`${row.resource}\u0000${row.key_hash}`);
   }
-  return [...new Set(found)];
+  const resolved: ResolvedReference[] = [];
+  const unresolved: ReferenceValue[] = [];
+  for (const reference of checkable) {
+    const hit = reference.targets.find((t) => found.has(`${t.resource}\u0000${t.keyHash}`));
+    if (hit) resolved.push(hit);
+    else unresolved.push(reference);
+  }
+  const inTree = await edorgsInTree(db, unresolved);
+  const missing: ReferenceValue[] = [];
+  for (const reference of unresolved) {
+    const type = reference.edorgId === undefined ? undefined : inTree.get(reference.edorgId);
+    const endpoint = type && reference.reference.edorgTypes?.includes(type) ? reference.reference.edorgEndpoints?.[type] : undefined;
+    if (endpoint) resolved.push({ resource: endpoint, keyHash: naturalKeyHash([reference.edorgId!]) });
+    else if (reference.targets.length || reference.reference.edorgTypes) missing.push(reference);
+  }
+  return { resolved, missing };
+}
+
+/** Where a reference points when it is known to resolve (a bulk writer checked it beforehand). */
+export function assumedTarget(reference: ReferenceValue): ResolvedReference | undefined {
+  if (reference.targets.length) return reference.targets[0];
+  const types = reference.reference.edorgTypes;
+  if (reference.edorgId === undefined || types?.length !== 1) return undefined;
+  const endpoint = reference.reference.edorgEndpoints?.[types[0]];
+  return endpoint ? { resource: endpoint, keyHash: naturalKeyHash([reference.edorgId]) } : undefined;
+}
+
+async function edorgsInTree(db: Knex, references: ReferenceValue[]): Promise<Map<number, EdorgType>> {
+  const ids = [...new Set(references.flatMap((r) => (r.edorgId === undefined ? [] : [r.edorgId])))];
+  if (!ids.length) return new Map();
+  const rows = (await db('education_organizations').whereIn('id', ids).select('id', 'type')) as Array<{ id: number | string; type: EdorgType }>;
+  return new Map(rows.map((r) => [Number(r.id), r.type]));
+}
+
+/** Names of resources holding items that reference this document. */
+export async function dependantsOf(db: Knex, resource: ResourceDeclaration, stored: StoredDocument): Promise<string[]> {
+  const rows = (await db('edfi_references as r')
+    .join('edfi_documents as d', 'd.id', 'r.document_id')
+    .where({ 'r.referenced_resource': resource.name, 'r.referenced_key_hash': stored.keyHash })
+    .whereNot('r.document_id', stored.id)
+    .distinct('d.resource')
+    .limit(10)) as Array<{ resource: string }>;
+  return rows.map((r) => r.resource);
 }
 
 /**
@@ -210,8 +228,9 @@ export async function materialiseEdorgDocuments(db: Knex, resource: ResourceDecl
     .select('e.id', 'e.name', 'e.parent_id', 'p.type as parent_type')) as Array<{ id: number; name: string; parent_id: number | null; parent_type: EdorgType | null }>;
   for (const row of missing) {
     const body = mirror.bodyFor({ id: Number(row.id), name: row.name, parentId: row.parent_id === null ? null : Number(row.parent_id), parentType: row.parent_type });
+    const info = documentInfoOf(resource, body);
     try {
-      await insertDocument(db, resource, body, null);
+      await db.transaction(async (trx) => insertDocument(trx, resource, body, info, null, (await resolveReferences(trx, info.references)).resolved));
     } catch (err) {
       // Another request materialised it first: the document exists, which is all we wanted.
       if (!isDuplicateKey(err)) throw err;

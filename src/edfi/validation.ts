@@ -2,7 +2,8 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import * as addFormatsModule from 'ajv-formats';
 
 import { ApiError } from '../errors.js';
-import { valueAt, type ResourceDeclaration } from './resource.js';
+import { equalityViolations } from './document-info.js';
+import type { ResourceDeclaration } from './resource.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
 const addFormats = addFormatsModule.default as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -23,29 +24,81 @@ function messageOf(error: ErrorObject): string {
   return `${error.message ?? 'is invalid'}.`;
 }
 
-export function validationFailed(errors: Record<string, string[]>): ApiError {
-  return new ApiError(400, 'data_validation_failed', 'Data validation failed. See validationErrors for details.', { validationErrors: errors });
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  required?: string[];
 }
 
-/** Validators compiled once per resource at start-up (Meadowlark ResourceSchemaValidation). */
+const numericString = /^-?\d+(\.\d+)?$/;
+
+/**
+ * What real Ed-Fi clients send, read as the ODS/API reads it: a numeric string where the schema wants a number
+ * (`"schoolId":"255901001"`) is that number, and an empty string in an optional member is the member left out.
+ * Anything else is left for the schema to judge.
+ */
+export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
+  if ((schema.type === 'integer' || schema.type === 'number') && typeof value === 'string' && numericString.test(value.trim())) {
+    const number = Number(value.trim());
+    return Number.isSafeInteger(number) || (schema.type === 'number' && Number.isFinite(number)) ? number : value;
+  }
+  if (schema.type === 'array' && Array.isArray(value) && schema.items) return value.map((item) => normaliseBody(schema.items!, item));
+  if (schema.properties && value && typeof value === 'object' && !Array.isArray(value)) {
+    const required = new Set(schema.required ?? []);
+    const out: Record<string, unknown> = {};
+    for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
+      const memberSchema = schema.properties[name];
+      if (!memberSchema) out[name] = member;
+      else if (member === '' && memberSchema.type === 'string' && !required.has(name)) continue;
+      else out[name] = normaliseBody(memberSchema, member);
+    }
+    return out;
+  }
+  return value;
+}
+
+export function validationFailed(errors: Record<string, string[]>): ApiError {
+  return new ApiError(400, 'data_validation_failed', "Data validation failed. See 'validationErrors' for details.", { validationErrors: errors, errors: [] });
+}
+
+/**
+ * Validators compiled on a resource's first write and kept (Meadowlark ResourceSchemaValidation):
+ * the whole Data Standard holds over 300 schemas, and compiling them all would cost start-up
+ * seconds and memory for resources a deployment may never receive.
+ */
 export class ResourceValidator {
   private readonly validators = new Map<string, ValidateFunction>();
+  // Not strict: the schemas are data (an ApiSchema), not code this project can correct.
+  private readonly ajv = new Ajv2020({ allErrors: true, strict: false });
 
-  constructor(resources: ResourceDeclaration[]) {
-    const ajv = new Ajv2020({ allErrors: true, strict: true });
-    addFormats(ajv);
-    for (const resource of resources) this.validators.set(resource.name, ajv.compile(resource.schema));
+  constructor() {
+    addFormats(this.ajv);
   }
 
-  /** True when every natural-key member holds a string or number (enough to look the item up). */
-  hasKey(resource: ResourceDeclaration, body: Body): boolean {
-    return resource.key.every((path) => ['string', 'number'].includes(typeof valueAt(body, path)));
+  private validatorOf(resource: ResourceDeclaration): ValidateFunction {
+    const key = `${resource.project}/${resource.name}`;
+    let validate = this.validators.get(key);
+    if (!validate) {
+      validate = this.ajv.compile(resource.schema);
+      this.validators.set(key, validate);
+    }
+    return validate;
   }
 
-  /** Throws 400 data_validation_failed with errors keyed by JSON path. */
+  /** The body as the schema reads it (numeric strings, empty optional strings): see `normaliseBody`. */
+  normalise(resource: ResourceDeclaration, body: Body): Body {
+    return normaliseBody(resource.schema as SchemaNode, body) as Body;
+  }
+
+  /** Throws 400 data_validation_failed with errors keyed by JSON path; equality constraints are checked too. */
   check(resource: ResourceDeclaration, body: unknown): asserts body is Body {
-    const validate = this.validators.get(resource.name)!;
-    if (validate(body)) return;
+    const validate = this.validatorOf(resource);
+    if (validate(body)) {
+      const violations = equalityViolations(resource, body as Body);
+      if (Object.keys(violations).length) throw validationFailed(violations);
+      return;
+    }
     const errors: Record<string, string[]> = {};
     for (const error of validate.errors ?? []) (errors[jsonPath(error)] ??= []).push(messageOf(error));
     throw validationFailed(errors);

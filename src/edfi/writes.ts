@@ -4,6 +4,7 @@ import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
 import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { documentInfoOf, type DocumentInfo } from './document-info.js';
 import { documentEtag } from './documents.js';
 import { valueAt, type ResourceDeclaration } from './resource.js';
 import {
@@ -12,10 +13,9 @@ import {
   documentById,
   documentByKey,
   insertDocument,
-  naturalKeyOf,
-  securablesOf,
-  unresolvedReferences,
+  resolveReferences,
   updateDocument,
+  type ResolvedReference,
   type StoredDocument,
   type Written,
 } from './store.js';
@@ -26,10 +26,8 @@ type Body = Record<string, unknown>;
 export interface WriteContext {
   clientId: string | null;
   /** Throws when the action on this item is not permitted (incoming is absent for a delete); queries run on trx. */
-  authorize(trx: Knex, action: Action, incoming: Body | undefined, stored: StoredDocument | undefined): Promise<void>;
+  authorize(trx: Knex, action: Action, incoming: { body: Body; info: DocumentInfo } | undefined, stored: StoredDocument | undefined): Promise<void>;
   ifMatch?: string;
-  /** Every declared resource, to find dependants on delete. */
-  resources: ResourceDeclaration[];
 }
 
 export type UpsertOutcome = Written & { outcome: 'created' | 'updated' | 'unchanged' };
@@ -53,7 +51,7 @@ export async function inTransaction<T>(db: Knex, work: (trx: Knex.Transaction) =
   }
 }
 
-function normaliseEtag(value: string): string {
+export function normaliseEtag(value: string): string {
   return value.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
@@ -61,20 +59,27 @@ export function checkIfMatch(ifMatch: string | undefined, stored: StoredDocument
   if (!ifMatch) return;
   const wanted = ifMatch.split(',').map(normaliseEtag);
   if (stored && (wanted.includes('*') || wanted.includes(stored.etag))) return;
-  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user since it was read (If-Match does not match its ETag).');
+  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user.', { errors: ["If-Match does not match the item's ETag: read it again and retry."] });
 }
 
-async function checkReferences(trx: Knex, resource: ResourceDeclaration, body: Body): Promise<void> {
-  const problems = await unresolvedReferences(trx, resource, body);
-  if (problems.length) throw new ApiError(409, 'unresolved_reference', `The referenced item does not exist: ${problems.join('; ')}.`);
+/** Every reference must point at an existing item (descriptors included); 409 names those that do not. */
+async function checkedReferences(trx: Knex, info: DocumentInfo): Promise<ResolvedReference[]> {
+  const { resolved, missing } = await resolveReferences(trx, info.references);
+  if (missing.length) {
+    // The ODS/API names the first missing item by its resource ("The referenced 'Student' item does not exist.").
+    throw new ApiError(409, 'unresolved_reference', `The referenced '${missing[0].reference.target}' item does not exist.`, {
+      unresolved: missing.map((m) => m.reference.name),
+      errors: missing.map((m) => `The referenced item does not exist: ${m.label}.`),
+    });
+  }
+  return resolved;
 }
 
-/** LEAs and schools live in the ed-org tree too: keep it in step, in the same transaction. */
-async function mirrorEdorg(trx: Knex, resource: ResourceDeclaration, body: Body): Promise<void> {
+/** SEAs, ESCs, LEAs and schools live in the ed-org tree too: keep it in step, in the same transaction. */
+async function mirrorEdorg(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo): Promise<void> {
   const mirror = resource.edorg;
   if (!mirror) return;
-  const parentId = securablesOf(resource, body).parent_edorg_id ?? null;
-  await putEdorg(trx, { id: Number(valueAt(body, mirror.idPath)), type: mirror.type, name: String(body.nameOfInstitution), parentId }, { upsert: true });
+  await putEdorg(trx, { id: Number(valueAt(body, mirror.idPath)), type: mirror.type, name: String(body.nameOfInstitution), parentId: info.parentEdorgId }, { upsert: true });
 }
 
 async function removeEdorg(trx: Knex, resource: ResourceDeclaration, stored: StoredDocument): Promise<void> {
@@ -84,40 +89,59 @@ async function removeEdorg(trx: Knex, resource: ResourceDeclaration, stored: Sto
 
 /** POST: insert or update by natural key. */
 export async function upsertDocument(db: Knex, resource: ResourceDeclaration, body: Body, context: WriteContext): Promise<UpsertOutcome> {
-  const keyHash = naturalKeyOf(resource, body);
+  const info = documentInfoOf(resource, body);
   return inTransaction(db, async (trx) => {
-    const found = await documentByKey(trx, resource.name, keyHash);
+    const found = await documentByKey(trx, resource.name, info.keyHash);
     const stored = found && (await documentById(trx, resource.name, found.id, { lock: true }));
-    await context.authorize(trx, stored ? 'update' : 'create', body, stored);
+    await context.authorize(trx, stored ? 'update' : 'create', { body, info }, stored);
     checkIfMatch(context.ifMatch, stored);
-    await checkReferences(trx, resource, body);
+    const resolved = await checkedReferences(trx, info);
     if (stored) {
-      await mirrorEdorg(trx, resource, body);
+      await mirrorEdorg(trx, resource, body, info);
       // An unchanged re-send writes nothing, so _lastModifiedDate keeps meaning "last changed".
       if (documentEtag(body) === stored.etag) return { id: stored.id, etag: stored.etag, lastModified: stored.lastModified, outcome: 'unchanged' };
-      return { ...(await updateDocument(trx, resource, stored.id, body)), outcome: 'updated' };
+      return { ...(await updateDocument(trx, stored.id, body, info, resolved)), outcome: 'updated' };
     }
-    const written = await insertDocument(trx, resource, body, context.clientId);
-    await mirrorEdorg(trx, resource, body);
+    const written = await insertDocument(trx, resource, body, info, context.clientId, resolved);
+    await mirrorEdorg(trx, resource, body, info);
     return { ...written, outcome: 'created' };
   });
 }
 
-/** PUT: replace an item found by id; its natural key may not change. */
+/** PUT: replace an item found by id; its identity may change only where the model allows it and nothing references it. */
 export async function replaceDocument(db: Knex, resource: ResourceDeclaration, id: string, body: Body, context: WriteContext): Promise<Written> {
+  const info = documentInfoOf(resource, body);
   return inTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
     if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
-    if (naturalKeyOf(resource, stored.body) !== naturalKeyOf(resource, body)) {
-      throw new ApiError(400, 'key_change_not_supported', `The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`);
+    const keyChange = stored.keyHash !== info.keyHash;
+    if (keyChange && !resource.allowIdentityUpdates) {
+      throw new ApiError(400, 'key_change_not_supported', `Identifying values for the ${resource.edfiName} data cannot be changed. Delete and recreate the item instead.`, {
+        errors: [`The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`],
+      });
     }
-    await context.authorize(trx, 'update', body, stored);
+    await context.authorize(trx, 'update', { body, info }, stored);
     checkIfMatch(context.ifMatch, stored);
-    await checkReferences(trx, resource, body);
-    const written = await updateDocument(trx, resource, id, body);
-    await mirrorEdorg(trx, resource, body);
+    const resolved = await checkedReferences(trx, info);
+    if (keyChange) await checkKeyChange(trx, resource, stored, info);
+    // A PUT of what is stored writes nothing: a GET-then-PUT round trip keeps _lastModifiedDate.
+    if (!keyChange && documentEtag(body) === stored.etag) return { id, etag: stored.etag, lastModified: stored.lastModified };
+    const written = await updateDocument(trx, id, body, info, resolved);
+    await mirrorEdorg(trx, resource, body, info);
     return written;
   });
+}
+
+/**
+ * An identity change (allowIdentityUpdates) must not collide with another item, and is refused while
+ * other items reference the old identity: their references would point at nothing.
+ */
+async function checkKeyChange(trx: Knex, resource: ResourceDeclaration, stored: StoredDocument, info: DocumentInfo): Promise<void> {
+  if (await documentByKey(trx, resource.name, info.keyHash)) {
+    throw new ApiError(409, 'identity_conflict', `Another ${resource.edfiName} already has the identity (${resource.identity.join(', ')}) this update gives the item.`);
+  }
+  const dependants = await dependantsOf(trx, resource, stored);
+  if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
 }
 
 /** DELETE: refused while other items reference this one. */
@@ -127,7 +151,7 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
     if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
     await context.authorize(trx, 'delete', undefined, stored);
     checkIfMatch(context.ifMatch, stored);
-    const dependants = await dependantsOf(trx, resource, stored, context.resources);
+    const dependants = await dependantsOf(trx, resource, stored);
     if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
     await deleteDocument(trx, id);
     try {
@@ -141,5 +165,7 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
 }
 
 function dependentItemExists(resource: ResourceDeclaration, what: string): ApiError {
-  return new ApiError(409, 'dependent_item_exists', `The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`);
+  return new ApiError(409, 'dependent_item_exists', 'The requested action cannot be performed because this item is referenced by other items.', {
+    errors: [`The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`],
+  });
 }

@@ -1,3 +1,5 @@
+import type { UpstreamRoute } from '../config/routes.js';
+
 /**
  * What each API call costs against the daily cost quota: the one place route costs are declared.
  * The gateway runs before routing, so a route is matched by method and path pattern here
@@ -11,11 +13,11 @@ export interface RouteCost {
 }
 
 export const routeCosts: readonly RouteCost[] = [
-  { method: 'GET', path: '/data/v3/ed-fi/{resource}', cost: 5, why: 'collection read: a page of up to 500 items, filtered by reach' },
-  { method: 'GET', path: '/data/v3/ed-fi/{resource}/{id}', cost: 1, why: 'item read by id' },
-  { method: 'POST', path: '/data/v3/ed-fi/{resource}', cost: 2, why: 'upsert: validation, reference checks, a write' },
-  { method: 'PUT', path: '/data/v3/ed-fi/{resource}/{id}', cost: 2, why: 'update: validation, reference checks, a write' },
-  { method: 'DELETE', path: '/data/v3/ed-fi/{resource}/{id}', cost: 2, why: 'delete: dependency checks, a write' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}', cost: 5, why: 'collection read: a page of up to 500 items, filtered by reach' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}/{id}', cost: 1, why: 'item read by id' },
+  { method: 'POST', path: '/data/v3/{project}/{resource}', cost: 2, why: 'upsert: validation, reference checks, a write' },
+  { method: 'PUT', path: '/data/v3/{project}/{resource}/{id}', cost: 2, why: 'update: validation, reference checks, a write' },
+  { method: 'DELETE', path: '/data/v3/{project}/{resource}/{id}', cost: 2, why: 'delete: dependency checks, a write' },
   { method: 'GET', path: '/stats/v1/attendance/summary', cost: 10, why: 'aggregate over every attendance event of a school' },
 ];
 
@@ -35,6 +37,12 @@ function compile({ method, path, cost }: RouteCost): CompiledCost {
 }
 
 const compiled = routeCosts.map(compile);
+
+/** A call to an upstream route: the route's own price for the method, else this table's. */
+export function routeCostOf(route: UpstreamRoute, method: string, path: string): number {
+  const verb = method === 'HEAD' ? 'GET' : method;
+  return route.cost[method] ?? route.cost[verb] ?? costOf(method, path);
+}
 
 /** The cost of one call; HEAD is priced as the GET it mirrors. */
 export function costOf(method: string, path: string): number {

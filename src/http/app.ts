@@ -1,12 +1,15 @@
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 
+import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
+import { routeFor } from '../config/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
+import { upstreamProxy } from '../gateway/upstream.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
 import { portalCookies, type PortalDeps } from '../portal/context.js';
 import { LoginLimits } from '../portal/login-limits.js';
@@ -25,13 +28,14 @@ type RouteModule = (router: Router, services: Services) => void;
 /** Routes that are not API calls: no gateway in front. SIS sync authenticates with its own institution secret. */
 const openRoutes: RouteModule[] = [
   systemRoutes,
-  oauthRoutes,
+  (router, services) => oauthRoutes(router, { ...services, resources: services.model.resources }),
   sisRoutes,
-  (router, services) => openApiRoutes(profileMediaTypes(services.profiles))(router, services),
+  (router, services) => openApiRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
+  (router, services) => discoveryRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(profilePolicy(services.profiles))(router, services)];
+const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services)];
 
 /**
  * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of
@@ -71,11 +75,17 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   const open = new Router(routerOptions);
   for (const register of openRoutes) register(open, services);
   portalRoutes(open, portal);
+  const guard = gateway(services);
+  // Configured upstream routes take their prefix over from the in-process handlers, behind the same gateway.
+  const { routes } = services.config;
+  if (routes.length) {
+    const proxy = upstreamProxy(services);
+    app.use((ctx, next) => (routeFor(routes, ctx.path) ? guard(ctx, () => proxy(ctx, next)) : next()));
+  }
   const guarded = new Router(routerOptions);
-  const gate = gateway(services);
   guarded.use(async (ctx, next) => {
     try {
-      await gate(ctx, next);
+      await guard(ctx, next);
     } finally {
       // The router names the matched route before its middleware runs, and this middleware's own layer renames it;
       // a call the gateway refuses keeps the name of the route it asked for (metrics label it by route).

@@ -4,28 +4,72 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { ApiError } from '../errors.js';
 
-/** Ed-Fi problem `type` URNs for the codes the ODS/API names; others get `urn:ed-fi:api:<code>`. */
-export const problemTypes: Record<string, string> = {
-  bad_request: 'urn:ed-fi:api:bad-request',
-  data_validation_failed: 'urn:ed-fi:api:bad-request:data-validation-failed',
-  invalid_json: 'urn:ed-fi:api:bad-request',
-  missing_token: 'urn:ed-fi:api:security:authentication',
-  invalid_token: 'urn:ed-fi:api:security:authentication',
-  authorization_denied: 'urn:ed-fi:api:security:authorization',
-  not_found: 'urn:ed-fi:api:not-found',
-  method_not_allowed: 'urn:ed-fi:api:method-not-allowed',
-  unresolved_reference: 'urn:ed-fi:api:conflict:unresolved-reference',
-  dependent_item_exists: 'urn:ed-fi:api:conflict:dependent-item-exists',
-  optimistic_lock_failed: 'urn:ed-fi:api:optimistic-lock-failed',
-  key_change_not_supported: 'urn:ed-fi:api:bad-request:data-validation-failed:key-change-not-supported',
-  namespace_not_permitted: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch',
-  write_conflict: 'urn:ed-fi:api:conflict:write-conflict',
-  database_unavailable: 'urn:ed-fi:api:system:database-unavailable',
-  internal_error: 'urn:ed-fi:api:system',
-  // draft-ietf-httpapi-ratelimit-headers §"Quota Exceeded", with its `violated-policies` member.
-  rate_limited: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
-  cost_quota_exceeded: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+/**
+ * How the ODS/API renders each code under /data/: its problem `type` URN and `title`, and its fixed `detail` text
+ * where it has one (the specific reason then goes into `errors`). Codes not listed get `urn:ed-fi:api:<code>`, the
+ * status title and edgate's own detail.
+ */
+interface OdsProblem {
+  type: string;
+  title?: string;
+  detail?: string;
+}
+
+const dataPolicyIncorrectUsage: OdsProblem = {
+  type: 'urn:ed-fi:api:security:data-policy:incorrect-usage',
+  title: 'Data Policy Failure Due to Incorrect Usage',
+  detail: 'A data policy failure was encountered. The request was not constructed correctly for the data policy that has been applied to this data for the caller.',
 };
+
+const invalidProfileUsage: OdsProblem = {
+  type: 'urn:ed-fi:api:profile:invalid-profile-usage',
+  title: 'Invalid Profile Usage',
+  detail: 'The request construction was invalid with respect to usage of a data policy.',
+};
+
+export const odsProblems: Record<string, OdsProblem> = {
+  bad_request: { type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', title: 'Parameter Validation Failed', detail: 'Parameters supplied to the request were invalid.' },
+  data_validation_failed: { type: 'urn:ed-fi:api:bad-request:data-validation-failed', title: 'Data Validation Failed', detail: "Data validation failed. See 'validationErrors' for details." },
+  invalid_json: { type: 'urn:ed-fi:api:bad-request', title: 'Bad Request', detail: "The request could not be processed. See 'errors' for details." },
+  missing_token: { type: 'urn:ed-fi:api:security:authentication', title: 'Authentication Failed', detail: 'The caller could not be authenticated.' },
+  invalid_token: { type: 'urn:ed-fi:api:security:authentication', title: 'Authentication Failed', detail: 'The caller could not be authenticated.' },
+  authorization_denied: { type: 'urn:ed-fi:api:security:authorization', title: 'Authorization Denied' },
+  namespace_not_permitted: { type: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch', title: 'Authorization Denied' },
+  not_found: { type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified data could not be found.' },
+  method_not_allowed: { type: 'urn:ed-fi:api:method-not-allowed', title: 'Method Not Allowed' },
+  unresolved_reference: { type: 'urn:ed-fi:api:data-conflict:unresolved-reference', title: 'Unresolved Reference' },
+  dependent_item_exists: { type: 'urn:ed-fi:api:data-conflict:dependent-item-exists', title: 'Dependent Item Exists' },
+  optimistic_lock_failed: { type: 'urn:ed-fi:api:optimistic-lock-failed', title: 'Optimistic Lock Failed', detail: 'The item has been modified by another user.' },
+  key_change_not_supported: { type: 'urn:ed-fi:api:bad-request:data-validation-failed:key-change-not-supported', title: 'Key Change Not Supported' },
+  write_conflict: { type: 'urn:ed-fi:api:conflict:write-conflict', title: 'Conflict' },
+  snapshot_not_configured: { type: 'urn:ed-fi:api:not-found', title: 'Not Found' },
+  snapshot_read_only: { type: 'urn:ed-fi:api:snapshots:method-not-allowed', title: 'Method Not Allowed with Snapshots' },
+  malformed_profile_media_type: invalidProfileUsage,
+  profile_usage_mismatch: invalidProfileUsage,
+  unknown_profile: invalidProfileUsage,
+  invalid_profile: invalidProfileUsage,
+  invalid_profile_usage: { type: invalidProfileUsage.type, title: invalidProfileUsage.title },
+  profile_method_not_allowed: { type: 'urn:ed-fi:api:profile:method-usage', title: 'Method Not Allowed' },
+  profile_required: dataPolicyIncorrectUsage,
+  profile_not_assigned: dataPolicyIncorrectUsage,
+  profile_not_defined: dataPolicyIncorrectUsage,
+  data_policy_enforced: {
+    type: 'urn:ed-fi:api:bad-request:data-policy-enforced',
+    title: 'Data Policy Enforced',
+    detail: 'The data cannot be saved because a data policy has been applied to the request that prevents it.',
+  },
+  invalid_request: { type: 'urn:ed-fi:api:bad-request', title: 'Bad Request' },
+  // The ODS/API answers a natural-key collision as a conflict too.
+  identity_conflict: { type: 'urn:ed-fi:api:conflict:write-conflict:natural-key', title: 'Conflict' },
+  database_unavailable: { type: 'urn:ed-fi:api:system:database-unavailable', title: 'Service Unavailable' },
+  internal_error: { type: 'urn:ed-fi:api:system', title: 'Internal Server Error' },
+  // draft-ietf-httpapi-ratelimit-headers §"Quota Exceeded", with its `violated-policies` member.
+  rate_limited: { type: 'https://iana.org/assignments/http-problem-types#quota-exceeded', title: 'Too Many Requests' },
+  cost_quota_exceeded: { type: 'https://iana.org/assignments/http-problem-types#quota-exceeded', title: 'Too Many Requests' },
+};
+
+/** Kept for the OpenAPI document and other readers of the type URNs. */
+export const problemTypes: Record<string, string> = Object.fromEntries(Object.entries(odsProblems).map(([code, p]) => [code, p.type]));
 
 const titles: Record<number, string> = {
   400: 'Bad Request',
@@ -61,6 +105,27 @@ function toApiError(err: unknown, path: string): ApiError {
   return new ApiError(500, 'internal_error', 'something went wrong on our side; quote the request id when reporting it');
 }
 
+/**
+ * The ODS/API's problem details: its type, title and fixed detail text, the specific reasons in `errors` (beside
+ * `validationErrors` for body validation), the client's correlation id, and edgate's stable `error` code.
+ */
+function problemDetails(error: ApiError, correlationId: string): Record<string, unknown> {
+  const ods = odsProblems[error.code];
+  const own = error.detail ?? error.code;
+  const detail = ods?.detail ?? own;
+  const { errors, ...extra } = error.extra as { errors?: string[] };
+  return {
+    type: ods?.type ?? `urn:ed-fi:api:${error.code.replace(/_/g, '-')}`,
+    title: ods?.title ?? titles[error.status] ?? 'Error',
+    status: error.status,
+    detail,
+    correlationId,
+    error: error.code,
+    ...extra,
+    errors: errors ?? (own !== detail ? [own] : []),
+  };
+}
+
 /** The route template that matched (edgate's router), or the provider path (routes.ts); undefined when none did. */
 export function matchedRoute(ctx: Context): string | undefined {
   return (ctx as Context & { _matchedRoute?: string })._matchedRoute ?? (ctx.state.route as string | undefined);
@@ -72,20 +137,13 @@ function render(ctx: Context, error: ApiError): void {
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   // RFC 6749 bodies for what an OAuth endpoint answers; a path that is no endpoint gets the common 404 below.
-  if (ctx.path.startsWith('/oauth/') && matchedRoute(ctx)) {
+  // token_info is an Ed-Fi endpoint: its errors are problem details, as the ODS/API's are.
+  if (ctx.path.startsWith('/oauth/') && matchedRoute(ctx) && ctx.path !== '/oauth/token_info') {
     ctx.body = { error: error.code, error_description: error.detail ?? error.code, request_id: requestId };
     return;
   }
-  if (ctx.path.startsWith('/data/')) {
-    ctx.body = {
-      type: problemTypes[error.code] ?? `urn:ed-fi:api:${error.code.replace(/_/g, '-')}`,
-      title: titles[error.status] ?? 'Error',
-      status: error.status,
-      detail: error.detail ?? error.code,
-      correlationId: requestId,
-      error: error.code,
-      ...error.extra,
-    };
+  if (ctx.path.startsWith('/data/') || ctx.path === '/oauth/token_info') {
+    ctx.body = problemDetails(error, (ctx.state.correlationId as string | undefined) ?? requestId);
     ctx.type = 'application/problem+json';
     return;
   }

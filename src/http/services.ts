@@ -5,7 +5,8 @@ import type { Config } from '../config/index.js';
 import { createDb, migrate, type Db } from '../db/knex.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
-import { resourceMetas } from '../edfi/resources/index.js';
+import { loadEdfiModel, type EdfiModel } from '../edfi/model/index.js';
+import { ensureDescriptors } from '../edfi/descriptors.js';
 import { RateLimits } from '../gateway/rate-limit.js';
 import { memoryUsage, redisUsage, type UsageMeter } from '../gateway/usage.js';
 import { TokenVerifier } from '../gateway/verifier.js';
@@ -24,6 +25,8 @@ export interface Services {
   keyring: Keyring;
   directory: ClientDirectory;
   verifier: TokenVerifier;
+  /** The Ed-Fi model (an ApiSchema) every resource is served from. */
+  model: EdfiModel;
   /** API profiles loaded from profilesDir and checked against the resources at start. */
   profiles: ProfileRegistry;
   /** The gateway's per-client limits by tier (the portal reads today's cost from them). */
@@ -44,9 +47,13 @@ export function createLogger(config: Config, destination: DestinationStream = st
 }
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
-  // Before the database: a bad profile definition stops start-up without touching anything.
-  const profiles = loadProfiles(config.profilesDir, resourceMetas);
+  // Before the database: a missing profilesDir stops start-up without touching anything.
+  const model = loadEdfiModel(config.edfiApiSchema);
+  logger.info({ sources: model.sources, resources: model.resources.length }, 'Ed-Fi model loaded');
+  const profiles = loadProfiles(config.profilesDir, model.metas);
   if (profiles.skipped.length) logger.warn({ skipped: profiles.skipped }, 'profilesDir: only .xml and .json files are definitions; skipped the others');
+  // A bad definition no longer stops the host (the ODS/API keeps serving): it is reported here and answers 406.
+  for (const problem of profiles.problems) logger.warn({ problem }, 'API profile not served: requests naming it answer 406');
   logger.info({ dir: profiles.dir, profiles: profiles.registry.profiles.map((p) => p.name) }, 'API profiles loaded');
   // Migrations may take long on large tables: they run on their own connection, without the request bound.
   const migrator = createDb(config.databaseUrl, { timeoutMs: 0 });
@@ -56,6 +63,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     await migrator.destroy();
   }
   const db = createDb(config.databaseUrl, { timeoutMs: config.databaseTimeoutMs });
+  await ensureDescriptors(db, model);
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
     ? // A Redis that accepts and then stays silent must not hold requests: every command has a deadline.
@@ -81,6 +89,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     keyring,
     directory,
     verifier,
+    model,
     profiles: profiles.registry,
     redis,
     async close() {

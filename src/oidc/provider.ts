@@ -7,6 +7,7 @@ import type { Db } from '../db/knex.js';
 import { adapterFactory } from './adapter.js';
 import type { ClientDirectory } from './client-directory.js';
 import { signingAlg, type SigningKeySet } from './keys.js';
+import { edorgScopeOf } from './token-request.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -14,8 +15,8 @@ export interface ProviderDeps {
   directory: ClientDirectory;
   hashKey: Buffer;
   keys: SigningKeySet;
-  /** The `tier` and `schools` claims for a client, computed at issue time. */
-  claimsFor(clientId: string): Promise<Record<string, unknown>>;
+  /** The `tier` and `schools` claims for a client, computed at issue time (narrowed by an Ed-Fi ed-org scope). */
+  claimsFor(clientId: string, scope?: number): Promise<Record<string, unknown>>;
   /** The first-party relying party that signs people in (the developer portal); absent: no interactive sign-in. */
   firstParty?: FirstPartyClient;
 }
@@ -150,7 +151,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       Session: firstParty?.sessionTtlSeconds ?? 3600,
       Grant: firstParty?.sessionTtlSeconds ?? 3600,
     },
-    extraTokenClaims: (_ctx, token) => (token.clientId === firstParty?.clientId ? undefined : deps.claimsFor(token.clientId!)),
+    extraTokenClaims: (ctx, token) => (token.clientId === firstParty?.clientId ? undefined : deps.claimsFor(token.clientId!, edorgScopeOf(ctx.req))),
     // Errors are JSON everywhere, never oidc-provider's HTML page.
     renderError: (ctx: KoaContextWithOIDC, out) => {
       ctx.type = 'json';

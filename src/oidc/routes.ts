@@ -27,6 +27,8 @@ export interface OAuthDeps {
   keyring: Keyring;
   directory: ClientDirectory;
   verifier: TokenVerifier;
+  /** The Ed-Fi resources served, listed by token_info. */
+  resources?: Array<{ name: string; project?: string; isDescriptor?: boolean }>;
 }
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -131,7 +133,7 @@ export interface ProviderHandle {
 }
 
 export function providerListener(deps: OAuthDeps, preMiddleware: Middleware[], firstParty?: FirstPartyClient): ProviderHandle {
-  const claimsFor = tokenClaims(deps.directory);
+  const claimsFor = tokenClaims(deps.directory, deps.db);
   const build = () => {
     const provider = buildProvider({ ...deps, keys: deps.keyring.current, claimsFor, firstParty });
     for (const middleware of [...preMiddleware, withRequestId, unavailableAsRetryable, advertiseFromPublicUrl(deps.config.publicUrl), onlyProviderRoutes]) provider.use(middleware);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Context, Next } from 'koa';
 
 import { ApiError } from '../errors.js';
@@ -11,6 +12,7 @@ import { readParams } from '../http/body.js';
  * when an upstream parser has consumed the stream.
  */
 export async function normaliseTokenRequest(ctx: Context, next: Next): Promise<void> {
+  refuseUnusableAuthorization(ctx.get('authorization'));
   const params = await readParams(ctx);
   ctx.state.clientId = presentedClientId(ctx, params);
   if (!params.grant_type) throw new ApiError(400, 'invalid_request', 'grant_type is required');
@@ -25,9 +27,45 @@ export async function normaliseTokenRequest(ctx: Context, next: Next): Promise<v
     params.resource = params.audience;
     delete params.audience;
   }
+  const scope = params.scope;
+  if (scope !== undefined) {
+    // An Ed-Fi scope is an ed-org id; oidc-provider knows no such scope, so edgate takes it over (see edorgScopeOf).
+    if (!/^\d{1,18}$/.test(scope.trim())) {
+      throw new ApiError(400, 'invalid_scope', "The supplied 'scope' was not a number (it should be an EducationOrganizationId that is explicitly associated with the client).");
+    }
+    (ctx.req as ScopedRequest)[edorgScopeKey] = Number(scope.trim());
+    delete params.scope;
+  }
   (ctx.req as typeof ctx.req & { body?: unknown }).body = params;
   ctx.req.headers['content-type'] = 'application/x-www-form-urlencoded';
   await next();
+  // The ODS/API echoes the granted scope.
+  if (scope !== undefined && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') (ctx.body as Record<string, unknown>).scope = scope.trim();
+}
+
+const edorgScopeKey = Symbol('edorgScope');
+type ScopedRequest = IncomingMessage & { [edorgScopeKey]?: number };
+
+/** The ed-org a token request narrowed itself to with `scope=<id>`, if any. */
+export function edorgScopeOf(req: IncomingMessage): number | undefined {
+  return (req as ScopedRequest)[edorgScopeKey];
+}
+
+/**
+ * Client authentication the ODS/API refuses before looking at credentials: another scheme than Basic is
+ * `401 invalid_client`, and Basic with an empty key or secret is `401 invalid_request`. A Basic value that is not
+ * one base64 token is left to oidc-provider (`400 invalid_request`).
+ */
+function refuseUnusableAuthorization(header: string): void {
+  if (!header) return;
+  const [scheme, ...rest] = header.trim().split(/\s+/);
+  if (scheme.toLowerCase() !== 'basic') throw new ApiError(401, 'invalid_client', 'client authentication must use the Basic scheme (or client_id and client_secret in the body)');
+  if (rest.length !== 1) return;
+  const decoded = Buffer.from(rest[0], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon >= 0 && (colon === 0 || colon === decoded.length - 1)) {
+    throw new ApiError(401, 'invalid_request', 'the Basic credentials have an empty client id or secret');
+  }
 }
 
 /** Client ids are alphanumeric; anything else presented as one is not worth a log field (nor a place to hide a secret). */

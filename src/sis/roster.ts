@@ -1,6 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
 
+import { embeddedModel, type EdfiModel } from '../edfi/model/index.js';
 import { ApiError } from '../errors.js';
 
 /** One roster record: a student and their association with one school (contract section 7). */
@@ -14,34 +15,44 @@ export interface RosterRecord {
   entryGradeLevelDescriptor?: string;
 }
 
-/** Lengths as the Ed-Fi data standard declares them, so a synced student is a valid Ed-Fi student. */
-const recordSchema = {
-  type: 'object',
-  required: ['studentUniqueId', 'firstName', 'lastSurname', 'birthDate', 'schoolId', 'entryDate'],
-  additionalProperties: false,
-  properties: {
-    studentUniqueId: { type: 'string', minLength: 1, maxLength: 32, pattern: '^\\S(.*\\S)?$' },
-    firstName: { type: 'string', minLength: 1, maxLength: 75 },
-    lastSurname: { type: 'string', minLength: 1, maxLength: 75 },
-    birthDate: { type: 'string', format: 'date' },
-    // A digit string is taken too, as the ODS/API's JSON binding does; it is stored as the integer.
-    schoolId: { type: ['integer', 'string'], minimum: 1, maximum: Number.MAX_SAFE_INTEGER, pattern: '^[1-9][0-9]{0,14}$' },
-    entryDate: { type: 'string', format: 'date' },
-    entryGradeLevelDescriptor: { type: 'string', minLength: 1, maxLength: 306 },
-  },
-} as const;
+type Schema = Record<string, unknown> & { properties?: Record<string, Schema> };
 
-/** The request body's JSON Schema; exported for the property-based tests that generate bodies from it. */
-export const rosterBatchSchema = {
-  type: 'object',
-  required: ['students'],
-  additionalProperties: false,
-  properties: { students: { type: 'array', items: recordSchema } },
-} as const;
+/**
+ * A roster record is a Student and its StudentSchoolAssociation flattened, so every member takes its
+ * schema from the model the resource API validates with: a record the sync accepts is a document
+ * the API accepts too (no second definition to drift).
+ */
+function recordSchemaOf(model: EdfiModel): Schema {
+  const student = model.named('students')?.schema as Schema | undefined;
+  const association = model.named('studentSchoolAssociations')?.schema as Schema | undefined;
+  if (!student?.properties || !association?.properties) throw new Error('the model serves no students or studentSchoolAssociations: SIS sync needs both');
+  const of = (schema: Schema, member: string): Schema => {
+    const property = schema.properties?.[member];
+    if (!property) throw new Error(`the model's ${String(schema.title)} has no ${member}: SIS sync needs it`);
+    const { description, ...rest } = property;
+    void description;
+    return rest;
+  };
+  return {
+    type: 'object',
+    required: ['studentUniqueId', 'firstName', 'lastSurname', 'birthDate', 'schoolId', 'entryDate'],
+    additionalProperties: false,
+    properties: {
+      studentUniqueId: of(student, 'studentUniqueId'),
+      firstName: of(student, 'firstName'),
+      lastSurname: of(student, 'lastSurname'),
+      birthDate: of(student, 'birthDate'),
+      // A digit string is taken too, as the ODS/API's JSON binding does; it is stored as the integer.
+      schoolId: { type: ['integer', 'string'], minimum: 1, maximum: Number.MAX_SAFE_INTEGER, pattern: '^[1-9][0-9]{0,14}$' },
+      entryDate: of(association, 'entryDate'),
+      entryGradeLevelDescriptor: of(association, 'entryGradeLevelDescriptor'),
+    },
+  };
+}
 
 /** What each member must look like, in words for the person reading the error. */
 const memberRules: Record<string, string> = {
-  studentUniqueId: 'must be a string of 1–32 characters without leading or trailing spaces',
+  studentUniqueId: "must be a studentUniqueId as the Student resource defines it (1–32 letters, digits, '.', '_' or '-')",
   firstName: 'must be a string of 1–75 characters',
   lastSurname: 'must be a string of 1–75 characters',
   birthDate: 'must be a calendar date written YYYY-MM-DD',
@@ -54,14 +65,33 @@ const memberRules: Record<string, string> = {
 // The types of ajv-formats describe its ESM default, while Node hands over the CommonJS export.
 const addFormats = ((formatsPlugin as unknown as { default?: typeof formatsPlugin }).default ?? formatsPlugin) as unknown as (ajv: Ajv2020) => void;
 
+interface RosterValidators {
+  recordSchema: Schema;
+  batch: ValidateFunction;
+  record: ValidateFunction;
+}
+
+const validatorsByModel = new WeakMap<EdfiModel, RosterValidators>();
+
 /**
  * allErrors is off on purpose: the contract reports the first bad field, and stopping there keeps
- * a bad 5,000-record batch cheap to refuse.
+ * a bad 5,000-record batch cheap to refuse. Compiled once per model.
  */
-const ajv = new Ajv2020({ allErrors: false, strict: true, allowUnionTypes: true });
-addFormats(ajv);
-const validateBatchShape: ValidateFunction = ajv.compile(rosterBatchSchema);
-const validateRecordShape: ValidateFunction = ajv.compile(recordSchema);
+function validatorsOf(model: EdfiModel): RosterValidators {
+  let validators = validatorsByModel.get(model);
+  if (!validators) {
+    const ajv = new Ajv2020({ allErrors: false, strict: false, allowUnionTypes: true });
+    addFormats(ajv);
+    const recordSchema = recordSchemaOf(model);
+    const batchSchema = { type: 'object', required: ['students'], additionalProperties: false, properties: { students: { type: 'array', items: recordSchema } } };
+    validators = { recordSchema, batch: ajv.compile(batchSchema), record: ajv.compile(recordSchema) };
+    validatorsByModel.set(model, validators);
+  }
+  return validators;
+}
+
+/** The request body's JSON Schema under the embedded model; exported for the property-based tests that generate bodies from it. */
+export const rosterBatchSchema = { type: 'object', required: ['students'], additionalProperties: false, properties: { students: { type: 'array', items: recordSchemaOf(embeddedModel()) } } } as const;
 
 /** A refusal located in the roster; the route reports `field`, the push client a line number. */
 export interface RosterProblem {
@@ -81,7 +111,7 @@ function locate(pointer: string): { index?: number; member: string } {
   return { member: parts.join('.') };
 }
 
-function problemFrom(error: ErrorObject, pointerPrefix = ''): RosterProblem {
+function problemFrom(error: ErrorObject, recordSchema: Schema, pointerPrefix = ''): RosterProblem {
   const at = locate(pointerPrefix + error.instancePath);
   const join = (name: string) => (at.member ? `${at.member}.${name}` : name);
   if (error.keyword === 'required') {
@@ -90,7 +120,7 @@ function problemFrom(error: ErrorObject, pointerPrefix = ''): RosterProblem {
   }
   if (error.keyword === 'additionalProperties') {
     const member = join(String(error.params.additionalProperty));
-    return { code: 'invalid_field', index: at.index, member, explain: () => `is not a member of a roster record; allowed: ${Object.keys(recordSchema.properties).join(', ')}` };
+    return { code: 'invalid_field', index: at.index, member, explain: () => `is not a member of a roster record; allowed: ${Object.keys(recordSchema.properties ?? {}).join(', ')}` };
   }
   if (!at.member) {
     const what = at.index === undefined ? 'the body must be a JSON object {"students": [...]}' : 'must be a JSON object';
@@ -111,9 +141,10 @@ function withNumericSchoolId(record: RosterRecord): RosterRecord {
 }
 
 /** One record on its own (the push client checks each row of a file before sending any). */
-export function recordProblem(record: unknown, index: number): RosterProblem | undefined {
-  if (validateRecordShape(record)) return undefined;
-  return { ...problemFrom(validateRecordShape.errors![0], `/students/${index}`), index };
+export function recordProblem(record: unknown, index: number, model: EdfiModel = embeddedModel()): RosterProblem | undefined {
+  const { record: validate, recordSchema } = validatorsOf(model);
+  if (validate(record)) return undefined;
+  return { ...problemFrom(validate.errors![0], recordSchema, `/students/${index}`), index };
 }
 
 const sameStudentMembers = ['firstName', 'lastSurname', 'birthDate'] as const;
@@ -160,12 +191,13 @@ function refuse(problem: RosterProblem): never {
  * The whole batch is checked before anything is written: size first (413), then the shape of every
  * record (400), then the rules across records.
  */
-export function validateBatch(body: unknown, maxBatch: number): RosterRecord[] {
+export function validateBatch(body: unknown, maxBatch: number, model: EdfiModel = embeddedModel()): RosterRecord[] {
+  const { batch: validateBatchShape, recordSchema } = validatorsOf(model);
   const students = (body as { students?: unknown } | null)?.students;
   if (Array.isArray(students) && students.length > maxBatch) {
     throw new ApiError(413, 'batch_too_large', `a batch holds at most ${maxBatch} students; this one has ${students.length} — split it (edgate sis push does)`, { max: maxBatch });
   }
-  if (!validateBatchShape(body)) refuse(problemFrom(validateBatchShape.errors![0]));
+  if (!validateBatchShape(body)) refuse(problemFrom(validateBatchShape.errors![0], recordSchema));
   const records = (students as RosterRecord[]).map(withNumericSchoolId);
   const problem = crossRecordProblem(records);
   if (problem) refuse(problem);

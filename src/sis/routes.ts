@@ -8,7 +8,7 @@ import { sisRateLimiter } from './rate-limit.js';
 import { enforceReach } from './reach.js';
 import { validateBatch } from './roster.js';
 import { institutionForSecret } from './secrets.js';
-import { syncRoster } from './upsert.js';
+import { checkRosterDescriptors, syncRoster } from './upsert.js';
 
 function presentedSecret(ctx: Context): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
@@ -36,8 +36,9 @@ export function sisRoutes(router: Router, services: Services): void {
     const institution = await authenticate(ctx, services);
     ctx.state.clientId = `sis:${institution}`;
     await limiter.admit(institution);
-    const records = validateBatch(await readJsonBody(ctx), services.config.sisSync.maxBatch);
+    const records = validateBatch(await readJsonBody(ctx), services.config.sisSync.maxBatch, services.model);
     await enforceReach(services.db, institution, records);
-    ctx.body = await syncRoster(services.db, records);
+    await checkRosterDescriptors(services.db, services.model, records);
+    ctx.body = await syncRoster(services.db, services.model, records);
   });
 }

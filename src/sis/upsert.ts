@@ -1,9 +1,11 @@
 import { isDuplicateKey, isRetryableConflict } from '../db/errors.js';
 import { dialectOf, type Db } from '../db/knex.js';
+import { documentInfoOf, naturalKeyOf, type DocumentColumns, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
 import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
+import type { EdfiModel } from '../edfi/model/index.js';
 import type { ResourceDeclaration } from '../edfi/resource.js';
-import { resourceNamed } from '../edfi/resources/index.js';
-import { documentColumnsOf, naturalKeyOf, subjectEdorgRow } from '../edfi/store.js';
+import { assumedTarget, resolveReferences } from '../edfi/store.js';
+import { ApiError } from '../errors.js';
 import type { RosterRecord } from './roster.js';
 
 export interface SyncCounts {
@@ -15,17 +17,15 @@ export interface SyncCounts {
 
 type Body = Record<string, unknown>;
 
-/** An edfi_documents row, built from the resource declarations as the Ed-Fi resource API builds it. */
-type DocumentRow = { id: string; resource: string; key_hash: string; body: string; etag: string; last_modified: number; created_by: string | null } & ReturnType<
-  typeof documentColumnsOf
->;
+/** An edfi_documents row, built from the model as the Ed-Fi resource API builds it. */
+type DocumentRow = { id: string; resource: string; key_hash: string; body: string; etag: string; last_modified: number; created_by: string | null } & DocumentColumns;
 
 interface Desired {
   keyHash: string;
   body: Body;
 }
 
-type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row: DocumentRow; body: Body };
+type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row: DocumentRow; body: Body; info: DocumentInfo };
 
 /**
  * Rows per statement. knex writes a multi-row SQLite insert as a compound SELECT, which SQLite caps
@@ -36,25 +36,53 @@ const maxAttempts = 5;
 
 const chunks = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / chunkSize) }, (_, i) => items.slice(i * chunkSize, (i + 1) * chunkSize));
 
-function declared(name: string): ResourceDeclaration {
-  const resource = resourceNamed(name);
-  if (!resource) throw new Error(`the ${name} resource is not declared`);
-  return resource;
+/** The two resources a roster writes, from the same model the resource API serves. */
+interface RosterResources {
+  students: ResourceDeclaration;
+  associations: ResourceDeclaration;
 }
 
-// Keys, securable columns and reach rows come from the same declarations the resource API uses.
-const students = declared('students');
-const associations = declared('studentSchoolAssociations');
+function rosterResources(model: EdfiModel): RosterResources {
+  const students = model.named('students');
+  const associations = model.named('studentSchoolAssociations');
+  if (!students || !associations) throw new Error('the model serves no students or studentSchoolAssociations: SIS sync needs both');
+  return { students, associations };
+}
 
-function studentOf(r: RosterRecord): Desired {
+function studentOf(resources: RosterResources, r: RosterRecord): Desired {
   const body = { studentUniqueId: r.studentUniqueId, firstName: r.firstName, lastSurname: r.lastSurname, birthDate: r.birthDate };
-  return { keyHash: naturalKeyOf(students, body), body };
+  return { keyHash: naturalKeyOf(resources.students, body), body };
 }
 
-function associationOf(r: RosterRecord): Desired {
+function associationBody(r: RosterRecord): Body {
   const body: Body = { studentReference: { studentUniqueId: r.studentUniqueId }, schoolReference: { schoolId: r.schoolId }, entryDate: r.entryDate };
   if (r.entryGradeLevelDescriptor !== undefined) body.entryGradeLevelDescriptor = r.entryGradeLevelDescriptor;
-  return { keyHash: naturalKeyOf(associations, body), body };
+  return body;
+}
+
+function associationOf(resources: RosterResources, r: RosterRecord): Desired {
+  const body = associationBody(r);
+  return { keyHash: naturalKeyOf(resources.associations, body), body };
+}
+
+/**
+ * Descriptors a roster names must exist, as they must for the resource API: one query for the
+ * batch's distinct values, before anything is written; the first record naming an unknown one is reported.
+ */
+export async function checkRosterDescriptors(db: Db, model: EdfiModel, records: RosterRecord[]): Promise<void> {
+  const { associations } = rosterResources(model);
+  const firstIndex = new Map<string, number>();
+  records.forEach((r, i) => r.entryGradeLevelDescriptor !== undefined && !firstIndex.has(r.entryGradeLevelDescriptor) && firstIndex.set(r.entryGradeLevelDescriptor, i));
+  if (!firstIndex.size) return;
+  const indexOfReference = new Map<ReferenceValue, number>();
+  for (const [value, index] of firstIndex) {
+    for (const ref of documentInfoOf(associations, { entryGradeLevelDescriptor: value }).references) if (ref.reference.isDescriptor) indexOfReference.set(ref, index);
+  }
+  const { missing } = await resolveReferences(db, [...indexOfReference.keys()]);
+  if (!missing.length) return;
+  const index = Math.min(...missing.map((m) => indexOfReference.get(m)!));
+  const field = `students[${index}].entryGradeLevelDescriptor`;
+  throw new ApiError(400, 'invalid_field', `${field} names a ${missing[0].reference.target} that does not exist: ${missing[0].label}`, { field });
 }
 
 interface Stored {
@@ -83,6 +111,10 @@ async function existingDocuments(trx: Db, resource: string, keyHashes: string[])
  * (e.g. ones written through the resource API) and is unchanged when the merge changes nothing.
  */
 function plan(resource: ResourceDeclaration, desired: Desired[], existing: Map<string, Stored>, now: number): Map<string, Planned> {
+  const planned_ = (outcome: 'created' | 'updated', id: string, keyHash: string, body: Body, etag: string): Planned => {
+    const info = documentInfoOf(resource, body);
+    return { outcome, row: documentRow(id, resource, keyHash, body, etag, now, info), body, info };
+  };
   const planned = new Map<string, Planned>();
   for (const d of desired) {
     if (planned.has(d.keyHash)) continue;
@@ -94,19 +126,19 @@ function plan(resource: ResourceDeclaration, desired: Desired[], existing: Map<s
       continue;
     }
     if (!stored) {
-      planned.set(d.keyHash, { outcome: 'created', row: documentRow(newDocumentId(), resource, d.keyHash, d.body, etag, now), body: d.body });
+      planned.set(d.keyHash, planned_('created', newDocumentId(), d.keyHash, d.body, etag));
       continue;
     }
     const storedBody = JSON.parse(stored.body) as Body;
     const body = { ...storedBody, ...d.body };
     const changed = canonicalJson(body) !== canonicalJson(storedBody);
-    planned.set(d.keyHash, changed ? { outcome: 'updated', row: documentRow(stored.id, resource, d.keyHash, body, documentEtag(body), now), body } : { outcome: 'unchanged' });
+    planned.set(d.keyHash, changed ? planned_('updated', stored.id, d.keyHash, body, documentEtag(body)) : { outcome: 'unchanged' });
   }
   return planned;
 }
 
-function documentRow(id: string, resource: ResourceDeclaration, keyHash: string, body: Body, etag: string, now: number): DocumentRow {
-  return { id, resource: resource.name, key_hash: keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, ...documentColumnsOf(resource, body) };
+function documentRow(id: string, resource: ResourceDeclaration, keyHash: string, body: Body, etag: string, now: number, info: DocumentInfo): DocumentRow {
+  return { id, resource: resource.name, key_hash: keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, ...info.columns };
 }
 
 const plannedOf = (planned: Planned[], outcome: 'created' | 'updated') => planned.flatMap((p) => (p.outcome === outcome ? [p] : []));
@@ -122,13 +154,35 @@ async function writeDocuments(trx: Db, planned: Planned[]): Promise<void> {
 
 /** Each new StudentSchoolAssociation makes its student reachable through its school. */
 async function writeSubjectEdorgs(trx: Db, associationPlan: Planned[]): Promise<void> {
-  const rows = plannedOf(associationPlan, 'created').map(({ row, body }) => subjectEdorgRow(associations, row.id, body)!);
+  const rows = plannedOf(associationPlan, 'created').flatMap(({ row, info }) => (info.subject ? [{ ...info.subject, via_document_id: row.id }] : []));
   for (const chunk of chunks(rows)) await trx('edfi_subject_edorgs').insert(chunk);
 }
 
-async function writeRoster(trx: Db, records: RosterRecord[], now: number): Promise<SyncCounts> {
-  const wantedStudents = records.map(studentOf);
-  const wantedAssociations = records.map(associationOf);
+/**
+ * The reference rows of written documents, as the resource API writes them. Every reference was
+ * checked before the write (schools by reach, descriptors by checkRosterDescriptors, students are
+ * in the batch), so each resolves to its first candidate.
+ */
+async function writeReferences(trx: Db, planned: Planned[]): Promise<void> {
+  const updated = plannedOf(planned, 'updated').map((p) => p.row.id);
+  for (const chunk of chunks(updated)) await trx('edfi_references').whereIn('document_id', chunk).del();
+  const rows = [...plannedOf(planned, 'created'), ...plannedOf(planned, 'updated')].flatMap(({ row, info }) => {
+    const seen = new Set<string>();
+    return info.references.flatMap((ref) => {
+      const target = assumedTarget(ref);
+      const key = target && `${target.resource}\u0000${target.keyHash}`;
+      if (!target || seen.has(key!)) return [];
+      seen.add(key!);
+      return [{ document_id: row.id, referenced_resource: target.resource, referenced_key_hash: target.keyHash }];
+    });
+  });
+  for (const chunk of chunks(rows)) await trx('edfi_references').insert(chunk);
+}
+
+async function writeRoster(trx: Db, resources: RosterResources, records: RosterRecord[], now: number): Promise<SyncCounts> {
+  const { students, associations } = resources;
+  const wantedStudents = records.map((r) => studentOf(resources, r));
+  const wantedAssociations = records.map((r) => associationOf(resources, r));
   const storedStudents = await existingDocuments(trx, students.name, [...new Set(wantedStudents.map((s) => s.keyHash))]);
   const storedAssociations = await existingDocuments(trx, associations.name, wantedAssociations.map((a) => a.keyHash));
   const studentPlan = plan(students, wantedStudents, storedStudents, now);
@@ -136,6 +190,7 @@ async function writeRoster(trx: Db, records: RosterRecord[], now: number): Promi
   await writeDocuments(trx, [...studentPlan.values()]);
   await writeDocuments(trx, [...associationPlan.values()]);
   await writeSubjectEdorgs(trx, [...associationPlan.values()]);
+  await writeReferences(trx, [...studentPlan.values(), ...associationPlan.values()]);
   return countPerRecord(records.length, wantedStudents, wantedAssociations, studentPlan, associationPlan);
 }
 
@@ -163,11 +218,12 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Writes a validated roster in one transaction: all of it or none of it. Two identical requests
  * racing each other collide on the unique key or deadlock; the loser retries and finds the rows.
  */
-export async function syncRoster(db: Db, records: RosterRecord[]): Promise<SyncCounts> {
+export async function syncRoster(db: Db, model: EdfiModel, records: RosterRecord[]): Promise<SyncCounts> {
   if (!records.length) return { received: 0, created: 0, updated: 0, unchanged: 0 };
+  const resources = rosterResources(model);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction((trx) => writeRoster(trx, records, Date.now()), transactionOptions(db));
+      return await db.transaction((trx) => writeRoster(trx, resources, records, Date.now()), transactionOptions(db));
     } catch (err) {
       if (attempt >= maxAttempts || !(isDuplicateKey(err) || isRetryableConflict(err))) throw err;
       await pause(20 * attempt + Math.random() * 50);

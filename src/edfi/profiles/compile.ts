@@ -8,27 +8,54 @@ import { SchemaView } from './schema-view.js';
  * stops start-up with the file, profile, resource and member, so a profile never half-works.
  */
 export function compileProfiles(sources: ProfileSource[], resources: ResourceMeta[]): CompiledProfile[] {
+  const { compiled, invalid } = compileEach(sources, resources);
+  if (invalid.length) fail(invalid[0].problem);
+  return compiled;
+}
+
+/** A profile that names something the model lacks, or breaks a rule: requests that use it answer 406. */
+export interface InvalidProfile {
+  name: string;
+  problem: string;
+}
+
+/** Compiles each profile on its own, so one bad definition leaves the others in service. */
+export function compileEach(sources: ProfileSource[], resources: ResourceMeta[]): { compiled: CompiledProfile[]; invalid: InvalidProfile[] } {
   const byName = new Map(resources.map((r) => [r.edfiName.toLowerCase(), r]));
   const seen = new Map<string, string>();
   const compiled: CompiledProfile[] = [];
+  const invalid: InvalidProfile[] = [];
   for (const { file, profiles } of sources) {
     for (const profile of profiles) {
       const key = profile.name.toLowerCase();
       const earlier = seen.get(key);
-      if (earlier) fail(`${file}: profile "${profile.name}" is already defined in ${earlier} (names are case-insensitive)`);
-      seen.set(key, file);
-      const compiledResources = new Map<string, ResourceRules>();
-      for (const def of profile.resources) {
-        const where = `${file}: profile "${profile.name}", resource "${def.name}"`;
-        const meta = byName.get(def.name.toLowerCase());
-        if (!meta) fail(`${where}: unknown resource (known: ${resources.map((r) => r.edfiName).join(', ')})`);
-        if (compiledResources.has(meta.edfiName.toLowerCase())) fail(`${where}: the resource appears twice in the profile`);
-        compiledResources.set(meta.edfiName.toLowerCase(), compileResource(meta, def.readContentType, def.writeContentType, where));
+      if (earlier) {
+        // The first definition stays in service; the second is reported, not served.
+        invalid.push({ name: profile.name, problem: `${file}: profile "${profile.name}" is already defined in ${earlier} (names are case-insensitive)` });
+        continue;
       }
-      compiled.push({ name: profile.name, file, resources: compiledResources });
+      seen.set(key, file);
+      try {
+        compiled.push({ name: profile.name, file, resources: compileResources(file, profile, byName, resources) });
+      } catch (err) {
+        if (!(err instanceof ProfileDefinitionError)) throw err;
+        invalid.push({ name: profile.name, problem: err.message });
+      }
     }
   }
-  return compiled;
+  return { compiled, invalid };
+}
+
+function compileResources(file: string, profile: ProfileSource['profiles'][number], byName: Map<string, ResourceMeta>, resources: ResourceMeta[]): Map<string, ResourceRules> {
+  const compiledResources = new Map<string, ResourceRules>();
+  for (const def of profile.resources) {
+    const where = `${file}: profile "${profile.name}", resource "${def.name}"`;
+    const meta = byName.get(def.name.toLowerCase());
+    if (!meta) fail(`${where}: unknown resource (known: ${resources.map((r) => r.edfiName).join(', ')})`);
+    if (compiledResources.has(meta.edfiName.toLowerCase())) fail(`${where}: the resource appears twice in the profile`);
+    compiledResources.set(meta.edfiName.toLowerCase(), compileResource(meta, def.readContentType, def.writeContentType, where));
+  }
+  return compiledResources;
 }
 
 function compileResource(
@@ -63,7 +90,12 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
   const { where } = place;
   const members = view.members(schema);
   const rules: ClassRules = { selection: def.memberSelection, named: new Set(), objects: new Map(), collections: new Map(), always: new Set(place.always) };
-  const listed = [...(def.properties ?? []), ...(def.objects ?? []).map((o) => o.name), ...(def.collections ?? []).map((c) => c.name)];
+  // IncludeAll may still refine an embedded object or collection (its items, a filter), as the ODS/API allows;
+  // naming a plain property there, or anything under ExcludeAll, would mean nothing and is refused.
+  const listed =
+    def.memberSelection === 'IncludeAll'
+      ? [...(def.properties ?? [])]
+      : [...(def.properties ?? []), ...(def.objects ?? []).map((o) => o.name), ...(def.collections ?? []).map((c) => c.name)];
   if ((def.memberSelection === 'IncludeAll' || def.memberSelection === 'ExcludeAll') && listed.length) {
     fail(`${where}: memberSelection ${def.memberSelection} lists no members, but "${listed[0]}" is listed`);
   }

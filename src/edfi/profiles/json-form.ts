@@ -20,6 +20,27 @@ export function readJsonForm(raw: unknown, where: string): ProfileDefinition[] {
   return list(root.profiles, `${where}: "profiles"`).map((p, i) => readProfile(p, `${where}: profiles[${i}]`));
 }
 
+/** One profile of a file, read, or the problem that stops it being used. */
+export interface ReadProfile {
+  name?: string;
+  definition?: ProfileDefinition;
+  problem?: string;
+}
+
+/** Each profile of a JSON-form document on its own; a bad root throws (nothing in it can be told apart). */
+export function readJsonProfiles(raw: unknown, where: string): ReadProfile[] {
+  const root = object(raw, where, ['profiles']);
+  return list(root.profiles, `${where}: "profiles"`).map((p, i) => {
+    const name = p && typeof p === 'object' && typeof (p as { name?: unknown }).name === 'string' ? (p as { name: string }).name : undefined;
+    try {
+      return { name, definition: readProfile(p, `${where}: profiles[${i}]`) };
+    } catch (err) {
+      if (!(err instanceof ProfileDefinitionError)) throw err;
+      return { name, problem: err.message };
+    }
+  });
+}
+
 /** Media types carry the name, so it must be a single token (no spaces, dots are fine). */
 const profileName = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 

@@ -28,11 +28,15 @@ function mediaRange(value: string): { type: string; original: string; q: number 
   return { type: type.toLowerCase(), original: type, q: Number.isFinite(q) ? q : 0 };
 }
 
-function parseVendorType(original: string): ProfileMediaType {
+function parseVendorType(original: string, header: 'Accept' | 'Content-Type'): ProfileMediaType {
   const match = vendorPattern.exec(original);
   const usage = match?.[3].toLowerCase();
   if (!match || (usage !== 'readable' && usage !== 'writable')) {
-    throw new ApiError(400, 'malformed_profile_media_type', `"${original}" is not a profile media type; expected application/vnd.ed-fi.{resource}.{profile}.readable+json or .writable+json`);
+    // The ODS/API tells a bad usage segment from a type that is not shaped like a profile type at all.
+    const reason = match ? `The profile usage segment in the profile-based '${header}' header was not recognized.` : `The format of the profile-based '${header}' header was invalid.`;
+    throw new ApiError(400, 'malformed_profile_media_type', `"${original}" is not a profile media type; expected application/vnd.ed-fi.{resource}.{profile}.readable+json or .writable+json`, {
+      errors: [reason],
+    });
   }
   return { resource: match[1], profile: match[2], usage, text: original };
 }
@@ -50,12 +54,12 @@ export function requestedForRead(accept: string | undefined): ProfileMediaType |
     .map(mediaRange)
     .filter((r) => r.q > 0 && r.type.startsWith(vendorPrefix));
   const preferred = ranges.sort((a, b) => b.q - a.q)[0];
-  return preferred && parseVendorType(preferred.original);
+  return preferred && parseVendorType(preferred.original, 'Accept');
 }
 
 /** The profile a Content-Type names, if it is an ed-fi vendor type. */
 export function requestedForWrite(contentType: string | undefined): ProfileMediaType | undefined {
   if (!contentType) return undefined;
   const range = mediaRange(contentType);
-  return range.type.startsWith(vendorPrefix) ? parseVendorType(range.original) : undefined;
+  return range.type.startsWith(vendorPrefix) ? parseVendorType(range.original, 'Content-Type') : undefined;
 }

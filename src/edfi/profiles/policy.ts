@@ -22,7 +22,7 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
         refuseIfProfileRequired(registry, client, resource, 'readable');
         return { contentType: 'application/json', shape: (item) => item, readable: () => true };
       }
-      const { profile, content } = chosenProfile(registry, requested, resource, client, 'readable');
+      const { profile, content } = chosenProfile(registry, requested, resource, client, 'readable', 'GET');
       return {
         contentType: profileMediaType(resource, profile, 'readable'),
         shape: (item) => shapeForRead(content, item),
@@ -30,14 +30,14 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
       };
     },
 
-    forWrite({ contentType, resource, client }): WriteRepresentation {
+    forWrite({ contentType, resource, client, method = 'POST' }): WriteRepresentation {
       refuseUndefinedAssignment(registry, client);
       const requested = requestedForWrite(contentType);
       if (!requested) {
         refuseIfProfileRequired(registry, client, resource, 'writable');
         return { filter: (incoming) => incoming };
       }
-      const { profile, rules, content } = chosenProfile(registry, requested, resource, client, 'writable');
+      const { profile, rules, content } = chosenProfile(registry, requested, resource, client, 'writable', method);
       return {
         filter(incoming, stored) {
           if (!incoming || typeof incoming !== 'object' || Array.isArray(incoming)) return incoming; // validation reports it
@@ -57,7 +57,8 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
 function refuseUndefinedAssignment(registry: ProfileRegistry, client: ClientRecord): void {
   const missing = client.profiles.find((name) => !registry.find(name));
   if (missing) {
-    throw new ApiError(403, 'profile_not_defined', `this client is assigned the profile "${missing}", which this host does not define; ask the host to define it or unassign it`);
+    const state = registry.invalidProfile(missing) ? 'defines but cannot serve (see `edgate profiles check`)' : 'does not define';
+    throw new ApiError(403, 'profile_not_defined', `this client is assigned the profile "${missing}", which this host ${state}; ask the host to fix it or unassign it`);
   }
 }
 
@@ -88,44 +89,84 @@ function refuseIfProfileRequired(registry: ProfileRegistry, client: ClientRecord
   }
   const allowed = governing.map((name) => profileMediaType(resource, name, usage));
   const header = usage === 'readable' ? 'Accept' : 'Content-Type';
-  throw new ApiError(
-    403,
-    'profile_required',
-    `this client is assigned a profile for ${resource.name}; send ${header}: ${allowed.join(' or ')}`,
-    { allowedMediaTypes: allowed },
-  );
+  throw new ApiError(403, 'profile_required', `this client is assigned a profile for ${resource.name}; send ${header}: ${allowed.join(' or ')}`, {
+    allowedMediaTypes: allowed,
+    errors: [requiredTypesMessage(allowed, usage)],
+  });
 }
 
-/** The error table of contract section 6, checked from the media type inwards. */
+/** The ODS/API's words for "use one of your assigned profiles". */
+function requiredTypesMessage(allowed: string[], usage: Usage): string {
+  const when = usage === 'readable' ? 'requesting this resource' : 'creating or updating this resource';
+  const listed = allowed.map((t) => `'${t}'`).join(', ');
+  return allowed.length === 1
+    ? `Based on profile assignments, the following profile-specific content type is required when ${when}: ${listed}`
+    : `Based on profile assignments, one of the following profile-specific content types is required when ${when}: ${listed}`;
+}
+
+/**
+ * The error table of contract section 6, checked from the media type inwards. A client whose assigned profiles do
+ * not cover the resource may opt into any profile ("callers can choose to use any Profile"); one whose assigned
+ * profiles cover it must name one of those.
+ */
 function chosenProfile(
   registry: ProfileRegistry,
   requested: ProfileMediaType,
   resource: ResourceMeta,
   client: ClientRecord,
   usage: Usage,
+  method: string,
 ): { profile: string; rules: ResourceRules; content: ClassRules } {
   const header = usage === 'readable' ? 'Accept' : 'Content-Type';
   if (requested.usage !== usage) {
     const expected = usage === 'readable' ? 'a readable type to read (GET)' : 'a writable type to write (POST, PUT)';
-    throw new ApiError(400, 'profile_usage_mismatch', `${header} ${requested.text} is ${requested.usage}; use ${expected}`);
+    throw new ApiError(400, 'profile_usage_mismatch', `${header} ${requested.text} is ${requested.usage}; use ${expected}`, {
+      errors: [`A profile-based content type that is ${requested.usage} cannot be used with ${method.toUpperCase()} requests.`],
+    });
+  }
+  if (registry.invalidProfile(requested.profile)) {
+    // The ODS/API's answer to a profile that is configured but invalid, for reads and writes alike.
+    throw new ApiError(406, 'invalid_profile', `profile "${requested.profile}" is defined on this host but invalid, so ${requested.text} cannot be used`, {
+      errors: [`The profile specified by the content type in the '${header}' header is configured but invalid.`],
+    });
   }
   const profile = registry.find(requested.profile);
   if (!profile) {
     const [status, outcome] = usage === 'readable' ? [406, 'served'] : [415, 'accepted'];
-    throw new ApiError(status, 'unknown_profile', `no profile named "${requested.profile}" is defined on this host, so ${requested.text} cannot be ${outcome}`);
+    throw new ApiError(status, 'unknown_profile', `no profile named "${requested.profile}" is defined on this host, so ${requested.text} cannot be ${outcome}`, {
+      errors: [`The profile specified by the content type in the '${header}' header is not supported by this host.`],
+    });
   }
   const rules = registry.rulesFor(profile, resource);
   if (requested.resource.toLowerCase() !== resource.mediaName.toLowerCase()) {
-    throw new ApiError(400, 'invalid_profile_usage', `${requested.text} names the resource "${requested.resource}", but this is ${resource.name} (${resource.mediaName})`);
+    throw new ApiError(400, 'invalid_profile_usage', 'The request construction was invalid with respect to usage of a data policy.', {
+      errors: [`The resource specified by the profile-based content type ('${requested.resource}') does not match the requested resource ('${resource.edfiName}').`],
+    });
   }
-  if (!rules) throw new ApiError(400, 'invalid_profile_usage', `profile "${profile.name}" does not cover ${resource.name}`);
-  if (!client.profiles.some((name) => name.toLowerCase() === profile.name.toLowerCase())) {
-    throw new ApiError(403, 'profile_not_assigned', `profile "${profile.name}" is not assigned to this client`);
+  if (!rules) {
+    throw new ApiError(
+      400,
+      'invalid_profile_usage',
+      'The request construction was invalid with respect to usage of a data policy. The resource is not contained by the profile used by (or applied to) the request.',
+      { errors: [`Resource '${resource.edfiName}' is not accessible through the '${requested.profile}' profile specified by the content type.`] },
+    );
+  }
+  const covering = coveringProfiles(registry, client, resource, usage);
+  if (covering.length && !covering.some((p) => p.name.toLowerCase() === profile.name.toLowerCase())) {
+    const governing = covering.filter((p) => p.allows);
+    const allowed = (governing.length ? governing : covering).map((p) => profileMediaType(resource, p.name, usage));
+    throw new ApiError(403, 'profile_not_assigned', `profile "${profile.name}" is not assigned to this client`, { errors: [requiredTypesMessage(allowed, usage)] });
   }
   const content = contentOf(rules, usage);
   if (!content) {
     const verb = usage === 'readable' ? 'reading' : 'writing';
-    throw new ApiError(405, 'profile_method_not_allowed', `profile "${profile.name}" does not allow ${verb} ${resource.name}`);
+    const able = usage === 'readable' ? 'readable' : 'writable';
+    throw new ApiError(
+      405,
+      'profile_method_not_allowed',
+      `The request construction was invalid with respect to usage of a data policy. An attempt was made to access a resource that is not ${able} using the profile.`,
+      { errors: [`Resource class '${resource.edfiName}' is not ${able} using API profile '${requested.profile}'.`, `profile "${profile.name}" does not allow ${verb} ${resource.name}`] },
+    );
   }
   return { profile: profile.name, rules, content };
 }
@@ -135,5 +176,11 @@ function cannotCreate(profile: string, resource: ResourceMeta, missing: string[]
     400,
     'data_policy_enforced',
     `profile "${profile}" cannot create ${resource.name}: it does not let you write the required ${missing.join(', ')}; it can only update existing items`,
+    {
+      errors: [
+        `The Profile definition for '${profile.toLowerCase()}' excludes (or does not include) one or more required data elements needed to create the resource.`,
+        `profile "${profile}" cannot create ${resource.name}: it does not let you write the required ${missing.join(', ')}; it can only update existing items`,
+      ],
+    },
   );
 }

@@ -4,23 +4,34 @@ import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fromRoot } from '../../config/paths.js';
 import type { ProfileMediaTypes } from '../openapi.js';
 import type { ResourceMeta } from '../resource-meta.js';
-import { compileProfiles } from './compile.js';
-import { readJsonForm } from './json-form.js';
+import { compileEach, type InvalidProfile } from './compile.js';
+import { readJsonProfiles, type ReadProfile } from './json-form.js';
 import { profileMediaType } from './media-type.js';
 import { ProfileDefinitionError, type ProfileSource } from './model.js';
 import type { CompiledProfile, ResourceRules } from './rules.js';
-import { readXmlForm } from './xml-form.js';
+import { readXmlProfiles } from './xml-form.js';
 
 /** The profiles this host serves, looked up by name case-insensitively (media types lower-case them). */
 export class ProfileRegistry {
   private readonly byName: Map<string, CompiledProfile>;
+  private readonly invalidByName: Map<string, InvalidProfile>;
 
-  constructor(readonly profiles: CompiledProfile[]) {
+  constructor(
+    readonly profiles: CompiledProfile[],
+    /** Defined but unusable: requests naming them answer 406, as the ODS/API answers a misconfigured profile. */
+    readonly invalid: InvalidProfile[] = [],
+  ) {
     this.byName = new Map(profiles.map((p) => [p.name.toLowerCase(), p]));
+    this.invalidByName = new Map(invalid.filter((p) => !this.byName.has(p.name.toLowerCase())).map((p) => [p.name.toLowerCase(), p]));
   }
 
   find(name: string): CompiledProfile | undefined {
     return this.byName.get(name.toLowerCase());
+  }
+
+  /** The problem of a profile that is defined but could not be put in service. */
+  invalidProfile(name: string): InvalidProfile | undefined {
+    return this.invalidByName.get(name.toLowerCase());
   }
 
   /** A profile's rules for a resource, if the profile covers it. */
@@ -70,9 +81,15 @@ export interface LoadedProfiles {
   dir: string;
   /** Files in the directory that are neither .xml nor .json, left alone (a README, an editor backup). */
   skipped: string[];
+  /** Every problem found, with file, profile and member: reported at start and by `edgate profiles check`. */
+  problems: string[];
 }
 
-/** Reads and checks every definition in the directory; any problem throws ProfileDefinitionError. */
+/**
+ * Reads and checks every definition in the directory. A bad profile does not stop the host: it is reported and not
+ * served (requests naming it answer 406); a file that cannot be read at all is reported likewise. Only a missing
+ * directory throws: that is configuration, not a definition.
+ */
 export function loadProfiles(configuredDir: string, resources: ResourceMeta[]): LoadedProfiles {
   const dir = resolveProfilesDir(configuredDir);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -83,15 +100,42 @@ export function loadProfiles(configuredDir: string, resources: ResourceMeta[]): 
     .sort();
   const sources: ProfileSource[] = [];
   const skipped: string[] = [];
+  const unreadable: InvalidProfile[] = [];
+  const fileProblems: string[] = [];
   for (const name of files) {
     const path = join(dir, name);
     const shown = displayPath(path);
     const kind = extname(name).toLowerCase();
-    if (kind === '.xml') sources.push({ file: shown, profiles: readJsonForm(readXmlForm(readFileSync(path, 'utf8'), shown), shown) });
-    else if (kind === '.json') sources.push({ file: shown, profiles: readJsonForm(parseJson(readFileSync(path, 'utf8'), shown), shown) });
-    else skipped.push(shown);
+    if (kind !== '.xml' && kind !== '.json') {
+      skipped.push(shown);
+      continue;
+    }
+    try {
+      const read = kind === '.xml' ? fromXml(readFileSync(path, 'utf8'), shown) : readJsonProfiles(parseJson(readFileSync(path, 'utf8'), shown), shown);
+      sources.push({ file: shown, profiles: read.flatMap((p) => (p.definition ? [p.definition] : [])) });
+      for (const p of read) if (p.problem !== undefined) unreadable.push({ name: p.name ?? '', problem: p.problem });
+    } catch (err) {
+      if (!(err instanceof ProfileDefinitionError)) throw err;
+      fileProblems.push(err.message);
+    }
   }
-  return { registry: new ProfileRegistry(compileProfiles(sources, resources)), dir, skipped };
+  const { compiled, invalid } = compileEach(sources, resources);
+  const allInvalid = [...unreadable, ...invalid];
+  return {
+    registry: new ProfileRegistry(compiled, allInvalid.filter((p) => p.name)),
+    dir,
+    skipped,
+    problems: [...fileProblems, ...allInvalid.map((p) => p.problem)],
+  };
+}
+
+/** XML profiles, each read into the JSON form and checked as JSON-form profiles are. */
+function fromXml(text: string, where: string): ReadProfile[] {
+  return readXmlProfiles(text, where).map((p) => {
+    if (p.problem !== undefined) return { name: p.name, problem: p.problem };
+    const [read] = readJsonProfiles({ profiles: [p.definition] }, where);
+    return { name: p.name ?? read.name, definition: read.definition, problem: read.problem };
+  });
 }
 
 function parseJson(text: string, where: string): unknown {

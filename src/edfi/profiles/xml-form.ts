@@ -22,6 +22,21 @@ const parser = new XMLParser({
 type XmlElement = Record<string, unknown>;
 
 export function readXmlForm(text: string, where: string): unknown {
+  return { profiles: readXmlProfiles(text, where).map((p) => (p.problem !== undefined ? fail(p.problem) : p.definition)) };
+}
+
+/** One profile of a file, converted to the JSON form, or the problem that stops it being used. */
+export interface XmlProfile {
+  name?: string;
+  definition?: unknown;
+  problem?: string;
+}
+
+/**
+ * Each <Profile> of a file on its own: a problem in one leaves the others usable, as the ODS/API loads them. A file
+ * that is not well-formed, or has the wrong root, throws: none of its profiles can be told apart.
+ */
+export function readXmlProfiles(text: string, where: string): XmlProfile[] {
   const wellFormed = XMLValidator.validate(text);
   if (wellFormed !== true) fail(`${where}: not well-formed XML: ${wellFormed.err.msg} (line ${wellFormed.err.line})`);
   const doc = parser.parse(text) as XmlElement;
@@ -32,7 +47,15 @@ export function readXmlForm(text: string, where: string): unknown {
   const profiles =
     roots[0] === 'Profiles' ? children(element(first(doc.Profiles), where, [], ['Profile']), 'Profile') : (doc.Profile as unknown[]);
   if (!profiles.length) fail(`${where}: <Profiles> holds no <Profile>`);
-  return { profiles: profiles.map((p, i) => profile(p, `${where}: <Profile> #${i + 1}`)) };
+  return profiles.map((p, i) => {
+    const name = p && typeof p === 'object' && typeof (p as XmlElement)['@name'] === 'string' ? ((p as XmlElement)['@name'] as string) : undefined;
+    try {
+      return { name, definition: profile(p, `${where}: <Profile> #${i + 1}`) };
+    } catch (err) {
+      if (!(err instanceof ProfileDefinitionError)) throw err;
+      return { name, problem: err.message };
+    }
+  });
 }
 
 function profile(raw: unknown, where: string) {
@@ -64,7 +87,8 @@ const contentTypePlace: Place = { attributes: ['memberSelection'], filterAllowed
 function contentType(raw: unknown, where: string, place: Place = contentTypePlace): Record<string, unknown> | undefined {
   if (raw === undefined) return undefined;
   const el = element(raw, where, place.attributes, ['Property', 'Object', 'Collection', 'Extension', 'Filter']);
-  if (el.Extension) fail(`${where}: <Extension> is not supported (edgate serves no extensions)`);
+  // Extension members live under `_ext`, which no resource here carries: the rules are checked and have nothing to shape.
+  children(el, 'Extension').forEach((x, i) => contentType(x, `${where}, <Extension> #${i + 1}`, { attributes: ['name', 'memberSelection', 'logicalSchema'], filterAllowed: false }));
   if (el.Filter && !place.filterAllowed) fail(`${where}: <Filter> belongs inside a <Collection>`);
   const properties = children(el, 'Property').map((p, i) => element(p, `${where}, <Property> #${i + 1}`, ['name'], [])['@name']);
   const objects = children(el, 'Object').map((o, i) => nested(o, `${where}, <Object> #${i + 1}`, false));

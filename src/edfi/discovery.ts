@@ -1,0 +1,66 @@
+import type Router from '@koa/router';
+
+import type { Services } from '../http/services.js';
+import { loadOrder } from './dependencies.js';
+import type { EdfiModel } from './model/index.js';
+import { openApiDocument, type ProfileMediaTypes } from './openapi.js';
+
+/**
+ * The Ed-Fi Data Standard major the served model follows. Clients read it from the version document: the ODS/API's
+ * Postman suites, for one, choose Contact (5.x) over Parent (4.x) by its major version.
+ */
+export const dataStandardVersion = '5.0.0';
+
+/** The ODS/API release whose behaviour edgate follows. */
+export const odsApiVersion = '7.3';
+
+type Json = { paths: Record<string, unknown> } & Record<string, unknown>;
+
+/**
+ * The ODS/API's discovery documents, public as there: the version document at `/`, the OpenAPI sections under
+ * `/metadata` (resources and descriptors), and the dependency order under its ODS/API path too.
+ */
+export function discoveryRoutes(model: EdfiModel, profiles: ProfileMediaTypes) {
+  return (router: Router, { config }: Services): void => {
+    const base = config.publicUrl.replace(/\/$/, '');
+    const dependencies = loadOrder(model.resources);
+    // Built on first request, as /metadata/openapi.json is: the whole Data Standard makes a large document.
+    let whole: Json | undefined;
+    const section = (descriptors: boolean): Json => {
+      whole ??= openApiDocument(config.publicUrl, model.metas, profiles) as Json;
+      const paths = Object.fromEntries(Object.entries(whole.paths).filter(([path]) => /Descriptors(\/|$)/.test(path) === descriptors));
+      return { ...whole, paths };
+    };
+
+    router.get('/', (ctx) => {
+      ctx.body = {
+        version: odsApiVersion,
+        informationalVersion: odsApiVersion,
+        suite: '3',
+        apiMode: 'Sandbox',
+        dataModels: [{ name: 'Ed-Fi', version: dataStandardVersion, informationalVersion: dataStandardVersion }],
+        urls: {
+          dependencies: `${base}/metadata/data/v3/dependencies`,
+          openApiMetadata: `${base}/metadata/`,
+          oauth: `${base}/oauth/token`,
+          dataManagementApi: `${base}/data/v3/`,
+        },
+      };
+    });
+    router.get(['/metadata', '/metadata/'], (ctx) => {
+      ctx.body = [
+        { name: 'Resources', endpointUri: `${base}/metadata/data/v3/resources/swagger.json`, prefix: '' },
+        { name: 'Descriptors', endpointUri: `${base}/metadata/data/v3/descriptors/swagger.json`, prefix: '' },
+      ];
+    });
+    router.get('/metadata/data/v3/dependencies', (ctx) => {
+      ctx.body = dependencies;
+    });
+    router.get('/metadata/data/v3/resources/swagger.json', (ctx) => {
+      ctx.body = section(false);
+    });
+    router.get('/metadata/data/v3/descriptors/swagger.json', (ctx) => {
+      ctx.body = section(true);
+    });
+  };
+}

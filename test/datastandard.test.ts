@@ -1,0 +1,272 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { fromRoot } from '../src/config/paths.js';
+import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { engines } from './helpers/engines.js';
+import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+import { secretFor, sync } from './sis-helpers.js';
+
+type Item = Record<string, unknown>;
+
+/** The whole Data Standard as Meadowlark publishes it; kept beside the project, never in it. */
+const fullStandard = resolve(fromRoot('..', 'shared', 'edfi', 'api-schema', 'DataStandard-5.0.0-pre.1.json'));
+const haveFullStandard = existsSync(fullStandard);
+if (!haveFullStandard) console.warn(`datastandard.test.ts: ${fullStandard} is absent, so the full Data Standard cases are skipped`);
+
+const gradeLevel = (codeValue: string, namespace = 'uri://ed-fi.org/GradeLevelDescriptor') => ({ namespace, codeValue, shortDescription: codeValue });
+
+describe.each(engines)('the embedded model on $name', (engine) => {
+  let app: TestApp;
+  let sis: ApiClient;
+  let sandbox: ApiClient;
+
+  beforeAll(async () => {
+    app = await startTestApp(engine);
+    await app.edorgs(...grandBend);
+    sis = await apiClient(app, { edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });
+    sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+  });
+  afterAll(() => app.stop());
+
+  it('serves descriptors: a round trip through POST, GET, PUT and DELETE', async () => {
+    const id = await sis.create('gradeLevelDescriptors', gradeLevel('Thirteenth grade'));
+    const read = await json<Item>(await sis.get(`gradeLevelDescriptors/${id}`));
+    expect(read).toMatchObject({ id, namespace: 'uri://ed-fi.org/GradeLevelDescriptor', codeValue: 'Thirteenth grade' });
+    expect((await sis.put(`gradeLevelDescriptors/${id}`, { ...gradeLevel('Thirteenth grade'), shortDescription: 'Grade 13' })).status).toBe(204);
+    expect(await json(await sis.get(`gradeLevelDescriptors/${id}`))).toMatchObject({ shortDescription: 'Grade 13' });
+    const listed = await json<Item[]>(await sis.get('gradeLevelDescriptors?codeValue=Thirteenth%20grade'));
+    expect(listed.map((d) => d.id)).toEqual([id]);
+    expect((await sis.del(`gradeLevelDescriptors/${id}`)).status).toBe(204);
+    expect((await sis.get(`gradeLevelDescriptors/${id}`)).status).toBe(404);
+  });
+
+  it('ships the descriptor values the embedded resources use', async () => {
+    const values = await json<Item[]>(await sis.get('attendanceEventCategoryDescriptors?limit=100'));
+    expect(values.map((v) => v.codeValue)).toEqual(expect.arrayContaining(['In Attendance', 'Tardy', 'Excused Absence', 'Unexcused Absence']));
+  });
+
+  it('refuses a descriptor write outside the client\'s namespaces with 403 namespace_not_permitted', async () => {
+    const res = await sis.post('gradeLevelDescriptors', gradeLevel('Grade X', 'uri://other.org/GradeLevelDescriptor'));
+    expect(res.status).toBe(403);
+    expect(await json(res)).toMatchObject({ error: 'namespace_not_permitted' });
+  });
+
+  it('refuses a document naming a descriptor value that does not exist with 409 unresolved_reference', async () => {
+    await sis.create('students', student('DS1'));
+    const res = await sis.post('studentSchoolAssociations', { ...enrolment('DS1', 255901001), entryGradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Grade Nine Hundred' });
+    expect(res.status).toBe(409);
+    expect(await json(res)).toMatchObject({ error: 'unresolved_reference' });
+  });
+
+  it('refuses to delete a descriptor that a document uses with 409 dependent_item_exists', async () => {
+    const id = await sandbox.create('gradeLevelDescriptors', gradeLevel('Grade Fourteen'));
+    await sis.create('students', student('DS2'));
+    await sis.create('studentSchoolAssociations', { ...enrolment('DS2', 255901001), entryGradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Grade Fourteen' });
+    const res = await sandbox.del(`gradeLevelDescriptors/${id}`);
+    expect(res.status).toBe(409);
+    expect(await json(res)).toMatchObject({ error: 'dependent_item_exists' });
+  });
+
+  it('changes the identity of a StudentSchoolAssociation (allowIdentityUpdates) with PUT', async () => {
+    await sis.create('students', student('DS3'));
+    const id = await sis.create('studentSchoolAssociations', enrolment('DS3', 255901001, '2025-08-20'));
+    expect((await sis.put(`studentSchoolAssociations/${id}`, enrolment('DS3', 255901001, '2025-09-01'))).status).toBe(204);
+    expect(await json(await sis.get(`studentSchoolAssociations/${id}`))).toMatchObject({ entryDate: '2025-09-01' });
+    // The old identity is free again, the new one taken.
+    expect((await sis.post('studentSchoolAssociations', enrolment('DS3', 255901001, '2025-08-20'))).status).toBe(201);
+    const conflict = await sis.put(`studentSchoolAssociations/${id}`, enrolment('DS3', 255901001, '2025-08-20'));
+    expect(conflict.status).toBe(409);
+    expect(await json(conflict)).toMatchObject({ error: 'identity_conflict' });
+  });
+
+  describe('SIS sync writes what the resource API accepts', () => {
+    let secret: string;
+    beforeAll(async () => {
+      secret = await secretFor(app, 255901);
+    });
+
+    const record = (extra: Item = {}) => ({
+      studentUniqueId: 'SISRT1',
+      firstName: 'Ada',
+      lastSurname: 'Lovelace',
+      birthDate: '2010-12-10',
+      schoolId: 255901001,
+      entryDate: '2025-08-20',
+      entryGradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Ninth grade',
+      ...extra,
+    });
+
+    it('refuses a studentUniqueId the Student resource refuses ("AB 12")', async () => {
+      const res = await sync(app, secret, { students: [record({ studentUniqueId: 'AB 12' })] });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'invalid_field', field: 'students[0].studentUniqueId' });
+    });
+
+    it('refuses an entryGradeLevelDescriptor that is not a descriptor URI, or names no existing descriptor', async () => {
+      const plain = await sync(app, secret, { students: [record({ entryGradeLevelDescriptor: 'Ninth grade' })] });
+      expect(plain.status).toBe(400);
+      expect(await plain.json()).toMatchObject({ error: 'invalid_field', field: 'students[0].entryGradeLevelDescriptor' });
+      const unknown = await sync(app, secret, { students: [record(), record({ studentUniqueId: 'SISRT2', entryGradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Grade 99' })] });
+      expect(unknown.status).toBe(400);
+      expect(await unknown.json()).toMatchObject({ error: 'invalid_field', field: 'students[1].entryGradeLevelDescriptor' });
+    });
+
+    it('round-trips a SIS-written student and enrolment through GET and PUT unchanged', async () => {
+      expect((await sync(app, secret, { students: [record()] })).status).toBe(200);
+      for (const [resource, filter] of [
+        ['students', 'studentUniqueId=SISRT1'],
+        ['studentSchoolAssociations', 'studentUniqueId=SISRT1'],
+      ]) {
+        const [item] = await json<Item[]>(await sis.get(`${resource}?${filter}`));
+        expect(item).toBeDefined();
+        const put = await sis.put(`${resource}/${item.id}`, item);
+        expect(put.status).toBe(204);
+        expect(put.headers.get('etag')).toBe(`"${item._etag}"`);
+        expect(await json(await sis.get(`${resource}/${item.id}`))).toEqual(item);
+      }
+    });
+  });
+});
+
+describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (EDFI_API_SCHEMA) on $name', (engine) => {
+  let app: TestApp;
+  let sandbox: ApiClient;
+  let district: ApiClient;
+  let outsider: ApiClient;
+  let bootstrap: ApiClient;
+
+  beforeAll(async () => {
+    app = await startTestApp(engine, { EDFI_API_SCHEMA: fullStandard });
+    await app.edorgs({ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1));
+    await app.edorgs({ id: 999, type: 'lea', name: 'Other ISD', parentId: 48 }, { id: 999001, type: 'school', name: 'Other High', parentId: 999 });
+    sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+    district = await apiClient(app, { edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });
+    outsider = await apiClient(app, { edorgIds: [999] });
+    bootstrap = await apiClient(app, { claimSet: 'Bootstrap', edorgIds: [48] });
+  }, 60_000);
+  afterAll(() => app.stop());
+
+  it('serves resources and descriptors that were never hand-declared', async () => {
+    for (const path of ['termDescriptors', 'sections', 'courses', 'calendars', 'grades', 'programs', 'studentSectionAssociations']) {
+      expect((await sandbox.get(path)).status, path).toBe(200);
+    }
+    const id = await sandbox.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Fall Semester', shortDescription: 'Fall Semester' });
+    expect(await json(await sandbox.get(`termDescriptors/${id}`))).toMatchObject({ codeValue: 'Fall Semester' });
+  });
+
+  it('orders every resource after what it references in /metadata/dependencies', async () => {
+    const order = await json<Array<{ resource: string; order: number }>>(await app.fetch('/metadata/dependencies'));
+    expect(order).toHaveLength(316);
+    const rank = new Map(order.map((o) => [o.resource, o.order]));
+    expect(rank.get('/ed-fi/schools')!).toBeLessThan(rank.get('/ed-fi/sessions')!);
+    expect(rank.get('/ed-fi/sessions')!).toBeLessThan(rank.get('/ed-fi/courseOfferings')!);
+    expect(rank.get('/ed-fi/sections')!).toBeLessThan(rank.get('/ed-fi/studentSectionAssociations')!);
+    expect(rank.get('/ed-fi/gradeLevelDescriptors')!).toBeLessThan(rank.get('/ed-fi/schools')!);
+  });
+
+  it('refuses a namespace outside the client\'s prefixes on a descriptor write', async () => {
+    const res = await district.post('termDescriptors', { namespace: 'uri://elsewhere.org/TermDescriptor', codeValue: 'Winter', shortDescription: 'Winter' });
+    expect(res.status).toBe(403);
+    expect(await json(res)).toMatchObject({ error: 'namespace_not_permitted' });
+  });
+
+  it('builds the ed-org tree from subclass writes: a new LEA and school are in reach at once', async () => {
+    const category = (c: string) => [{ educationOrganizationCategoryDescriptor: `uri://ed-fi.org/EducationOrganizationCategoryDescriptor#${c}` }];
+    expect(
+      (
+        await bootstrap.post('localEducationAgencies', {
+          localEducationAgencyId: 4801,
+          nameOfInstitution: 'New ISD',
+          localEducationAgencyCategoryDescriptor: 'uri://ed-fi.org/LocalEducationAgencyCategoryDescriptor#Independent',
+          categories: category('Local Education Agency'),
+          stateEducationAgencyReference: { stateEducationAgencyId: 48 },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await bootstrap.post('schools', {
+          schoolId: 4801001,
+          nameOfInstitution: 'New High',
+          localEducationAgencyReference: { localEducationAgencyId: 4801 },
+          educationOrganizationCategories: category('School'),
+          gradeLevels: [{ gradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Ninth grade' }],
+        })
+      ).status,
+    ).toBe(201);
+    const rows = await app.services.db('edorg_closure').where({ descendant_id: 4801001 }).orderBy('depth').select('ancestor_id');
+    expect(rows.map((r: { ancestor_id: number | string }) => Number(r.ancestor_id))).toEqual([4801001, 4801, 48]);
+    // An unknown parent is a missing reference.
+    const orphan = await sandbox.post('schools', {
+      schoolId: 4801002,
+      nameOfInstitution: 'Orphan High',
+      localEducationAgencyReference: { localEducationAgencyId: 4802 },
+      educationOrganizationCategories: category('School'),
+      gradeLevels: [{ gradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Ninth grade' }],
+    });
+    expect(orphan.status).toBe(409);
+    expect(await json(orphan)).toMatchObject({ error: 'unresolved_reference' });
+  });
+
+  it('reads a studentSectionAssociation by relationship through its section\'s school', async () => {
+    const school = { schoolId: 255901001 };
+    const session = { schoolId: 255901001, schoolYear: 2026, sessionName: '2025-2026 Fall' };
+    await sandbox.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Fall', shortDescription: 'Fall' });
+    await sandbox.create('courseIdentificationSystemDescriptors', { namespace: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor', codeValue: 'LEA course code', shortDescription: 'LEA' });
+    await sandbox.create('sessions', {
+      sessionName: session.sessionName,
+      schoolReference: school,
+      schoolYearTypeReference: { schoolYear: 2026 },
+      beginDate: '2025-08-20',
+      endDate: '2025-12-20',
+      termDescriptor: 'uri://ed-fi.org/TermDescriptor#Fall',
+      totalInstructionalDays: 80,
+    });
+    await sandbox.create('courses', {
+      courseCode: 'ALG-1',
+      courseTitle: 'Algebra I',
+      numberOfParts: 1,
+      identificationCodes: [{ identificationCode: 'ALG-1', courseIdentificationSystemDescriptor: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor#LEA course code' }],
+      educationOrganizationReference: { educationOrganizationId: 255901 },
+    });
+    await sandbox.create('courseOfferings', { localCourseCode: 'ALG-1-A', schoolReference: school, sessionReference: session, courseReference: { courseCode: 'ALG-1', educationOrganizationId: 255901 } });
+    const missing = await sandbox.post('sections', { sectionIdentifier: 'S0', courseOfferingReference: { localCourseCode: 'NOPE', ...session } });
+    expect(missing.status).toBe(409);
+    await sandbox.create('sections', { sectionIdentifier: 'ALG-1-A-1', courseOfferingReference: { localCourseCode: 'ALG-1-A', ...session } });
+    await sandbox.create('students', { studentUniqueId: 'SEC1', firstName: 'Ada', lastSurname: 'Lovelace', birthDate: '2010-12-10' });
+    const id = await sandbox.create('studentSectionAssociations', {
+      studentReference: { studentUniqueId: 'SEC1' },
+      sectionReference: { localCourseCode: 'ALG-1-A', sectionIdentifier: 'ALG-1-A-1', ...session },
+      beginDate: '2025-08-20',
+    });
+    expect((await district.get(`studentSectionAssociations/${id}`)).status).toBe(200);
+    expect((await json<Item[]>(await district.get('studentSectionAssociations'))).map((i) => i.id)).toEqual([id]);
+    expect((await outsider.get(`studentSectionAssociations/${id}`)).status).toBe(403);
+    expect(await json(await outsider.get('studentSectionAssociations'))).toEqual([]);
+    // The section cannot go while the association names it.
+    const [section] = await json<Item[]>(await sandbox.get('sections?sectionIdentifier=ALG-1-A-1'));
+    expect((await sandbox.del(`sections/${section.id}`)).status).toBe(409);
+  });
+
+  it('keeps the attendance projection for the Data Standard\'s StudentSchoolAttendanceEvent (with a session)', async () => {
+    await sandbox.create('students', { studentUniqueId: 'ATT1', firstName: 'Ada', lastSurname: 'Lovelace', birthDate: '2010-12-10' });
+    const session = { schoolId: 255901001, schoolYear: 2026, sessionName: '2025-2026 Fall' };
+    for (const [eventDate, category] of [
+      ['2025-09-01', 'In Attendance'],
+      ['2025-09-02', 'Tardy'],
+    ]) {
+      await sandbox.create('studentSchoolAttendanceEvents', {
+        studentReference: { studentUniqueId: 'ATT1' },
+        schoolReference: { schoolId: 255901001 },
+        sessionReference: session,
+        eventDate,
+        attendanceEventCategoryDescriptor: `uri://ed-fi.org/AttendanceEventCategoryDescriptor#${category}`,
+      });
+    }
+    const rows = await app.services.db('attendance_events').where({ student_unique_id: 'ATT1' }).orderBy('event_date').select('event_date', 'school_id');
+    expect(rows.map((r: { event_date: string }) => r.event_date)).toEqual(['2025-09-01', '2025-09-02']);
+  });
+});

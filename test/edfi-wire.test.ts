@@ -1,0 +1,177 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { engines } from './helpers/engines.js';
+import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+
+/** What real Ed-Fi clients (the ODS/API's own Postman suites, SDKs) send, and how the ODS/API answers it. */
+describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
+  let app: TestApp;
+  let sis: ApiClient;
+
+  beforeAll(async () => {
+    app = await startTestApp(engine);
+    await app.edorgs(...grandBend);
+    sis = await apiClient(app, { edorgIds: [255901] });
+    await sis.create('students', student('W1', { lastSurname: 'Wirth' }));
+    await sis.create('studentSchoolAssociations', enrolment('W1', 255901001));
+  });
+  afterAll(() => app.stop());
+
+  it('accepts correlationId on any request and echoes it as the error body correlationId', async () => {
+    const listed = await sis.get('students?correlationId=abc123&limit=5');
+    expect(listed.status).toBe(200);
+    const refused = await sis.get('students?correlationId=abc123&favouriteColour=blue');
+    expect(refused.status).toBe(400);
+    expect(await json(refused)).toMatchObject({ correlationId: 'abc123' });
+  });
+
+  it('takes the correlation id from the correlation-id header, which wins over the query parameter', async () => {
+    const refused = await sis.get('students?favouriteColour=blue', { 'correlation-id': 'from-header-1' });
+    expect(await json(refused)).toMatchObject({ correlationId: 'from-header-1' });
+    const both = await sis.get('students?favouriteColour=blue&correlationId=from-query', { 'correlation-id': 'from-header-2' });
+    expect(await json(both)).toMatchObject({ correlationId: 'from-header-2' });
+  });
+
+  it('binds query parameter names case-insensitively (LastSurname, Offset, Limit, TotalCount)', async () => {
+    const res = await sis.get('students?LastSurname=Wirth&Offset=0&Limit=5&TotalCount=true');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('total-count')).toBe('1');
+    expect((await json<Array<Record<string, unknown>>>(res)).map((s) => s.studentUniqueId)).toEqual(['W1']);
+  });
+
+  it('refuses the same parameter twice in different cases', async () => {
+    const res = await sis.get('students?limit=5&LIMIT=6');
+    expect(res.status).toBe(400);
+  });
+
+  it('reads values as real clients send them: numeric strings for integer ids, empty optional strings as absent', async () => {
+    const created = await sis.post('studentSchoolAssociations', {
+      ...enrolment('W1', 255901044),
+      schoolReference: { schoolId: '255901044' },
+      exitWithdrawTypeDescriptor: '',
+    });
+    expect(created.status).toBe(201);
+    const id = created.headers.get('location')!.split('/').pop()!;
+    const read = await json(await sis.get(`studentSchoolAssociations/${id}`));
+    expect(read.schoolReference).toEqual({ schoolId: 255901044 });
+    expect(read).not.toHaveProperty('exitWithdrawTypeDescriptor');
+  });
+
+  it('refuses a numeric string that is not a whole number where an integer id is wanted', async () => {
+    const res = await sis.post('studentSchoolAssociations', { ...enrolment('W1', 255901044), schoolReference: { schoolId: '2559x' } });
+    expect(res.status).toBe(400);
+  });
+
+  it('holds ed-org ids past 2^31 − 1, up to 2^53 − 1', async () => {
+    const bootstrap = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+    const res = await bootstrap.post('localEducationAgencies', {
+      localEducationAgencyId: Number.MAX_SAFE_INTEGER,
+      nameOfInstitution: 'Largest LEA',
+      localEducationAgencyCategoryDescriptor: 'uri://ed-fi.org/LocalEducationAgencyCategoryDescriptor#Independent',
+      educationOrganizationCategories: [{ educationOrganizationCategoryDescriptor: 'uri://ed-fi.org/EducationOrganizationCategoryDescriptor#Local Education Agency' }],
+    });
+    expect(res.status).toBe(201);
+    const listed = await json<Array<Record<string, unknown>>>(await bootstrap.get(`localEducationAgencies?localEducationAgencyId=${Number.MAX_SAFE_INTEGER}`));
+    expect(listed.map((lea) => lea.localEducationAgencyId)).toEqual([Number.MAX_SAFE_INTEGER]);
+  });
+
+  describe('discovery', () => {
+    it('answers GET / with the version document: version, dataModels, urls', async () => {
+      const res = await app.fetch('/');
+      expect(res.status).toBe(200);
+      const body = await json(res);
+      expect(body).toMatchObject({ version: expect.any(String), dataModels: [{ name: 'Ed-Fi', version: expect.stringMatching(/^5\./) }] });
+      expect(body.urls).toMatchObject({
+        dependencies: expect.stringMatching(/\/metadata\/data\/v3\/dependencies$/),
+        openApiMetadata: expect.stringMatching(/\/metadata\/$/),
+        oauth: expect.stringMatching(/\/oauth\/token$/),
+        dataManagementApi: expect.stringMatching(/\/data\/v3\/$/),
+      });
+    });
+
+    it('lists the OpenAPI sections at /metadata, each of which answers', async () => {
+      const sections = await json<Array<{ name: string; endpointUri: string }>>(await app.fetch('/metadata'));
+      expect(sections.map((s) => s.name)).toEqual(['Resources', 'Descriptors']);
+      for (const section of sections) {
+        const res = await app.fetch(new URL(section.endpointUri).pathname);
+        expect(res.status).toBe(200);
+        expect(await json(res)).toMatchObject({ openapi: expect.stringMatching(/^3\./) });
+      }
+      const resources = await json<{ paths: Record<string, unknown> }>(await app.fetch('/metadata/data/v3/resources/swagger.json'));
+      expect(Object.keys(resources.paths)).toContain('/data/v3/ed-fi/students');
+    });
+
+    it('orders resources by dependency at /metadata/dependencies: a resource after everything it references', async () => {
+      const order = await json<Array<{ resource: string; order: number; operations: string[] }>>(await app.fetch('/metadata/dependencies'));
+      const at = (name: string) => order.find((o) => o.resource === `/ed-fi/${name}`)!.order;
+      expect(at('studentSchoolAssociations')).toBeGreaterThan(at('students'));
+      expect(at('studentSchoolAssociations')).toBeGreaterThan(at('schools'));
+      expect(at('schools')).toBeGreaterThan(at('localEducationAgencies'));
+      expect(at('studentContactAssociations')).toBeGreaterThan(at('contacts'));
+      expect(order[0].operations).toEqual(['Create', 'Update']);
+      expect(await json(await app.fetch('/metadata/data/v3/dependencies'))).toEqual(order);
+    });
+  });
+
+  describe('problem details in the ODS/API shape', () => {
+    it('adds an errors array beside validationErrors, with the ODS type, title and detail, and keeps the error code', async () => {
+      const res = await sis.post('students', { studentUniqueId: 'W2' });
+      expect(res.status).toBe(400);
+      expect(await json(res)).toMatchObject({
+        type: 'urn:ed-fi:api:bad-request:data-validation-failed',
+        title: 'Data Validation Failed',
+        detail: "Data validation failed. See 'validationErrors' for details.",
+        error: 'data_validation_failed',
+        validationErrors: expect.objectContaining({ '$.firstName': expect.any(Array) }),
+        errors: [],
+      });
+    });
+
+    it('answers an unknown id with the ODS not-found text and the specific reason in errors', async () => {
+      const body = await json(await sis.get(`students/${'0'.repeat(32)}`));
+      expect(body).toMatchObject({ type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified data could not be found.', error: 'not_found' });
+      expect(body.errors).toEqual([expect.stringContaining('0'.repeat(32))]);
+    });
+
+    it('names the missing referenced item: 409 "The referenced \'Student\' item does not exist."', async () => {
+      const res = await sis.post('studentSchoolAssociations', enrolment('NOBODY', 255901001));
+      expect(res.status).toBe(409);
+      expect(await json(res)).toMatchObject({
+        type: 'urn:ed-fi:api:data-conflict:unresolved-reference',
+        title: 'Unresolved Reference',
+        detail: "The referenced 'Student' item does not exist.",
+        error: 'unresolved_reference',
+      });
+    });
+
+    it('puts query problems under the ODS parameter-validation type', async () => {
+      const body = await json(await sis.get('students?limit=501'));
+      expect(body).toMatchObject({ type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', title: 'Parameter Validation Failed', status: 400, error: 'bad_request' });
+      expect(body.errors).toEqual([expect.stringContaining('limit')]);
+    });
+  });
+
+  describe('conditional and snapshot reads', () => {
+    it('answers If-None-Match with the current ETag with 304 and no body; another ETag gets the item', async () => {
+      const [item] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W1'));
+      const path = `students/${item.id}`;
+      const etag = (await sis.get(path)).headers.get('etag')!;
+      const unchanged = await sis.get(path, { 'if-none-match': etag });
+      expect(unchanged.status).toBe(304);
+      expect(await unchanged.text()).toBe('');
+      expect(unchanged.headers.get('etag')).toBe(etag);
+      expect((await sis.get(path, { 'if-none-match': '"stale"' })).status).toBe(200);
+    });
+
+    it('answers Use-Snapshot: true with the ODS 404 on reads and 405 on writes, never live data', async () => {
+      const read = await sis.get('students', { 'use-snapshot': 'true' });
+      expect(read.status).toBe(404);
+      expect(await json(read)).toMatchObject({ type: 'urn:ed-fi:api:not-found', detail: 'Snapshot not found.', errors: ['The snapshot connection for the ODS has not been configured.'], error: 'snapshot_not_configured' });
+      const write = await sis.post('students', student('W3'), { 'use-snapshot': 'true' });
+      expect(write.status).toBe(405);
+      expect(await json(write)).toMatchObject({ type: 'urn:ed-fi:api:snapshots:method-not-allowed', error: 'snapshot_read_only' });
+      expect((await sis.get('students', { 'use-snapshot': 'false' })).status).toBe(200);
+    });
+  });
+});
