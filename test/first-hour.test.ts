@@ -67,7 +67,7 @@ describe.each(engines)('a newcomer’s first requests on $name', (engine) => {
     expect((await app.fetch('/data/v3/ed-fi/students/0123456789abcdef0123456789abcdef')).status).toBe(401);
     const scrape = await (await app.fetch('/metrics')).text();
     expect(scrape).toMatch(/edgate_http_requests_total\{method="GET",route="\/stats\/v1\/attendance\/summary",status="401"\} 1/);
-    expect(scrape).toMatch(/edgate_http_requests_total\{method="GET",route="\/data\/v3\/ed-fi\/students\/:id",status="401"\} 1/);
+    expect(scrape).toMatch(/edgate_http_requests_total\{method="GET",route="\/data\/v3\/:project\/:resource\/:id",status="401"\} 1/);
   });
 
   it('serves a scrape that keeps Prometheus naming rules (what `promtool check metrics` checks)', async () => {

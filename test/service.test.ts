@@ -72,7 +72,7 @@ describe.each(engines)('when the database goes away, on $name', (engine) => {
       const res = await app.fetch('/oauth/token_info', { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-request-id': 'boom-1' }, body: JSON.stringify({ token }) });
       expect(res.status).toBe(500);
       const body = (await res.json()) as Record<string, string>;
-      expect(body).toEqual({ error: 'internal_error', error_description: expect.any(String), request_id: 'boom-1' });
+      expect(body).toEqual({ error: 'internal_error', error_description: expect.any(String) });
       expect(JSON.stringify(body)).not.toMatch(/select|from|clients|at \w+ \(|\.ts:\d+/i);
       expect(res.headers.get('x-request-id')).toBe('boom-1');
     } finally {
