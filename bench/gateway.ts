@@ -9,11 +9,14 @@
  * load generator does not share their event loop. Then raw verifications per second: the
  * gateway's verifier with and without its cache, and `jose.jwtVerify` in a loop.
  * `--redis` puts the limiters and the denylist on REDIS_URL.
+ *
+ * First, the proxied scenario (bench/proxied.ts): the stats service as its own process, through the
+ * gateway's upstream route and called directly. `--proxied-only` runs just that one.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,8 +31,9 @@ import { errorHandler } from '../src/http/errors.js';
 import { requestContext } from '../src/http/request-context.js';
 import { openServices, type Services } from '../src/http/services.js';
 import { signingAlg } from '../src/oidc/keys.js';
-import { newDocumentId, naturalKeyHash, documentEtag } from '../src/edfi/documents.js';
 import { statsRoutes } from '../src/stats/routes.js';
+import { seedAttendance } from './attendance.js';
+import { proxiedScenario, type ProxiedFigure } from './proxied.js';
 import { compare, failToParent, forkServer, load, loadWithCpu, machine, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
 
 const issuer = 'http://bench.edgate';
@@ -105,28 +109,6 @@ async function listen(app: Koa, path: string): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
 }
 
-/** 30 students enrolled at the school, 20 school days of attendance each. */
-async function seedAttendance({ db }: Services): Promise<void> {
-  const categories = ['In Attendance', 'In Attendance', 'In Attendance', 'Tardy', 'Excused Absence', 'Unexcused Absence'];
-  const documents: Record<string, unknown>[] = [];
-  const events: Record<string, unknown>[] = [];
-  for (let s = 0; s < 30; s++) {
-    const student = `B${String(s).padStart(5, '0')}`;
-    for (let d = 1; d <= 20; d++) {
-      const eventDate = `2025-09-${String(d).padStart(2, '0')}`;
-      const category = `uri://ed-fi.org/AttendanceEventCategoryDescriptor#${categories[(s + d) % categories.length]}`;
-      const body = { studentReference: { studentUniqueId: student }, schoolReference: { schoolId: school }, eventDate, attendanceEventCategoryDescriptor: category };
-      const id = newDocumentId();
-      documents.push({ id, resource: 'studentSchoolAttendanceEvents', key_hash: naturalKeyHash([student, school, eventDate, category]), body: JSON.stringify(body), etag: documentEtag(body), last_modified: Date.now(), edorg_id: school, student_unique_id: student });
-      events.push({ document_id: id, school_id: school, student_unique_id: student, event_date: eventDate, category });
-    }
-  }
-  for (let i = 0; i < documents.length; i += 100) {
-    await db('edfi_documents').insert(documents.slice(i, i + 100));
-    await db('attendance_events').insert(events.slice(i, i + 100));
-  }
-}
-
 /** Verifications a second of `verify`, awaited one after another for `ms`. */
 async function perSecond(ms: number, verify: () => Promise<unknown>): Promise<number> {
   let n = 0;
@@ -187,7 +169,7 @@ async function serve(redisUrl: string | undefined): Promise<void> {
     tiers: { bench: benchTier },
   };
   const services = await openServices(config);
-  await seedAttendance(services);
+  await seedAttendance(services.db, school);
   const token = await benchToken(services);
   const pair = async (handler: Handler, path: string) => ({
     guarded: await listen(benchApp(services, true, handler), path),
@@ -241,12 +223,20 @@ async function gatewayVersusUnguarded(server: ServerProcess<Ready>, name: string
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '10' }, redis: { type: 'boolean', default: false } },
+    options: {
+      rounds: { type: 'string', default: '3' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '10' },
+      redis: { type: 'boolean', default: false },
+      'proxied-only': { type: 'boolean', default: false },
+    },
   });
   const redisUrl = values.redis ? process.env.REDIS_URL : undefined;
   if (values.redis && !redisUrl) throw new Error('--redis needs REDIS_URL');
   const settings = { rounds: Number(values.rounds), durationSec: Number(values.duration), connections: Number(values.connections), store: redisUrl ? 'redis' : 'memory' };
 
+  await proxied(settings);
+  if (values['proxied-only']) return;
   const server = await forkServer<Ready>(fileURLToPath(import.meta.url), ['--serve', ...(redisUrl ? ['--redis-url', redisUrl] : [])]);
   try {
     const empty = await gatewayVersusUnguarded(server, 'empty handler', server.ready.empty, settings);
@@ -279,6 +269,41 @@ export async function run(args: string[]): Promise<void> {
     });
   } finally {
     await server.stop();
+  }
+}
+
+const proxiedRow = (f: ProxiedFigure) => ({ case: f.label, 'req/s': f.requestsPerSec, 'p50 ms': f.p50Ms, 'p99 ms': f.p99Ms, 'gateway CPU µs/req': f.gatewayCpuMicrosPerRequest, 'upstream CPU µs/req': f.upstreamCpuMicrosPerRequest, requests: f.requests, non2xx: f.non2xx });
+
+const proxiedRatioRow = (label: string, value: number) => ({ case: label, 'req/s': value, 'p50 ms': '', 'p99 ms': '', 'gateway CPU µs/req': '', 'upstream CPU µs/req': '', requests: '', non2xx: '' });
+
+/** The same upstream handler through edgate's gateway and called directly: bench/results/gateway-proxied.json. */
+async function proxied(settings: Settings & { store: string }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'edgate-bench-proxied-'));
+  try {
+    const { empty, stats } = await proxiedScenario(dir, settings);
+    const rounds = (result: typeof empty) => ({
+      proxied: result.rounds.subjects.map((f) => f.requestsPerSec),
+      direct: result.rounds.baselines.map((f) => f.requestsPerSec),
+    });
+    writeReport({
+      scenario: 'gateway-proxied',
+      date: new Date().toISOString(),
+      machine: `${machine()}, load average ${loadavg()[0].toFixed(1)} at the end`,
+      settings: { ...settings, store: 'memory' },
+      ratio: { attendanceSummary: stats.ratio, emptyHandler: empty.ratio },
+      goal: 0.8,
+      rows: [
+        proxiedRow(stats.subject as ProxiedFigure),
+        proxiedRow(stats.baseline as ProxiedFigure),
+        proxiedRatioRow('ratio, attendance summary (proxied / direct)', stats.ratio),
+        proxiedRow(empty.subject as ProxiedFigure),
+        proxiedRow(empty.baseline as ProxiedFigure),
+        proxiedRatioRow('ratio, empty handler (proxied / direct)', empty.ratio),
+      ],
+      rounds: { attendanceSummary: rounds(stats), emptyHandler: rounds(empty) },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

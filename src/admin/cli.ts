@@ -62,6 +62,7 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   sis push FILE --url URL [--batch-size N] [--concurrency N]   CSV, JSON or JSON Lines roster; secret from SIS_SECRET
   profiles check               checks every definition in profilesDir as the server does at start; exits 1 on a problem
   db migrate|seed
+  serve stats [--port 5001] [--jwks-url URL] [--audience AUD]   the attendance statistics as their own service behind the gateway
 
 Configuration comes from the same environment (DATABASE_URL, …) and EDGATE_CONFIG file as the server.`;
 
@@ -83,6 +84,9 @@ const options = {
   url: { type: 'string' },
   'batch-size': { type: 'string' },
   concurrency: { type: 'string' },
+  port: { type: 'string' },
+  'jwks-url': { type: 'string' },
+  audience: { type: 'string' },
   partner: { type: 'string' },
   email: { type: 'string' },
   status: { type: 'string' },
@@ -128,6 +132,9 @@ async function main(argv: string[]): Promise<void> {
     print(await standalone({ flags, args, env: process.env }), flags.json);
     return;
   }
+  // Loaded only when asked for: the one-shot commands need none of the HTTP stack.
+  const service = group === 'serve' ? (await import('./serve.js')).serveCommands[action ?? ''] : undefined;
+  if (service) return service(loadConfig(), flags);
   const command = groups[group]?.[action ?? ''];
   if (!command) fail(`unknown command "${[group, action].filter(Boolean).join(' ')}"\n\n${usage}`, 'usage', flags.json, 2);
 

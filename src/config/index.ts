@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 
+import { parseRoutes, RouteConfigError, type UpstreamRoute } from './routes.js';
+
 export type TierName = string;
 
 export interface Tier {
@@ -39,6 +41,8 @@ export interface Config {
   /** How often an instance looks for rotated signing keys and disabled clients. */
   refreshSeconds: number;
   logLevel: string;
+  /** Prefixes the gateway forwards to other processes (config file `routes`); none by default. */
+  routes: UpstreamRoute[];
   portal: PortalConfig;
 }
 
@@ -94,6 +98,15 @@ function parseTiers(raw: unknown): Record<TierName, Tier> {
   }
   if (Object.keys(tiers).length === 0) throw new ConfigError('tiers must name at least one tier');
   return tiers;
+}
+
+function upstreamRoutes(raw: unknown, publicUrl: string): UpstreamRoute[] {
+  try {
+    return parseRoutes(raw, publicUrl);
+  } catch (err) {
+    if (err instanceof RouteConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
 }
 
 /** EDFI_API_SCHEMA lists files separated by commas (or the platform's path separator); the config file may give an array. */
@@ -155,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
     gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),
     refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
     logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
+    routes: upstreamRoutes(file.routes, publicUrl),
     portal: parsePortal(file.portal, tiers, env),
   };
   if (config.production) refuseInsecureDefaults(config, env);

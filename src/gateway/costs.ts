@@ -1,3 +1,5 @@
+import type { UpstreamRoute } from '../config/routes.js';
+
 /**
  * What each API call costs against the daily cost quota: the one place route costs are declared.
  * The gateway runs before routing, so a route is matched by method and path pattern here
@@ -35,6 +37,12 @@ function compile({ method, path, cost }: RouteCost): CompiledCost {
 }
 
 const compiled = routeCosts.map(compile);
+
+/** A call to an upstream route: the route's own price for the method, else this table's. */
+export function routeCostOf(route: UpstreamRoute, method: string, path: string): number {
+  const verb = method === 'HEAD' ? 'GET' : method;
+  return route.cost[method] ?? route.cost[verb] ?? costOf(method, path);
+}
 
 /** The cost of one call; HEAD is priced as the GET it mirrors. */
 export function costOf(method: string, path: string): number {

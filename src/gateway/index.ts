@@ -2,7 +2,8 @@ import type { Context, Next } from 'koa';
 
 import { ApiError } from '../errors.js';
 import type { Services } from '../http/services.js';
-import { costOf } from './costs.js';
+import { routeFor } from '../config/routes.js';
+import { costOf, routeCostOf } from './costs.js';
 import { authenticationCounter, gatewayCounter } from './metrics.js';
 import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
 import { invalidToken, type AccessClaims } from './verifier.js';
@@ -11,6 +12,12 @@ import { invalidToken, type AccessClaims } from './verifier.js';
 export interface GatewayState {
   clientId: string;
   tier: string;
+  /** The verified claims, for the upstream proxy's signed assertion. */
+  claims: AccessClaims;
+  /** What this call spent of the day's cost quota. */
+  cost: number;
+  /** Gives cost back (a call that never reached its upstream) or, negative, charges more. */
+  adjustCost(points: number): Promise<void>;
 }
 
 function revocationsFor({ redis, config, db, logger }: Services): Revocations {
@@ -23,7 +30,7 @@ function revocationsFor({ redis, config, db, logger }: Services): Revocations {
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
 export function gateway(services: Services) {
-  const { verifier, metrics, directory } = services;
+  const { verifier, metrics, directory, config } = services;
   const revocations = revocationsFor(services);
   const { limits, usage } = services;
   const outcomes = gatewayCounter(metrics.registry);
@@ -54,7 +61,9 @@ export function gateway(services: Services) {
       outcomes.inc({ tier: claims.tier, outcome: 'revoked' });
       throw invalidToken('the client behind this token is disabled');
     }
-    const admission = await limits.admit(claims.clientId, claims.tier, costOf(ctx.method, ctx.path));
+    const route = routeFor(config.routes, ctx.path);
+    const cost = route ? routeCostOf(route, ctx.method, ctx.path) : costOf(ctx.method, ctx.path);
+    const admission = await limits.admit(claims.clientId, claims.tier, cost);
     outcomes.inc({ tier: claims.tier, outcome: admission.outcome });
     // The portal's usage picture: admitted calls and 429s, counted synchronously in memory.
     if (admission.outcome !== 'unavailable') usage.record(claims.clientId, admission.outcome === 'admitted');
@@ -62,6 +71,12 @@ export function gateway(services: Services) {
     if (admission.refusal) throw admission.refusal;
     ctx.req.headers['x-claim-schools'] = claims.schools.join(',');
     ctx.req.headers['x-claim-client-id'] = claims.clientId;
+    ctx.req.headers['x-claim-tier'] = claims.tier;
+    if (route) {
+      ctx.state.claims = claims;
+      ctx.state.cost = cost;
+      ctx.state.adjustCost = (points: number) => limits.adjustCost(claims.clientId, claims.tier, points);
+    }
     await next();
   };
 }

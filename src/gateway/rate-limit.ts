@@ -50,7 +50,12 @@ interface Counters {
   hit(clientId: string, cost: number): Promise<Tally>;
   /** The day's count as it stands, consuming nothing. */
   today(clientId: string): Promise<Count>;
+  /** Gives `points` back to the day (negative: spends more), in the window as it stands. */
+  adjust(clientId: string, points: number): Promise<void>;
 }
+
+/** Only an existing window is adjusted: a key created here would have no expiry. */
+const adjustScript = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('decrby', KEYS[1], ARGV[1]) end return 0`;
 
 /**
  * Both counters in one Lua script, so a call is counted atomically across instances: the minute
@@ -97,6 +102,9 @@ function redisCounters(redis: Redis, prefix: string, tierName: string, tier: Tie
       const [used, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
       return { used: Number(used ?? 0), msBeforeNext: ttl > 0 ? ttl : 0 };
     },
+    async adjust(clientId, points) {
+      await redis.eval(adjustScript, 1, `${prefix}rl:day:${tierName}:${clientId}`, points);
+    },
   };
 }
 
@@ -121,6 +129,10 @@ function memoryCounters(prefix: string, tierName: string, tier: Tier): Counters 
     async today(clientId) {
       const res = await day.get(clientId);
       return { used: res?.consumedPoints ?? 0, msBeforeNext: res?.msBeforeNext ?? 0 };
+    },
+    async adjust(clientId, points) {
+      if (points > 0) await day.reward(clientId, points);
+      else await day.penalty(clientId, -points);
     },
   };
 }
@@ -150,6 +162,15 @@ export class RateLimits {
     if (!limits) return { spent: 0, quota: 0, resetsInMs: 0 };
     const day = await limits.counters.today(clientId);
     return { spent: day.used, quota: limits.tier.costPerDay, resetsInMs: day.msBeforeNext };
+  }
+
+  /**
+   * Gives an admitted call's cost back (a call that never reached its upstream), or charges the
+   * difference an upstream reported (`points` < 0 takes more; past the quota, later calls are refused).
+   */
+  async adjustCost(clientId: string, tierName: string, points: number): Promise<void> {
+    const limits = this.tiers.get(tierName);
+    if (limits && points !== 0) await limits.counters.adjust(clientId, points);
   }
 
   /** Never rejects: a store failure is an `unavailable` admission (the gateway fails closed). */

@@ -6,8 +6,10 @@ import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
+import { routeFor } from '../config/routes.js';
 import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
+import { upstreamProxy } from '../gateway/upstream.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
 import { portalCookies, type PortalDeps } from '../portal/context.js';
 import { LoginLimits } from '../portal/login-limits.js';
@@ -73,8 +75,15 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   const open = new Router(routerOptions);
   for (const register of openRoutes) register(open, services);
   portalRoutes(open, portal);
+  const guard = gateway(services);
+  // Configured upstream routes take their prefix over from the in-process handlers, behind the same gateway.
+  const { routes } = services.config;
+  if (routes.length) {
+    const proxy = upstreamProxy(services);
+    app.use((ctx, next) => (routeFor(routes, ctx.path) ? guard(ctx, () => proxy(ctx, next)) : next()));
+  }
   const guarded = new Router(routerOptions);
-  guarded.use(gateway(services));
+  guarded.use(guard);
   for (const register of guardedRoutes) register(guarded, services);
   app.use(open.routes());
   app.use(guarded.routes());
