@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 
+import { byteCollation } from '../src/db/collation.js';
+
 /**
  * The developer portal: partners (vendor organisations) and their approved reach, the people who
  * sign in for them, one-time invites, the applications they register (clients with a partner and an
@@ -7,27 +9,33 @@ import type { Knex } from 'knex';
  * oidc-provider persists for the sign-in flow (interactions, sessions, codes, grants).
  *
  * Identity columns (ids, e-mail addresses, token hashes) compare byte for byte on MariaDB as on
- * SQLite: the byte_collation migration made a binary NO PAD collation the database's default, and
- * these tables take it, so neither case nor a trailing space lets one id stand for another.
+ * SQLite: a binary NO PAD collation, named on each table because knex names the connection's
+ * character set in CREATE TABLE, which would otherwise pick that set's case-insensitive default.
  */
 
 export async function up(knex: Knex): Promise<void> {
+  const collation = knex.client.config.client === 'mysql2' ? await byteCollation(knex) : undefined;
+  const createTable = (name: string, build: (t: Knex.CreateTableBuilder) => void) =>
+    knex.schema.createTable(name, (t) => {
+      if (collation) t.collate(collation);
+      build(t);
+    });
   const id = (t: Knex.CreateTableBuilder, name: string, length = 32) => t.string(name, length);
 
-  await knex.schema.createTable('partners', (t) => {
+  await createTable('partners', (t) => {
     id(t, 'id').primary();
     t.string('name', 255).notNullable();
     t.bigInteger('created_at').notNullable();
   });
 
   // A partner's approved reach: every application it registers gets these ed-orgs.
-  await knex.schema.createTable('partner_edorgs', (t) => {
+  await createTable('partner_edorgs', (t) => {
     id(t, 'partner_id').notNullable().references('id').inTable('partners').onDelete('CASCADE');
     t.bigInteger('edorg_id').notNullable().references('id').inTable('education_organizations');
     t.primary(['partner_id', 'edorg_id']);
   });
 
-  await knex.schema.createTable('portal_users', (t) => {
+  await createTable('portal_users', (t) => {
     id(t, 'id').primary();
     id(t, 'partner_id').notNullable().references('id').inTable('partners').onDelete('CASCADE');
     id(t, 'email', 254).notNullable().unique(); // stored trimmed and lower-cased
@@ -37,7 +45,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['partner_id']);
   });
 
-  await knex.schema.createTable('portal_invites', (t) => {
+  await createTable('portal_invites', (t) => {
     id(t, 'token_hash', 64).primary(); // HMAC of the one-time token; the token itself is never stored
     id(t, 'user_id').notNullable().references('id').inTable('portal_users').onDelete('CASCADE');
     t.bigInteger('created_at').notNullable();
@@ -47,7 +55,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // A client registered through the portal: its partner, who made it, and whether an admin must approve it first.
-  await knex.schema.createTable('portal_applications', (t) => {
+  await createTable('portal_applications', (t) => {
     id(t, 'client_id', 64).primary();
     id(t, 'partner_id').notNullable().references('id').inTable('partners').onDelete('CASCADE');
     id(t, 'created_by').notNullable();
@@ -58,7 +66,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['partner_id', 'created_at']);
   });
 
-  await knex.schema.createTable('access_requests', (t) => {
+  await createTable('access_requests', (t) => {
     id(t, 'id').primary();
     id(t, 'partner_id').notNullable().references('id').inTable('partners').onDelete('CASCADE');
     id(t, 'requested_by').notNullable();
@@ -74,7 +82,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // Append-only: the code has no update or delete for it. Never a secret in any column.
-  await knex.schema.createTable('audit_events', (t) => {
+  await createTable('audit_events', (t) => {
     t.increments('id').primary();
     t.bigInteger('at').notNullable();
     t.string('actor', 320).notNullable(); // user:<email> | admin:<os user> | anonymous
@@ -88,7 +96,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // Portal sessions when no Redis is configured: the cookie holds an id, this table its SHA-256.
-  await knex.schema.createTable('portal_sessions', (t) => {
+  await createTable('portal_sessions', (t) => {
     id(t, 'id_hash', 64).primary();
     t.text('data').notNullable(); // JSON
     t.bigInteger('expires_at').notNullable();
@@ -96,7 +104,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // oidc-provider's models (Session, Interaction, AuthorizationCode, Grant, …), shared by every instance.
-  await knex.schema.createTable('oidc_models', (t) => {
+  await createTable('oidc_models', (t) => {
     t.string('model', 32).notNullable();
     id(t, 'id', 255).notNullable();
     t.text('payload').notNullable(); // JSON
