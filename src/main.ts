@@ -2,6 +2,9 @@
 import './config/runtime.js';
 
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { format } from 'node:util';
+import type { Logger } from 'pino';
 
 import { armForcedExit } from './app/watchdog.js';
 import { ConfigError, loadConfig } from './config/index.js';
@@ -14,19 +17,40 @@ const shutdownBoundMs = 10_000;
 /** How long a clean exit waits for queued log lines to reach a slow reader. */
 const logDrainMs = 1_000;
 
+/**
+ * Libraries that print with console (oidc-provider's notices, knex's pool warnings) would put plain lines, colours and
+ * driver stacks among the JSON ones on stdout, which breaks `pino-pretty`. Their first line goes into the log instead;
+ * a driver's stack adds nothing there, as the same error reaches the caller, which reports it.
+ */
+function consoleIntoLog(logger: Logger): void {
+  const firstLine = (args: unknown[]) => format(...args).replace(/\x1b\[[0-9;]*m/g, '').split('\n')[0];
+  console.log = console.info = (...args: unknown[]) => logger.info(firstLine(args));
+  console.warn = (...args: unknown[]) => logger.warn(firstLine(args));
+  console.error = (...args: unknown[]) => logger.error(firstLine(args));
+}
+
+/**
+ * Start-up failures: one pino-shaped line on stdout (what log tooling reads), and the same reason for a person on
+ * stderr, then the exit code (78 for configuration, EX_CONFIG).
+ */
+function failStart(message: string, exitCode: number): never {
+  const line = JSON.stringify({ level: 60, time: Date.now(), pid: process.pid, hostname: hostname(), msg: message });
+  process.stdout.write(line + '\n');
+  process.stderr.write(`edgate: ${message}\n`);
+  process.exit(exitCode);
+}
+
 async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`edgate: ${err.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
+    if (err instanceof ConfigError) failStart(err.message, 78);
     throw err;
   }
   const log = stdoutLog();
   const logger = createLogger(config, log);
+  consoleIntoLog(logger);
   const running = await startServer(config, await openServices(config, logger));
   running.services.metrics.registry.registerMetric(log.droppedLines);
   const { port } = running.server.address() as AddressInfo;
@@ -55,10 +79,6 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // Configuration found bad after loading (e.g. a profile definition) stops like bad config does.
-  if (err instanceof ConfigError) {
-    process.stderr.write(`edgate: ${err.message}\n`);
-    process.exit(78); // EX_CONFIG
-  }
-  process.stderr.write(`edgate failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
+  if (err instanceof ConfigError) failStart(err.message, 78);
+  failStart(`failed to start: ${err instanceof Error ? err.message : String(err)}`, 1);
 });

@@ -16,7 +16,7 @@ import {
 } from './helpers/gateway.js';
 
 const summary = (school = '255901001') => `/stats/v1/attendance/summary?school_id=${school}`;
-const standardPolicy = '"minute";q=600;w=60, "day";q=100000;qu="cost";w=86400';
+const standardPolicy = '"minute";q=600;w=60, "day";q=100000;w=86400;edgate-unit="cost"';
 
 async function expectRefusal(res: Response, status: number, error: string): Promise<Record<string, unknown>> {
   const body = (await res.json()) as Record<string, unknown>;
@@ -59,13 +59,14 @@ describe.each(engines)('gateway on $name', (engine) => {
     it('answers 401 missing_token without an Authorization header, under /data/ as a problem document', async () => {
       const stats = await app.fetch(summary());
       await expectRefusal(stats, 401, 'missing_token');
-      expect(stats.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      // RFC 6750 §3.1: no credentials, no error code in the challenge.
+      expect(stats.headers.get('www-authenticate')).toBe('Bearer realm="edgate"');
       const data = await app.fetch('/data/v3/ed-fi/students');
       expect(data.status).toBe(401);
       expect(data.headers.get('content-type')).toContain('application/problem+json');
       const body = (await data.json()) as Record<string, unknown>;
       expect(body).toMatchObject({ status: 401, error: 'missing_token', correlationId: data.headers.get('x-request-id') });
-      expect(data.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      expect(data.headers.get('www-authenticate')).toBe('Bearer realm="edgate"');
     });
 
     it('refuses a header that is not a bearer token, and a token that is not a JWT', async () => {
@@ -177,7 +178,7 @@ describe.each(engines)('gateway on $name', (engine) => {
       await expectRefusal(res, 429, 'rate_limited');
       const retryAfter = Number(res.headers.get('retry-after'));
       expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
-      expect(res.headers.get('ratelimit-policy')).toBe('"minute";q=10;w=60, "day";q=1000000;qu="cost";w=86400');
+      expect(res.headers.get('ratelimit-policy')).toBe('"minute";q=10;w=60, "day";q=1000000;w=86400;edgate-unit="cost"');
       expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"minute";r=0;t=${retryAfter}, "day";r=999900;t=\\d+$`));
     });
 

@@ -56,8 +56,23 @@ async function push({ flags, args, env }: StandaloneContext): Promise<CommandRes
   if (!secret) throw new ApiError(400, 'missing_secret', 'set SIS_SECRET to the institution secret from "edgate sis issue-secret"');
   const roster = readRoster(path);
   const interactive = process.stderr.isTTY && !flags.json;
-  const bar = interactive ? new SingleBar({ format: 'pushing [{bar}] {value}/{total} students', stream: process.stderr }) : undefined;
-  bar?.start(roster.records.length, 0);
+  const bar = interactive ? new SingleBar({ format: 'pushing [{bar}] {value}/{total} students{status}', stream: process.stderr }) : undefined;
+  bar?.start(roster.records.length, 0, { status: '' });
+  // On a terminal the bar owns the line: notices and waits show in it (a wait as a countdown), never as lines that
+  // the bar's next redraw would overwrite.
+  let countdown: NodeJS.Timeout | undefined;
+  const status = (text: string) => bar?.update({ status: text ? ` · ${text}` : '' });
+  const waitShown = (ms: number, reason: string) => {
+    clearInterval(countdown);
+    const until = Date.now() + ms;
+    const tick = () => {
+      const left = Math.ceil((until - Date.now()) / 1000);
+      status(left > 0 ? `${reason}, resuming in ${left} s` : '');
+      if (left <= 0) clearInterval(countdown);
+    };
+    tick();
+    countdown = setInterval(tick, 1000);
+  };
   try {
     const summary = await pushRoster(roster, {
       url,
@@ -66,13 +81,16 @@ async function push({ flags, args, env }: StandaloneContext): Promise<CommandRes
       concurrency: positiveInt(flags, 'concurrency', 2),
       onProgress: (done) => bar?.update(done),
       onNotice: (message) => {
-        // On a terminal the bar owns the current line, so a notice starts on the next one.
-        if (!flags.json) process.stderr.write(`${interactive ? '\n' : ''}${message}\n`);
+        if (bar) status(message);
+        else if (!flags.json) process.stderr.write(`${message}\n`);
       },
+      onWait: (ms, reason) => bar && waitShown(ms, reason),
     });
     const json = { file: path, url: syncUrl(url), ...summary };
     return { json, human: keyValues(json) };
   } finally {
+    clearInterval(countdown);
+    status('');
     bar?.stop();
   }
 }

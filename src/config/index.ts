@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
 import { parseRoutes, RouteConfigError, type UpstreamRoute } from './routes.js';
 
@@ -171,8 +172,25 @@ export function loadConfig(env: Env = process.env): Config {
     routes: upstreamRoutes(file.routes, publicUrl),
     portal: parsePortal(file.portal, tiers, env),
   };
+  const databaseUrl = pick('DATABASE_URL', 'databaseUrl');
+  if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl, env);
   if (config.production) refuseInsecureDefaults(config, env);
   return config;
+}
+
+/**
+ * A mistyped DATABASE_URL must stop the start, not quietly open a new, empty SQLite database in new folders. The
+ * default (`./data/edgate.sqlite`) is created on first start; a path given explicitly must be in an existing folder,
+ * unless NODE_ENV=development.
+ */
+function checkDatabaseUrl(url: string, env: Env): void {
+  if (!/^(sqlite:|mysql:\/\/)/.test(url)) throw new ConfigError(`DATABASE_URL must start with sqlite: or mysql://, got ${url.split(':')[0]}:`);
+  const path = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : ':memory:';
+  if (path === ':memory:' || env.NODE_ENV === 'development') return;
+  const folder = dirname(resolve(path));
+  if (!existsSync(folder)) {
+    throw new ConfigError(`DATABASE_URL ${url}: the folder ${folder} does not exist (a typo?). Create it, or set NODE_ENV=development to let edgate create it.`);
+  }
 }
 
 /** Production must not silently run on development conveniences. */

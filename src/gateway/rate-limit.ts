@@ -23,9 +23,14 @@ export interface LimitStore {
   prefix: string;
 }
 
-/** draft-ietf-httpapi-ratelimit-headers: the quota policies, as the contract spells them. */
+/**
+ * draft-ietf-httpapi-ratelimit-headers: the quota policies. The daily quota counts cost units, which is no registered
+ * quota unit (`qu` allows requests, content-bytes, concurrent-requests); the draft lets a server count some requests
+ * more than once under the default unit, and asks for service-specific parameters to carry a vendor prefix, hence
+ * `edgate-unit="cost"` rather than `qu="cost"`.
+ */
 export function policyHeader(tier: Tier): string {
-  return `"minute";q=${tier.requestsPerMinute};w=${minuteSeconds}, "day";q=${tier.costPerDay};qu="cost";w=${daySeconds}`;
+  return `"minute";q=${tier.requestsPerMinute};w=${minuteSeconds}, "day";q=${tier.costPerDay};w=${daySeconds};edgate-unit="cost"`;
 }
 
 /** Whole seconds, at least 1: a client told "0" would retry at once into the same refusal. */
@@ -191,11 +196,11 @@ export class RateLimits {
     };
     if (!tally.refused) return { outcome: 'admitted', headers };
     if (tally.refused === 'minute') {
-      const refusal = new ApiError(429, 'rate_limited', 'too many requests this minute for your tier', {}, { ...headers, 'Retry-After': wholeSeconds(tally.minute.msBeforeNext) });
+      const refusal = new ApiError(429, 'rate_limited', 'too many requests this minute for your tier', { 'violated-policies': ['minute'] }, { ...headers, 'Retry-After': wholeSeconds(tally.minute.msBeforeNext) });
       return { outcome: 'rate_limited', headers, refusal };
     }
     const detail = `this call costs ${cost}; today's cost quota for your tier does not cover it`;
-    const refusal = new ApiError(429, 'cost_quota_exceeded', detail, {}, { ...headers, 'Retry-After': wholeSeconds(tally.day.msBeforeNext) });
+    const refusal = new ApiError(429, 'cost_quota_exceeded', detail, { 'violated-policies': ['day'] }, { ...headers, 'Retry-After': wholeSeconds(tally.day.msBeforeNext) });
     return { outcome: 'cost_quota_exceeded', headers, refusal };
   }
 }

@@ -15,13 +15,13 @@ export interface AccessClaims {
 }
 
 /**
- * The contract (section 4) has every 401 carry exactly this challenge, the missing-token one too,
- * where RFC 6750 §3.1 only advises against an error code; the contract wins. The body has the detail.
+ * RFC 6750 §3.1: a request with no credentials gets the bare challenge, no error code; a token that
+ * was sent and failed gets `error="invalid_token"`. The body carries the contract's codes either way.
  */
 const challenge = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
 
 export function missingToken(): ApiError {
-  return new ApiError(401, 'missing_token', 'send Authorization: Bearer <access token>', {}, challenge);
+  return new ApiError(401, 'missing_token', 'send Authorization: Bearer <access token>', {}, { 'WWW-Authenticate': 'Bearer realm="edgate"' });
 }
 
 export function invalidToken(detail: string): ApiError {

@@ -83,7 +83,16 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
     app.use((ctx, next) => (routeFor(routes, ctx.path) ? guard(ctx, () => proxy(ctx, next)) : next()));
   }
   const guarded = new Router(routerOptions);
-  guarded.use(guard);
+  guarded.use(async (ctx, next) => {
+    try {
+      await guard(ctx, next);
+    } finally {
+      // The router names the matched route before its middleware runs, and this middleware's own layer renames it;
+      // a call the gateway refuses keeps the name of the route it asked for (metrics label it by route).
+      const route = ((ctx as { matched?: Array<{ methods: string[]; path: string }> }).matched ?? []).findLast((layer) => layer.methods.length > 0);
+      if (route) (ctx as { _matchedRoute?: string })._matchedRoute = route.path;
+    }
+  });
   for (const register of guardedRoutes) register(guarded, services);
   app.use(open.routes());
   app.use(guarded.routes());

@@ -63,6 +63,9 @@ export const odsProblems: Record<string, OdsProblem> = {
   identity_conflict: { type: 'urn:ed-fi:api:conflict:write-conflict:natural-key', title: 'Conflict' },
   database_unavailable: { type: 'urn:ed-fi:api:system:database-unavailable', title: 'Service Unavailable' },
   internal_error: { type: 'urn:ed-fi:api:system', title: 'Internal Server Error' },
+  // draft-ietf-httpapi-ratelimit-headers §"Quota Exceeded", with its `violated-policies` member.
+  rate_limited: { type: 'https://iana.org/assignments/http-problem-types#quota-exceeded', title: 'Too Many Requests' },
+  cost_quota_exceeded: { type: 'https://iana.org/assignments/http-problem-types#quota-exceeded', title: 'Too Many Requests' },
 };
 
 /** Kept for the OpenAPI document and other readers of the type URNs. */
@@ -157,7 +160,10 @@ export function errorHandler(logger: Logger) {
       }
     } catch (err) {
       const error = toApiError(err, ctx.path);
-      if (error.status === 503) logger.warn({ err: (err as Error).message, reqId: ctx.state.requestId }, 'request refused: a dependency does not answer');
+      // A deliberate 5xx (503 not_configured, rate_limit_unavailable, …) is an expected state, not a bug: one warn
+      // line with its code. Only the unexpected (internal_error) is logged as an error, with its stack.
+      if (err instanceof ApiError && error.status >= 500) logger.warn({ reqId: ctx.state.requestId, status: error.status, code: error.code }, error.detail ?? error.code);
+      else if (error.status === 503) logger.warn({ err: (err as Error).message, reqId: ctx.state.requestId }, 'request refused: a dependency does not answer');
       else if (error.status >= 500) logger.error({ err, reqId: ctx.state.requestId }, 'request failed');
       render(ctx, error);
     }

@@ -7,9 +7,14 @@ export interface Metrics {
   duration: Histogram<'method' | 'route'>;
 }
 
+const misnamedDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client's sums of nodejs_active_{handles,requests,resources} are gauges named *_total, which Prometheus
+  // reserves for counters (`promtool check metrics` refuses them); the per-type gauges without the suffix remain.
+  for (const name of misnamedDefaults) registry.removeSingleMetric(name);
   return {
     registry,
     requests: new Counter({

@@ -113,6 +113,8 @@ export interface PushOptions {
   maxAttempts?: number;
   onProgress?(recordsDone: number): void;
   onNotice?(message: string): void;
+  /** Called as a wait starts (a 429's Retry-After, a retry's backoff): a terminal shows a countdown. */
+  onWait?(ms: number, reason: string): void;
 }
 
 export interface PushSummary extends SyncCounts {
@@ -173,8 +175,10 @@ class Sender {
       const answer = (await response.json().catch(() => ({}))) as { error?: string; detail?: string; max?: number; field?: string };
       if (response.status === 429) {
         this.summary.rate_limited += 1;
+        const wait = retryAfterMs(response.headers.get('retry-after'));
         this.options.onNotice?.(`rate limited; waiting ${response.headers.get('retry-after') ?? '1'} s as the server asks`);
-        await pause(retryAfterMs(response.headers.get('retry-after')));
+        this.options.onWait?.(wait, 'rate limited');
+        await pause(wait);
         continue;
       }
       if (response.status === 413 && answer.error === 'batch_too_large' && answer.max && answer.max < batch.records.length) {
@@ -191,6 +195,7 @@ class Sender {
   private async retry(reason: string, ms: number): Promise<void> {
     this.summary.retries += 1;
     this.options.onNotice?.(`${reason}; retrying in ${Math.round(ms)} ms`);
+    this.options.onWait?.(ms, reason);
     await pause(ms);
   }
 
