@@ -48,22 +48,24 @@ function meadowlarkIdentity(schema: Json): IdentityPart[] {
   for (const name of names) {
     const entry = mapping[name];
     if (!entry) throw new ModelError(`${schema.resourceName}: identity ${name} is not in documentPathsMapping`);
-    for (const key of entry.pathOrder as string[]) parts.push({ key: entry.isDescriptor ? key : key, path: relativePath(entry.paths[key]) });
+    for (const key of entry.pathOrder as string[]) parts.push({ key, path: relativePath(entry.paths[key]) });
   }
   return uniqueParts(parts);
 }
 
-function meadowlarkReferences(schema: Json): ReferenceModel[] {
+/** Both formats list references in documentPathsMapping; only where a reference's parts live differs. */
+function referencesOf(schema: Json, partsOf: (entry: Json) => ReferenceModel['parts']): ReferenceModel[] {
   return Object.entries((schema.documentPathsMapping ?? {}) as Record<string, Json>)
     .filter(([, entry]) => entry.isReference)
-    .map(([name, entry]) => ({
-      name,
-      target: String(entry.resourceName),
-      isDescriptor: Boolean(entry.isDescriptor),
-      parts: entry.isDescriptor
-        ? [{ key: descriptorKey, path: relativePath(Object.values(entry.paths as Record<string, string>)[0]) }]
-        : (entry.pathOrder as string[]).map((key) => ({ key, path: relativePath(entry.paths[key]) })),
-    }));
+    .map(([name, entry]) => ({ name, target: String(entry.resourceName), isDescriptor: Boolean(entry.isDescriptor), parts: partsOf(entry) }));
+}
+
+function meadowlarkReferences(schema: Json): ReferenceModel[] {
+  return referencesOf(schema, (entry) =>
+    entry.isDescriptor
+      ? [{ key: descriptorKey, path: relativePath(Object.values(entry.paths as Record<string, string>)[0]) }]
+      : (entry.pathOrder as string[]).map((key) => ({ key, path: relativePath(entry.paths[key]) })),
+  );
 }
 
 function equalityConstraints(schema: Json): EqualityConstraint[] {
@@ -105,16 +107,11 @@ function readMeadowlark(document: Json, into: ApiModel): void {
 // ---- The Data Management Service's format: {"apiSchemaVersion", "projectSchema": {"projectEndpointName", "resourceSchemas": {…}}}
 
 function dmsReferences(schema: Json): ReferenceModel[] {
-  return Object.entries((schema.documentPathsMapping ?? {}) as Record<string, Json>)
-    .filter(([, entry]) => entry.isReference)
-    .map(([name, entry]) => ({
-      name,
-      target: String(entry.resourceName),
-      isDescriptor: Boolean(entry.isDescriptor),
-      parts: entry.isDescriptor
-        ? [{ key: descriptorKey, path: relativePath(entry.path) }]
-        : ((entry.referenceJsonPaths ?? []) as Json[]).map((p) => ({ key: relativePath(p.identityJsonPath), path: relativePath(p.referenceJsonPath) })),
-    }));
+  return referencesOf(schema, (entry) =>
+    entry.isDescriptor
+      ? [{ key: descriptorKey, path: relativePath(entry.path) }]
+      : ((entry.referenceJsonPaths ?? []) as Json[]).map((p) => ({ key: relativePath(p.identityJsonPath), path: relativePath(p.referenceJsonPath) })),
+  );
 }
 
 function dmsResource(project: string, endpoint: string, schema: Json): ResourceModel {
