@@ -54,12 +54,24 @@ describe.each(engines)('issue 9 §4: smaller holes on $name', (engine) => {
 
   describe('guard and router agree', () => {
     it('answers 404 for upper-case /DATA/ and /STATS/, with or without a token, and meters nothing', async () => {
-      for (const path of ['/DATA/v3/ed-fi/students', '/Data/v3/ed-fi/students', '/STATS/v1/attendance/summary?school_id=255901001', '/data/v3/ed-fi/STUDENTS']) {
+      for (const path of ['/DATA/v3/ed-fi/students', '/Data/v3/ed-fi/students', '/STATS/v1/attendance/summary?school_id=255901001']) {
         for (const init of [{}, bearer(token)]) {
           const res = await app.fetch(path, init);
           expect({ path, status: res.status }).toEqual({ path, status: 404 });
           expect(res.headers.get('ratelimit')).toBeNull();
         }
+      }
+    });
+
+    it('routes resource names in any case, as the ODS/API does, behind the same guard and the same reach', async () => {
+      const schools = await (await app.fetch('/data/v3/ed-fi/schools', bearer(token))).json();
+      expect(schools.length).toBeGreaterThan(0);
+      for (const path of ['/data/v3/ed-fi/SCHOOLS', '/data/v3/Ed-Fi/Schools', '/data/v3/ed-fi/STUDENTS']) {
+        expect({ path, status: (await app.fetch(path)).status }).toEqual({ path, status: 401 });
+        const res = await app.fetch(path, bearer(token));
+        expect({ path, status: res.status }).toEqual({ path, status: 200 });
+        expect(res.headers.get('ratelimit')).toMatch(/"minute";r=\d+/);
+        if (path.endsWith('chools')) expect(await res.json()).toEqual(schools);
       }
     });
 

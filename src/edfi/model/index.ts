@@ -11,6 +11,8 @@ import { loadApiModel } from './load.js';
 export const embeddedModelFile = fromRoot('config', 'edfi', 'edgate.ApiSchema.json');
 const projectionsFile = fromRoot('config', 'edfi', 'projections.json');
 
+const pathKey = (project: string, name: string) => `${project}/${name}`.toLowerCase();
+
 /** The model the API serves: every resource, looked up by project and URL name. */
 export class EdfiModel {
   private readonly byPath: Map<string, ResourceDeclaration>;
@@ -19,12 +21,16 @@ export class EdfiModel {
     readonly resources: ResourceDeclaration[],
     readonly sources: string[],
   ) {
-    this.byPath = new Map(resources.map((r) => [`${r.project}/${r.name}`, r]));
+    this.byPath = new Map(resources.map((r) => [pathKey(r.project, r.name), r]));
   }
 
-  /** A resource by project and URL name (`ed-fi`, `students`). */
+  /**
+   * A resource by project and URL name (`ed-fi`, `students`), in any letter case, as the ODS/API routes them
+   * (`/ed-fi/StudentSchoolAssociations`). Only the name is looked up this way: authorisation then works on the
+   * declaration found, never on the text the client sent.
+   */
   find(project: string, name: string): ResourceDeclaration | undefined {
-    return this.byPath.get(`${project}/${name}`);
+    return this.byPath.get(pathKey(project, name));
   }
 
   /** A core (ed-fi) resource; the SIS sync and the seed write these. */
