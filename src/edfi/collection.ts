@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 import type { CollectionScope } from './authorization.js';
-import { applyFilters, type Page } from './query.js';
+import { applyFilters, applyWindow, type Page } from './query.js';
 import { subjectsInReach, whereInReach } from './reach.js';
 import type { ResourceDeclaration } from './resource.js';
 import { documentColumns, toStored, type StoredDocument } from './store.js';
@@ -21,6 +21,7 @@ function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope,
     else query.where((q) => scope.prefixes.forEach((prefix) => q.orWhere('d.namespace', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)));
   }
   applyFilters(db, query, page.filters);
+  applyWindow(query, page);
   return query;
 }
 
@@ -32,7 +33,8 @@ function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope,
 function subjectPage(db: Knex, resource: ResourceDeclaration, reach: Extract<CollectionScope, { kind: 'reach' }>['reach'], page: Page): Knex.QueryBuilder | undefined {
   const column = resource.orderColumn;
   const subjectType = resource.reach === 'student' && column === 'student_unique_id' ? 'student' : resource.reach === 'staff' && column === 'staff_unique_id' ? 'staff' : undefined;
-  if (!subjectType || page.filters.length) return undefined;
+  const narrowed = page.filters.length || page.cursor || page.minChangeVersion !== undefined || page.maxChangeVersion !== undefined;
+  if (!subjectType || narrowed) return undefined;
   const edorgs = subjectType === 'student' ? reach.schools : reach.edorgs;
   const subjects = subjectsInReach(db, subjectType, edorgs).distinct().orderBy('se.subject_id').offset(page.offset).limit(page.limit);
   return db('edfi_documents as d')
@@ -47,6 +49,7 @@ export async function listPage(db: Knex, resource: ResourceDeclaration, scope: C
   if (page.limit === 0) return [];
   const fast = scope.kind === 'reach' ? subjectPage(db, resource, scope.reach, page) : undefined;
   if (fast) return (await fast).map(toStored);
+  if (page.cursor) return cursorPage(db, resource, scope, page);
   const order = orderColumnOf(resource);
   // Deferred join: sort and cut the page on the index, then read bodies for the page only.
   const ids = scoped(db, resource, scope, page).select('d.id').orderBy(order).orderBy('d.id').offset(page.offset).limit(page.limit);
@@ -57,4 +60,14 @@ export async function listPage(db: Knex, resource: ResourceDeclaration, scope: C
 export async function countItems(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Promise<number> {
   const [{ total }] = (await scoped(db, resource, scope, page).count({ total: '*' })) as Array<{ total: number | string }>;
   return Number(total);
+}
+
+/**
+ * A cursor page: the next `limit` ids after the cursor, read off the (resource, id) index, then their documents.
+ * No offset, so its cost does not grow with depth.
+ */
+async function cursorPage(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Promise<StoredDocument[]> {
+  const ids = scoped(db, resource, scope, page).select('d.id').orderBy('d.id').limit(page.limit);
+  const rows = await db('edfi_documents as d').join(ids.as('page'), 'page.id', 'd.id').select(...documentColumns).orderBy('d.id');
+  return rows.map(toStored);
 }

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
 import { ApiError } from '../errors.js';
+import { decodeCursor, type Cursor } from './cursor.js';
 import type { ResourceDeclaration, SecurableColumn } from './resource.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema> };
@@ -39,6 +40,11 @@ export interface Page {
   limit: number;
   totalCount: boolean;
   filters: Array<{ filterable: Filterable; value: string | number | boolean }>;
+  /** minChangeVersion / maxChangeVersion, both inclusive. */
+  minChangeVersion?: number;
+  maxChangeVersion?: number;
+  /** Cursor paging (pageToken / pageSize): the page is read by id from here, `limit` items. */
+  cursor?: Cursor;
 }
 
 export const defaultLimit = 25;
@@ -50,6 +56,12 @@ function badQuery(detail: string): ApiError {
 
 function nonNegativeInteger(name: string, raw: string, max: number): number {
   if (!/^\d{1,16}$/.test(raw) || Number(raw) > max) throw badQuery(`${name} must be an integer between 0 and ${max}, got "${raw}".`);
+  return Number(raw);
+}
+
+/** A change version bound: a non-negative integer, as the ODS/API's change versions are. */
+export function changeVersionParameter(name: string, raw: string): number {
+  if (!/^\d{1,15}$/.test(raw)) throw badQuery(`${name} must be a non-negative integer (a change version), got "${raw}".`);
   return Number(raw);
 }
 
@@ -86,6 +98,7 @@ export function parsePage(
   const page: Page = { offset: 0, limit: defaultLimit, totalCount: false, filters: [] };
   const byLowerName = new Map([...filterables].map(([name, filterable]) => [name.toLowerCase(), { name, filterable }]));
   const seen = new Set<string>();
+  let pageSize: number | undefined;
   for (const [given, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
     const lower = given.toLowerCase();
@@ -97,13 +110,39 @@ export function parsePage(
     else if (lower === 'totalcount') {
       if (!/^(true|false)$/i.test(raw)) throw badQuery('totalCount must be true or false.');
       page.totalCount = raw.toLowerCase() === 'true';
+    } else if (lower === 'minchangeversion') page.minChangeVersion = changeVersionParameter('minChangeVersion', raw);
+    else if (lower === 'maxchangeversion') page.maxChangeVersion = changeVersionParameter('maxChangeVersion', raw);
+    else if (lower === 'pagetoken') page.cursor = decodeCursor(raw);
+    else if (lower === 'pagesize') {
+      if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxLimit) throw badQuery(`pageSize must be an integer between 1 and ${maxLimit}, got "${raw}".`);
+      pageSize = Number(raw);
     } else {
       const { name, filterable } = byLowerName.get(lower) ?? { name: given, filterable: undefined };
       if (!filterable || !readable(filterable.path.split('.'))) throw badQuery(`${name} is not a property of this resource that can be used as a filter.`);
       page.filters.push({ filterable, value: typedValue(name, filterable, raw) });
     }
   }
-  return page;
+  return withCursor(page, seen, pageSize);
+}
+
+/**
+ * Cursor paging starts with pageSize alone (the first page) or a pageToken (a later page or a partition); it
+ * replaces offset paging, so the two cannot be mixed.
+ */
+function withCursor(page: Page, seen: Set<string>, pageSize: number | undefined): Page {
+  if (!page.cursor && pageSize === undefined) return page;
+  if (seen.has('offset') || seen.has('limit')) throw badQuery('pageToken and pageSize page by cursor; offset and limit cannot be used with them.');
+  return { ...page, cursor: page.cursor ?? {}, limit: pageSize ?? defaultLimit };
+}
+
+/** Adds minChangeVersion / maxChangeVersion and the cursor's id range. */
+export function applyWindow(query: Knex.QueryBuilder, page: Page): void {
+  if (page.minChangeVersion !== undefined) query.where('d.change_version', '>=', page.minChangeVersion);
+  if (page.maxChangeVersion !== undefined) query.where('d.change_version', '<=', page.maxChangeVersion);
+  const { from, after, until } = page.cursor ?? {};
+  if (from) query.where('d.id', '>=', from);
+  if (after) query.where('d.id', '>', after);
+  if (until) query.where('d.id', '<', until);
 }
 
 /** Adds the property filters: indexed columns where one holds the member, else the JSON body. */

@@ -11,7 +11,9 @@ import { plainJson, type ContentPolicy } from './content-policy.js';
 import { hasIdentity, naturalKeyOf } from './document-info.js';
 import type { EdfiModel } from './model/index.js';
 import type { ResourceDeclaration } from './resource.js';
+import { trackedChangeRoutes } from './change-queries.js';
 import { countItems, listPage } from './collection.js';
+import { encodeCursor, nextCursor } from './cursor.js';
 import { filterablesOf, parsePage } from './query.js';
 import { documentByKey, documentById, materialiseEdorgDocuments, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
@@ -115,6 +117,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
 
     const collection = `${dataRoot}/:project/:resource`;
     const item = `${collection}/:id`;
+    trackedChangeRoutes(router, collection, { db, authorizer, resourceOf, callerOf, refuseSnapshot });
 
     router.get(collection, async (ctx) => {
       refuseSnapshot(ctx);
@@ -130,6 +133,8 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
       }
       if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
       const items = await listPage(db, resource, scope, page);
+      // A full cursor page may have a next one; a short page is the partition's last.
+      if (page.cursor && items.length === page.limit && items.length) ctx.set('Next-Page-Token', encodeCursor(nextCursor(page.cursor, items[items.length - 1].id)));
       ctx.type = read.contentType;
       ctx.body = items.map((stored) => read.shape(representation(stored)));
     });

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
+import { reserveChangeVersions } from './change-versions.js';
 import type { EdorgType } from '../db/tables.js';
 import { isDuplicateKey } from '../db/errors.js';
 import { documentInfoOf, type DocumentInfo, type ReferenceValue } from './document-info.js';
@@ -86,8 +87,11 @@ export interface Written {
   lastModified: number;
 }
 
-export async function insertDocument(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo, createdBy: string | null, resolved: ResolvedReference[]): Promise<Written> {
-  const written = { id: newDocumentId(), etag: documentEtag(body), lastModified: Date.now() };
+/** A write that changed the item: the change version it was stamped with. */
+export type Stamped = Written & { changeVersion: number };
+
+export async function insertDocument(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo, createdBy: string | null, resolved: ResolvedReference[]): Promise<Stamped> {
+  const written = { id: newDocumentId(), etag: documentEtag(body), lastModified: Date.now(), changeVersion: await reserveChangeVersions(trx) };
   await trx('edfi_documents').insert({
     id: written.id,
     resource: resource.name,
@@ -95,6 +99,7 @@ export async function insertDocument(trx: Knex, resource: ResourceDeclaration, b
     body: JSON.stringify(body),
     etag: written.etag,
     last_modified: written.lastModified,
+    change_version: written.changeVersion,
     created_by: createdBy,
     ...info.columns,
   });
@@ -102,11 +107,11 @@ export async function insertDocument(trx: Knex, resource: ResourceDeclaration, b
   return written;
 }
 
-export async function updateDocument(trx: Knex, id: string, body: Body, info: DocumentInfo, resolved: ResolvedReference[]): Promise<Written> {
-  const written = { id, etag: documentEtag(body), lastModified: Date.now() };
+export async function updateDocument(trx: Knex, id: string, body: Body, info: DocumentInfo, resolved: ResolvedReference[]): Promise<Stamped> {
+  const written = { id, etag: documentEtag(body), lastModified: Date.now(), changeVersion: await reserveChangeVersions(trx) };
   await trx('edfi_documents')
     .where({ id })
-    .update({ key_hash: info.keyHash, body: JSON.stringify(body), etag: written.etag, last_modified: written.lastModified, ...info.columns });
+    .update({ key_hash: info.keyHash, body: JSON.stringify(body), etag: written.etag, last_modified: written.lastModified, change_version: written.changeVersion, ...info.columns });
   await writeDerivedRows(trx, id, info, resolved, true);
   return written;
 }

@@ -4,6 +4,7 @@ import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
 import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/errors.js';
 import { ApiError } from '../errors.js';
+import { reserveChangeVersions } from './change-versions.js';
 import { documentInfoOf, type DocumentInfo } from './document-info.js';
 import { documentEtag } from './documents.js';
 import { valueAt, type ResourceDeclaration } from './resource.js';
@@ -19,6 +20,7 @@ import {
   type StoredDocument,
   type Written,
 } from './store.js';
+import { recordDelete, recordKeyChange } from './tracked-changes.js';
 
 type Body = Record<string, unknown>;
 
@@ -127,6 +129,7 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
     // A PUT of what is stored writes nothing: a GET-then-PUT round trip keeps _lastModifiedDate.
     if (!keyChange && documentEtag(body) === stored.etag) return { id, etag: stored.etag, lastModified: stored.lastModified };
     const written = await updateDocument(trx, id, body, info, resolved);
+    if (keyChange) await recordKeyChange(trx, resource, stored, body, written.changeVersion);
     await mirrorEdorg(trx, resource, body, info);
     return written;
   });
@@ -154,6 +157,7 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
     const dependants = await dependantsOf(trx, resource, stored);
     if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
     await deleteDocument(trx, id);
+    await recordDelete(trx, resource, stored, await reserveChangeVersions(trx));
     try {
       await removeEdorg(trx, resource, stored);
     } catch (err) {

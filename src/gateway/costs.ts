@@ -14,6 +14,9 @@ export interface RouteCost {
 
 export const routeCosts: readonly RouteCost[] = [
   { method: 'GET', path: '/data/v3/{project}/{resource}', cost: 5, why: 'collection read: a page of up to 500 items, filtered by reach' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}/deletes', cost: 5, why: 'tracked deletes: a page of up to 500, filtered by the reach each item had' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}/keyChanges', cost: 5, why: 'tracked key changes: a page of up to 500, filtered by reach' },
+  { method: 'GET', path: '/data/v3/{project}/{resource}/partitions', cost: 1, why: 'page tokens for parallel readers; computed without a query' },
   { method: 'GET', path: '/data/v3/{project}/{resource}/{id}', cost: 1, why: 'item read by id' },
   { method: 'POST', path: '/data/v3/{project}/{resource}', cost: 2, why: 'upsert: validation, reference checks, a write' },
   { method: 'PUT', path: '/data/v3/{project}/{resource}/{id}', cost: 2, why: 'update: validation, reference checks, a write' },

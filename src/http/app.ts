@@ -5,6 +5,7 @@ import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
 import { profilePolicy } from '../edfi/profiles/policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
+import { changeVersionRoutes } from '../edfi/change-queries.js';
 import { edfiRoutes } from '../edfi/routes.js';
 import { routeFor } from '../config/routes.js';
 import { ApiError } from '../errors.js';
@@ -35,7 +36,11 @@ const openRoutes: RouteModule[] = [
 ];
 
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
-const guardedRoutes: RouteModule[] = [statsRoutes, (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services)];
+const guardedRoutes: RouteModule[] = [
+  statsRoutes,
+  (router, services) => changeVersionRoutes(router, services.db),
+  (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services),
+];
 
 /**
  * Routes match paths case-sensitively (`/DATA/` is not `/data/`), and the gateway is middleware of

@@ -1,6 +1,7 @@
 import { isDuplicateKey, isRetryableConflict } from '../db/errors.js';
 import { dialectOf, type Db } from '../db/knex.js';
 import { documentInfoOf, naturalKeyOf, type DocumentColumns, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
+import { reserveChangeVersions } from '../edfi/change-versions.js';
 import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
 import type { EdfiModel } from '../edfi/model/index.js';
 import type { ResourceDeclaration } from '../edfi/resource.js';
@@ -146,9 +147,15 @@ const rowsOf = (planned: Planned[], outcome: 'created' | 'updated'): DocumentRow
 
 /** New documents are plain inserts (a concurrent twin fails loudly and the request is retried); changed ones are upserts. */
 async function writeDocuments(trx: Db, planned: Planned[]): Promise<void> {
-  for (const chunk of chunks(rowsOf(planned, 'created'))) await trx('edfi_documents').insert(chunk);
-  for (const chunk of chunks(rowsOf(planned, 'updated'))) {
-    await trx('edfi_documents').insert(chunk).onConflict(['resource', 'key_hash']).merge(['body', 'etag', 'last_modified']);
+  const created = rowsOf(planned, 'created');
+  const updated = rowsOf(planned, 'updated');
+  if (!created.length && !updated.length) return;
+  // One reservation for the batch: each written document gets its own change version, in the batch's transaction.
+  let next = await reserveChangeVersions(trx, created.length + updated.length);
+  const stamped = (rows: DocumentRow[]) => rows.map((row) => ({ ...row, change_version: next++ }));
+  for (const chunk of chunks(stamped(created))) await trx('edfi_documents').insert(chunk);
+  for (const chunk of chunks(stamped(updated))) {
+    await trx('edfi_documents').insert(chunk).onConflict(['resource', 'key_hash']).merge(['body', 'etag', 'last_modified', 'change_version']);
   }
 }
 
