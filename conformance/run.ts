@@ -57,14 +57,18 @@ const derivedNames = {
   ParentOrContactName: 'contact',
 };
 
-/** "project/resource" names edgate serves, from the resources section of its OpenAPI metadata, as Ed-Fi clients find it. */
+/** "project/resource" names edgate serves, from the resources and descriptors sections of its OpenAPI metadata, as Ed-Fi clients find them. */
 async function servedResources(baseUrl: string): Promise<Set<string>> {
-  const openapi = (await (await fetch(`${baseUrl}/metadata/data/v3/resources/swagger.json`)).json()) as { paths: Record<string, unknown> };
   const served = new Set<string>();
-  for (const path of Object.keys(openapi.paths)) {
-    const m = /^\/data\/v3\/([\w-]+)\/(\w+)/.exec(path);
-    if (m) served.add(`${m[1]}/${m[2]}`.toLowerCase());
+  for (const section of ['resources', 'descriptors']) {
+    const openapi = (await (await fetch(`${baseUrl}/metadata/data/v3/${section}/swagger.json`)).json()) as { paths: Record<string, unknown> };
+    for (const path of Object.keys(openapi.paths)) {
+      const m = /^\/data\/v3\/([\w-]+)\/(\w+)/.exec(path);
+      if (m) served.add(`${m[1]}/${m[2]}`.toLowerCase());
+    }
   }
+  // Change queries are an API area, not a resource: served when their endpoint is routed (401 without a token), not 404.
+  if ((await fetch(`${baseUrl}/changeQueries/v1/availableChangeVersions`)).status !== 404) served.add('changequeries');
   return served;
 }
 
@@ -135,9 +139,10 @@ async function main(): Promise<void> {
   }
   const workDir = mkdtempSync(join(tmpdir(), 'edgate-conformance-'));
   const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'));
-  seedDemoDistrict(env);
+  // The demo district is written in the embedded model's shapes; the server may serve a larger model over it.
+  seedDemoDistrict({ ...env, EDFI_API_SCHEMA: '' });
   const { credentials, notes } = await createSuiteClients(env);
-  const edgate = await startEdgate(env);
+  const edgate = await startEdgate({ ...env, EDFI_API_SCHEMA: process.env.CONFORMANCE_API_SCHEMA ?? env.EDFI_API_SCHEMA ?? '' });
   const results: CollectionResult[] = [];
   try {
     const environment = environmentOf(edgate.baseUrl, credentials);

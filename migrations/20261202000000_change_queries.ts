@@ -50,8 +50,8 @@ export async function up(knex: Knex): Promise<void> {
     t.string('subject_id', 32).nullable();
     t.bigInteger('subject_edorg_id').nullable();
     t.primary(['change_version', 'document_id', 'kind']);
-    t.index(['resource', 'kind', 'change_version']);
-    t.index(['subject_type', 'subject_edorg_id', 'subject_id']);
+    t.index(['resource', 'kind', 'change_version'], 'edfi_tracked_changes_resource');
+    t.index(['subject_type', 'subject_edorg_id', 'subject_id'], 'edfi_tracked_changes_subject');
   });
 }
 

@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../src/config/index.js';
+import { startServer, type RunningServer } from '../src/http/server.js';
+import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { engines } from './helpers/engines.js';
+import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+
+type Item = Record<string, unknown>;
+
+describe.each(engines)('Change queries on $name', (engine) => {
+  let app: TestApp;
+  let grand: ApiClient;
+  let other: ApiClient;
+
+  const newest = async (client: ApiClient = grand) => (await json<{ newestChangeVersion: number }>(await client.get('/changeQueries/v1/availableChangeVersions'))).newestChangeVersion;
+  const enrolled = async (client: ApiClient, id: string, school: number) => {
+    const studentId = await client.create('students', student(id));
+    const enrolmentId = await client.create('studentSchoolAssociations', enrolment(id, school));
+    return { studentId, enrolmentId };
+  };
+
+  beforeAll(async () => {
+    app = await startTestApp(engine);
+    await app.edorgs(...grandBend, { id: 999, type: 'lea', name: 'Other ISD' }, { id: 999001, type: 'school', name: 'Other High', parentId: 999 });
+    grand = await apiClient(app, { edorgIds: [255901] });
+    other = await apiClient(app, { edorgIds: [999] });
+  });
+  afterAll(() => app.stop());
+
+  it('answers availableChangeVersions behind the gateway, and every write raises the newest by one', async () => {
+    expect((await app.fetch('/changeQueries/v1/availableChangeVersions')).status).toBe(401);
+    const res = await grand.get('/changeQueries/v1/AvailableChangeVersions');
+    expect(res.status).toBe(200);
+    const before = await json<{ oldestChangeVersion: number; newestChangeVersion: number }>(res);
+    expect(before.oldestChangeVersion).toBe(0);
+    const sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+    await sandbox.create('students', student('CV1'));
+    expect(await newest()).toBe(before.newestChangeVersion + 1);
+    // An unchanged re-send writes nothing, so it takes no version.
+    expect((await sandbox.post('students', student('CV1'))).status).toBe(200);
+    expect(await newest()).toBe(before.newestChangeVersion + 1);
+  });
+
+  it('filters every collection by minChangeVersion and maxChangeVersion, inclusive', async () => {
+    const start = await newest();
+    await enrolled(grand, 'MM1', 255901001);
+    const afterFirst = await newest();
+    await enrolled(grand, 'MM2', 255901001);
+    const afterSecond = await newest();
+    await grand.put(`students/${(await json<Item[]>(await grand.get('students?studentUniqueId=MM1')))[0].id}`, student('MM1', { firstName: 'Changed' }));
+    const names = async (query: string) => (await json<Item[]>(await grand.get(`students?${query}&limit=500`))).map((s) => s.studentUniqueId).sort();
+    expect(await names(`minChangeVersion=${start + 1}`)).toEqual(['MM1', 'MM2']);
+    expect(await names(`minChangeVersion=${start + 1}&maxChangeVersion=${afterSecond}`)).toEqual(['MM2']);
+    expect(await names(`minChangeVersion=${afterSecond + 1}`)).toEqual(['MM1']);
+    expect(await names(`minChangeVersion=${start + 1}&maxChangeVersion=${afterFirst}`)).toEqual([]);
+    const bad = await grand.get('students?minChangeVersion=yesterday');
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).error).toBe('bad_request');
+  });
+
+  it('lists deletes with the identity each item had, to the schools that reached it, and never outside the reader\'s reach', async () => {
+    const since = (await newest()) + 1;
+    const mine = await enrolled(grand, 'DEL1', 255901044);
+    const theirs = await enrolled(other, 'DEL2', 999001);
+    // The enrolment goes first; the student, reachable through nothing any more, is deleted by a sandbox client.
+    const sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+    for (const [client, made] of [[grand, mine], [other, theirs]] as const) {
+      expect((await client.del(`studentSchoolAssociations/${made.enrolmentId}`)).status).toBe(204);
+      expect((await sandbox.del(`students/${made.studentId}`)).status).toBe(204);
+    }
+    const res = await grand.get(`students/deletes?minChangeVersion=${since}&totalCount=true`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('total-count')).toBe('1');
+    const deletes = await json<Item[]>(res);
+    expect(deletes).toEqual([{ id: mine.studentId, changeVersion: expect.any(Number), keyValues: { studentUniqueId: 'DEL1' } }]);
+    const enrolments = await json<Item[]>(await grand.get(`studentSchoolAssociations/deletes?minChangeVersion=${since}`));
+    expect(enrolments).toEqual([{ id: mine.enrolmentId, changeVersion: expect.any(Number), keyValues: { studentUniqueId: 'DEL1', schoolId: 255901044, entryDate: '2025-08-20' } }]);
+    expect((await json<Item[]>(await other.get(`students/deletes?minChangeVersion=${since}`))).map((d) => d.id)).toEqual([theirs.studentId]);
+    // Versions order the deletes: the enrolment went first.
+    expect(Number(enrolments[0].changeVersion)).toBeLessThan(Number(deletes[0].changeVersion));
+  });
+
+  it('drops a delete from /deletes once the same identity is created again', async () => {
+    const since = (await newest()) + 1;
+    const sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+    const first = await sandbox.create('students', student('AGAIN'));
+    expect((await sandbox.del(`students/${first}`)).status).toBe(204);
+    expect((await json<Item[]>(await sandbox.get(`students/deletes?minChangeVersion=${since}`))).map((d) => d.id)).toEqual([first]);
+    await sandbox.create('students', student('AGAIN'));
+    expect(await json<Item[]>(await sandbox.get(`students/deletes?minChangeVersion=${since}`))).toEqual([]);
+  });
+
+  it('reports key changes once per item: the first old identity, the last new one', async () => {
+    const since = (await newest()) + 1;
+    const { enrolmentId } = await enrolled(grand, 'KC1', 255901001);
+    expect((await grand.put(`studentSchoolAssociations/${enrolmentId}`, enrolment('KC1', 255901001, '2025-09-01'))).status).toBe(204);
+    const firstChange = await json<Item[]>(await grand.get(`studentSchoolAssociations/keyChanges?minChangeVersion=${since}`));
+    expect(firstChange).toEqual([
+      {
+        id: enrolmentId,
+        changeVersion: expect.any(Number),
+        oldKeyValues: { studentUniqueId: 'KC1', schoolId: 255901001, entryDate: '2025-08-20' },
+        newKeyValues: { studentUniqueId: 'KC1', schoolId: 255901001, entryDate: '2025-09-01' },
+      },
+    ]);
+    expect((await grand.put(`studentSchoolAssociations/${enrolmentId}`, enrolment('KC1', 255901001, '2025-09-02'))).status).toBe(204);
+    const res = await grand.get(`studentSchoolAssociations/keyChanges?minChangeVersion=${since}&totalCount=true`);
+    expect(res.headers.get('total-count')).toBe('1');
+    const [change] = await json<Item[]>(res);
+    expect(change.oldKeyValues).toEqual({ studentUniqueId: 'KC1', schoolId: 255901001, entryDate: '2025-08-20' });
+    expect(change.newKeyValues).toEqual({ studentUniqueId: 'KC1', schoolId: 255901001, entryDate: '2025-09-02' });
+    expect(Number(change.changeVersion)).toBeGreaterThan(Number(firstChange[0].changeVersion));
+    expect(await json<Item[]>(await other.get(`studentSchoolAssociations/keyChanges?minChangeVersion=${since}`))).toEqual([]);
+    expect(await json<Item[]>(await grand.get('/data/v3/ed-fi/gradeLevelDescriptors/keyChanges'))).toEqual([]);
+  });
+
+  it('refuses a bad limit and offset on /deletes with both reasons, as the ODS/API does', async () => {
+    const res = await grand.get('students/deletes?limit=-1&offset=-1');
+    expect(res.status).toBe(400);
+    const problem = await json(res);
+    expect(problem).toMatchObject({ type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', error: 'bad_request', detail: 'Parameters supplied to the request were invalid.' });
+    expect(problem.errors).toEqual(['Limit must be omitted or set to a value between 1 and 500.', 'Offset must be greater than or equal to 0.']);
+    expect((await grand.get('nonExisting/deletes')).status).toBe(404);
+    const snapshot = await grand.get('students/deletes', { 'use-snapshot': 'true' });
+    expect(snapshot.status).toBe(404);
+    expect((await json(snapshot)).error).toBe('snapshot_not_configured');
+  });
+
+  it('pages by cursor: Next-Page-Token walks every item once, and partitions split the walk between readers', async () => {
+    const since = (await newest()) + 1;
+    const ids = new Set<string>();
+    for (let i = 0; i < 7; i++) ids.add((await enrolled(grand, `CUR${i}`, 255901107)).studentId);
+    const walk = async (first: string) => {
+      const seen: string[] = [];
+      let query = first;
+      for (let pages = 0; pages < 20; pages++) {
+        const res = await grand.get(`students?minChangeVersion=${since}&${query}`);
+        expect(res.status).toBe(200);
+        seen.push(...(await json<Item[]>(res)).map((s) => String(s.id)));
+        const next = res.headers.get('next-page-token');
+        if (!next) return seen;
+        query = `pageSize=3&pageToken=${encodeURIComponent(next)}`;
+      }
+      throw new Error('the walk did not end');
+    };
+    const whole = await walk('pageSize=3');
+    expect(whole.length).toBe(7);
+    expect(new Set(whole)).toEqual(ids);
+    const partitions = await grand.get('students/partitions?number=3');
+    expect(partitions.status).toBe(200);
+    const { pageTokens } = await json<{ pageTokens: string[] }>(partitions);
+    expect(pageTokens.length).toBe(3);
+    const parts = await Promise.all(pageTokens.map((token) => walk(`pageSize=3&pageToken=${encodeURIComponent(token)}`)));
+    expect(parts.flat().sort()).toEqual([...ids].sort());
+  });
+
+  it('refuses a forged page token, cursor mixed with offset, and partitions without a number', async () => {
+    for (const path of ['students?pageToken=bm90LWEtdG9rZW4', 'students?pageSize=5&offset=10', 'students?pageSize=501', 'students/partitions', 'students/partitions?number=201']) {
+      const res = await grand.get(path);
+      expect(res.status, path).toBe(400);
+      expect((await json(res)).error, path).toBe('bad_request');
+    }
+  });
+
+  it('issues versions that only grow across two instances writing at once, each version once', async () => {
+    const second: RunningServer = await startServer(loadConfig(app.env));
+    try {
+      const token = await app.token(await app.client({ edorgIds: [255901] }));
+      const before = await newest();
+      const post = (base: string, i: number) =>
+        fetch(`${base}/data/v3/ed-fi/students`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(student(`PAR${i}`)),
+        });
+      const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => post(i % 2 ? second.url : app.url, i)));
+      expect(answers.map((r) => r.status)).toEqual(Array(24).fill(201));
+      const after = await newest();
+      expect(after).toBe(before + 24);
+      const versions = (await app.services.db('edfi_documents').where('change_version', '>', before).pluck('change_version')).map(Number).sort((a, b) => a - b);
+      expect(versions).toEqual(Array.from({ length: 24 }, (_, i) => before + 1 + i));
+    } finally {
+      await second.close();
+    }
+  });
+});
