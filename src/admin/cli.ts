@@ -19,6 +19,7 @@ import { edorgCommands } from './edorg.js';
 import { keyCommands } from './keys.js';
 import { partnerCommands } from './partner.js';
 import { profilesStandaloneCommands } from './profiles.js';
+import { pullStandaloneCommands } from './pull.js';
 import { sisCommands, sisStandaloneCommands, type StandaloneCommand } from './sis.js';
 
 const groups: Record<string, Record<string, Command>> = {
@@ -36,6 +37,7 @@ const groups: Record<string, Record<string, Command>> = {
 const standaloneGroups: Record<string, Record<string, StandaloneCommand>> = {
   sis: sisStandaloneCommands,
   profiles: profilesStandaloneCommands,
+  pull: pullStandaloneCommands,
 };
 
 const usage = `usage: edgate <group> <action> [flags] [--json]
@@ -60,6 +62,7 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   sis revoke --edorg N [--secret-id ID]   all of the institution's secrets, or the one named
   sis list [--edorg N]
   sis push FILE --url URL [--batch-size N] [--concurrency N]   CSV, JSON or JSON Lines roster; secret from SIS_SECRET
+  pull --url URL --out DIR [--resource NAME]… [--partitions N] [--page-size N]   copies what the client may read into JSON Lines, incrementally; client from EDGATE_CLIENT_ID/EDGATE_CLIENT_SECRET
   profiles check               checks every definition in profilesDir as the server does at start; exits 1 on a problem
   db migrate|seed
   serve stats [--port 5001] [--jwks-url URL] [--audience AUD]   the attendance statistics as their own service behind the gateway
@@ -92,6 +95,10 @@ const options = {
   status: { type: 'string' },
   note: { type: 'string' },
   limit: { type: 'string' },
+  out: { type: 'string' },
+  resource: { type: 'string', multiple: true },
+  partitions: { type: 'string' },
+  'page-size': { type: 'string' },
 } as const;
 
 function version(): string {

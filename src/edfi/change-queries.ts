@@ -7,7 +7,9 @@ import type { Authorizer, Caller } from './authorization.js';
 import { newestChangeVersion } from './change-versions.js';
 import { encodeCursor, maxPartitions, partitionCursors } from './cursor.js';
 import { changeVersionParameter, maxLimit, reservedParameters } from './query.js';
+import type { EdfiModel } from './model/index.js';
 import type { ResourceDeclaration } from './resource.js';
+import { materialiseEdorgDocuments } from './store.js';
 import { deletesPage, keyChangesPage, type TrackedPage } from './tracked-changes.js';
 
 /** What the change-query routes borrow from the resource routes: the same lookups, the same refusals. */
@@ -20,10 +22,14 @@ export interface ChangeQueryDeps {
 }
 
 /** GET /changeQueries/v1/availableChangeVersions, behind the gateway like /data/. */
-export function changeVersionRoutes(router: Router, db: Knex): void {
+export function changeVersionRoutes(router: Router, db: Knex, model: EdfiModel): void {
+  const edorgResources = model.resources.filter((r) => r.edorg);
   router.get('/changeQueries/v1/:endpoint', async (ctx, next) => {
     // The ODS/API matches the endpoint in any case (the suites call AvailableChangeVersions).
     if (String(ctx.params.endpoint).toLowerCase() !== 'availablechangeversions') return next();
+    // Ed-orgs added by the CLI become documents when first read; make them so now, so the version reported covers
+    // them and a copy up to it holds them.
+    for (const resource of edorgResources) await materialiseEdorgDocuments(db, resource);
     // Every version up to the newest is committed (src/edfi/change-versions.ts); nothing is ever purged, so 0 is oldest.
     ctx.body = { oldestChangeVersion: 0, newestChangeVersion: await newestChangeVersion(db) };
   });

@@ -38,7 +38,7 @@ const openRoutes: RouteModule[] = [
 /** API routes: every one of them sits behind the gateway (authentication, limits, school claims). */
 const guardedRoutes: RouteModule[] = [
   statsRoutes,
-  (router, services) => changeVersionRoutes(router, services.db),
+  (router, services) => changeVersionRoutes(router, services.db, services.model),
   (router, services) => edfiRoutes(services.model, profilePolicy(services.profiles))(router, services),
 ];
 
