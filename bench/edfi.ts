@@ -29,7 +29,7 @@ import { compare, load, machine, writeReport } from './lib.js';
 const databaseName = 'edgate_bench_edfi';
 const issuer = 'http://bench.edgate';
 /** Quotas no run can reach, so every call is admitted and the figures measure the API alone. */
-const benchTier = { requestsPerMinute: 1_000_000_000, costPerDay: 1_000_000_000_000 };
+export const benchTier = { requestsPerMinute: 1_000_000_000, costPerDay: 1_000_000_000_000 };
 const schoolsPerLea = 10;
 const chunk = 1000;
 
@@ -73,10 +73,10 @@ async function insertChunked(db: Knex, table: string, rows: Array<Record<string,
   for (let i = 0; i < rows.length; i += chunk) await db(table).insert(rows.slice(i, i + chunk));
 }
 
-const leaIdOf = (lea: number) => 300_000 + lea;
+export const leaIdOf = (lea: number) => 300_000 + lea;
 const schoolIdOf = (school: number) => leaIdOf(Math.floor(school / schoolsPerLea)) * 1000 + (school % schoolsPerLea) + 1;
 
-async function loadEdorgs(db: Knex, schools: number): Promise<void> {
+export async function loadEdorgs(db: Knex, schools: number): Promise<void> {
   const now = Date.now();
   const leas = Math.ceil(schools / schoolsPerLea);
   const orgs: Array<Record<string, unknown>> = [];
@@ -122,7 +122,7 @@ function studentRows(index: number, schools: number) {
   return { studentDoc, associationDoc, subject };
 }
 
-async function loadRoster(db: Knex, students: number, schools: number): Promise<void> {
+export async function loadRoster(db: Knex, students: number, schools: number): Promise<void> {
   for (let start = 0; start < students; start += chunk) {
     const rows = Array.from({ length: Math.min(chunk, students - start) }, (_, i) => studentRows(start + i, schools));
     await db.transaction(async (trx) => {
@@ -136,7 +136,7 @@ async function loadRoster(db: Knex, students: number, schools: number): Promise<
 
 // ---------------------------------------------------------------- the server, in a child process
 
-function benchEnv(databaseUrl: string, configPath: string): Record<string, string> {
+export function benchEnv(databaseUrl: string, configPath: string): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     EDGATE_CONFIG: configPath,
@@ -153,7 +153,7 @@ async function serve(): Promise<void> {
   process.send?.({ url: running.url });
 }
 
-function startChild(env: Record<string, string>): Promise<{ url: string; stop(): void }> {
+export function startChild(env: Record<string, string>): Promise<{ url: string; stop(): void }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve'], { env: { ...process.env, ...env } });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
@@ -162,7 +162,7 @@ function startChild(env: Record<string, string>): Promise<{ url: string; stop():
   });
 }
 
-async function tokenFor(url: string, credentials: { clientId: string; secret: string }): Promise<string> {
+export async function tokenFor(url: string, credentials: { clientId: string; secret: string }): Promise<string> {
   const res = await fetch(`${url}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

@@ -24,9 +24,10 @@ export async function up(knex: Knex): Promise<void> {
 
   await knex.schema.alterTable('edfi_documents', (t) => {
     t.bigInteger('change_version').notNullable().defaultTo(0);
-    // minChangeVersion/maxChangeVersion read a resource's range; cursor pages walk a resource's ids.
+    // minChangeVersion/maxChangeVersion read a resource's range; cursor pages walk a resource's ids, checking a
+    // window's versions in the index as they go (no row read for an item outside the window).
     t.index(['resource', 'change_version']);
-    t.index(['resource', 'id']);
+    t.index(['resource', 'id', 'change_version']);
   });
 
   await knex.schema.createTable('edfi_tracked_changes', (t) => {
@@ -58,7 +59,7 @@ export async function up(knex: Knex): Promise<void> {
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('edfi_tracked_changes');
   await knex.schema.alterTable('edfi_documents', (t) => {
-    t.dropIndex(['resource', 'id']);
+    t.dropIndex(['resource', 'id', 'change_version']);
     t.dropIndex(['resource', 'change_version']);
     t.dropColumn('change_version');
   });
