@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -106,6 +106,24 @@ describe.each(engines)('edgate pull on $name', (engine) => {
     }
   });
 
+  it('stops with the server\'s words on a wrong secret, an unknown resource, and a state file it cannot read', async () => {
+    const wrong = await runCli(['pull', '--url', app.url, '--out', out, '--json'], { EDGATE_CLIENT_ID: credentials.clientId, EDGATE_CLIENT_SECRET: 'not-the-secret' });
+    expect(wrong.code).toBe(1);
+    expect(JSON.parse(wrong.stdout).error).toBe('invalid_client');
+    const dir = mkdtempSync(join(tmpdir(), 'edgate-pull-bad-'));
+    try {
+      const unknown = await runCli(['pull', '--url', app.url, '--out', dir, '--json', '--resource', 'nonExisting'], { EDGATE_CLIENT_ID: credentials.clientId, EDGATE_CLIENT_SECRET: credentials.secret });
+      expect(unknown.code).toBe(1);
+      expect(JSON.parse(unknown.stdout).error).toBe('not_found');
+      writeFileSync(join(dir, 'pull-state.json'), '{ half a file');
+      const broken = await runCli(['pull', '--url', app.url, '--out', dir, '--json'], { EDGATE_CLIENT_ID: credentials.clientId, EDGATE_CLIENT_SECRET: credentials.secret });
+      expect(broken.code).toBe(1);
+      expect(JSON.parse(broken.stdout).error).toBe('invalid_state');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to run without the client\'s credentials in the environment', async () => {
     const run = await runCli(['pull', '--url', app.url, '--out', out, '--json'], { EDGATE_CLIENT_ID: '', EDGATE_CLIENT_SECRET: '' });
     expect(run.code).toBe(1);
@@ -114,6 +132,15 @@ describe.each(engines)('edgate pull on $name', (engine) => {
 });
 
 describe('edgate pull against a busy server', () => {
+  it('gives up on a server it cannot reach, as unreachable', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const api = new EdfiApi({ url: `http://127.0.0.1:${port}`, clientId: 'c', clientSecret: 's', maxAttempts: 1 });
+    await expect(api.get('/changeQueries/v1/availableChangeVersions')).rejects.toMatchObject({ code: 'unreachable' });
+  });
+
   it('waits out Retry-After on a 429 and then reads on', async () => {
     let calls = 0;
     const server = createServer((req, res) => {

@@ -48,6 +48,8 @@ export class EdfiApi {
       method: 'POST',
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials',
+    }).catch((err: Error) => {
+      throw new ApiError(502, 'unreachable', `cannot reach ${this.base}: ${err.message}`);
     });
     const answer = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
     if (!response.ok || !answer.access_token) {
@@ -69,7 +71,7 @@ export class EdfiApi {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ token }),
     });
-    if (!response.ok) throw new ApiError(502, 'token_info_failed', `token_info answered ${response.status}`);
+    if (!response.ok) throw new ApiError(response.status, 'pull_failed', `token_info answered ${response.status}`);
     return (await response.json()) as { resources?: Array<{ resource: string; operations: string[] }> };
   }
 
@@ -78,9 +80,11 @@ export class EdfiApi {
     const maxAttempts = this.options.maxAttempts ?? 6;
     let renewed = false;
     for (let failures = 0; ; ) {
+      // Outside the try: a refused token is the server's answer, not a network error to retry.
+      const token = await this.bearer();
       let response: Response;
       try {
-        response = await fetch(`${this.base}${path}`, { headers: { authorization: `Bearer ${await this.bearer()}`, accept: 'application/json' } });
+        response = await fetch(`${this.base}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
       } catch (err) {
         if (++failures >= maxAttempts) throw new ApiError(502, 'unreachable', `cannot reach ${this.base}: ${(err as Error).message}`);
         await this.retry(`network error (${(err as Error).message})`, backoffMs(failures));
