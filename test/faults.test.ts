@@ -95,6 +95,7 @@ describe.runIf(mysqlUrl && mysqlEngine)('faults between edgate and MariaDB', () 
   const probes = () => ({
     ready: () => timed(app, '/ready'),
     token: () => timed(app, '/oauth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: tokenBody() }),
+    tokenInfo: () => timed(app, '/oauth/token_info', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ token }) }),
     data: () => timed(app, students, bearer(token)),
     stats: () => timed(app, summary, bearer(token)),
     sis: () => timed(app, '/api/sis/sync', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${sisSecret}` }, body: '{"students":[]}' }),
@@ -111,16 +112,18 @@ describe.runIf(mysqlUrl && mysqlEngine)('faults between edgate and MariaDB', () 
     await sleep(2100);
     await proxy.set(fault, { latencyMs });
     const p = probes();
-    const [ready, tokenAnswer, data, stats, sis] = await Promise.all([p.ready(), p.token(), p.data(), p.stats(), p.sis()]);
+    const [ready, tokenAnswer, tokenInfo, data, stats, sis] = await Promise.all([p.ready(), p.token(), p.tokenInfo(), p.data(), p.stats(), p.sis()]);
     expect(ready.status).toBe(503);
     expect(ready.ms).toBeLessThan(2000);
     expect(tokenAnswer).toMatchObject({ status: 503, error: 'temporarily_unavailable', retryAfter: '1' });
+    // token_info speaks the APIs' problem details, so their code (service.test.ts checks its shape).
+    expect(tokenInfo).toMatchObject({ status: 503, error: 'database_unavailable', retryAfter: '1' });
     for (const answer of [data, stats, sis]) {
       expect(answer.status).toBe(503);
       expect(answer.retryAfter).toBe('1');
       expect(answer.error).toMatch(/^(database|revocation)_unavailable$/);
     }
-    for (const answer of [tokenAnswer, data, stats, sis]) expect(answer.ms).toBeLessThan(answerWithinMs);
+    for (const answer of [tokenAnswer, tokenInfo, data, stats, sis]) expect(answer.ms).toBeLessThan(answerWithinMs);
     expect((await timed(app, '/health')).status).toBe(200);
     await proxy.set('pass');
     await recovers(Object.values(probes()));
