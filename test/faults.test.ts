@@ -156,6 +156,31 @@ describe.runIf(mysqlUrl && mysqlEngine)('faults between edgate and MariaDB', () 
     survived.push('mariadb:latency-under-bound');
   });
 
+  it('a burst on a cold client cache under latency: one client lookup, shared, and not one 503', async () => {
+    // Issue 9: a burst of 50 once saw four 503s under load. Each call that missed the client cache sent its own
+    // lookup (three statements); 150 statements queued behind a pool of 10 outwaited the acquire bound.
+    const burst = await app.client({ edorgIds: [255901] });
+    const burstToken = await app.token(burst);
+    app.services.directory.forget(burst.clientId);
+    let lookups = 0;
+    const count = (query: { sql: string }) => {
+      if (/client_edorgs/.test(query.sql) && /edorg_closure/.test(query.sql)) lookups++;
+    };
+    app.services.db.on('query', count);
+    // Each statement waits 2 × 60 ms on the wire: 15 rounds of 10 would take 1.8 s, past the 1 s bound.
+    await proxy.set('latency', { latencyMs: 60 });
+    try {
+      // An unknown resource: the gateway does all its work (client lookup included), then the handler answers 404 without SQL.
+      const answers = await Promise.all(Array.from({ length: 50 }, () => timed(app, '/data/v3/ed-fi/noSuchThings', bearer(burstToken))));
+      expect(answers.map((a) => a.status).filter((s) => s !== 404)).toEqual([]);
+      expect(lookups).toBe(1);
+      survived.push('mariadb:cold-cache-burst');
+    } finally {
+      app.services.db.off('query', count);
+      await proxy.set('pass');
+    }
+  });
+
   it('leaves no partial write when the database hangs or drops mid-batch (SIS sync and Ed-Fi POST)', async () => {
     for (const [i, fault] of (['blackhole', 'reset', 'outage'] as const).entries()) {
       const prefix = `F${i}X`;
