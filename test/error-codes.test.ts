@@ -108,6 +108,18 @@ describe.each(engines)('error codes on $name', (engine) => {
     }
   });
 
+  it('a stored document that no longer parses (corrupted outside edgate): 500 internal_error, with no stack or SQL', async () => {
+    const token = await app.token(await app.client({ edorgIds: [255901] }));
+    const read = () => app.fetch('/data/v3/ed-fi/schools', { headers: { authorization: `Bearer ${token}` } });
+    expect((await read()).status).toBe(200);
+    await app.services.db('edfi_documents').where({ resource: 'schools', edorg_id: 255901001 }).update({ body: '{"nameOfInstitution": ' });
+    const res = await read();
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ error: 'internal_error', status: 500, type: 'urn:ed-fi:api:system' });
+    expect(JSON.stringify(body)).not.toMatch(/SyntaxError|at .*\.js|select |edfi_documents/i);
+  });
+
   it('a method no route knows: 501 not_implemented', async () => {
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(`${app.url}/data/v3/ed-fi/students`, { method: 'PROPFIND' }, (answer) => {
