@@ -17,11 +17,11 @@ import knex from 'knex';
 
 import { loadConfig } from '../src/config/index.js';
 import { createClient } from '../src/db/clients.js';
-import { migrate } from '../src/db/knex.js';
+import { migrate } from '../migrations/index.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 import { encodeCursor } from '../src/edfi/cursor.js';
-import { EdfiApi } from '../src/pull/api.js';
-import { pull } from '../src/pull/pull.js';
+import { EdfiApi } from '../src/integrator/edfi-api.js';
+import { pull } from '../src/integrator/pull.js';
 import { benchEnv, benchTier, loadEdorgs, loadRoster, startChild, tokenFor } from './edfi.js';
 import { compare, load, machine, writeReport } from './lib.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../src/config/index.js';
-import { startServer, type RunningServer } from '../src/http/server.js';
+import { startServer, type RunningServer } from '../src/app/server.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';

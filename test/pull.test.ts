@@ -6,8 +6,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { EdfiApi } from '../src/pull/api.js';
-import type { PullSummary } from '../src/pull/pull.js';
+import { EdfiApi } from '../src/integrator/edfi-api.js';
+import type { PullSummary } from '../src/integrator/pull.js';
 import { grandBend, runCli, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
@@ -118,7 +118,7 @@ describe.each(engines)('edgate pull on $name', (engine) => {
       writeFileSync(join(dir, 'pull-state.json'), '{ half a file');
       const broken = await runCli(['pull', '--url', app.url, '--out', dir, '--json'], { EDGATE_CLIENT_ID: credentials.clientId, EDGATE_CLIENT_SECRET: credentials.secret });
       expect(broken.code).toBe(1);
-      expect(JSON.parse(broken.stdout).error).toBe('invalid_state');
+      expect(JSON.parse(broken.stdout).error).toBe('invalid_file');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,8 +1,8 @@
 import { SingleBar } from 'cli-progress';
 
 import { ApiError } from '../errors.js';
-import { EdfiApi } from '../pull/api.js';
-import { pull } from '../pull/pull.js';
+import { EdfiApi } from '../integrator/edfi-api.js';
+import { pull } from '../integrator/pull.js';
 import { flagList, flagString, keyValues, type CommandResult, type Flags } from './context.js';
 import type { StandaloneContext } from './sis.js';
 
@@ -10,7 +10,7 @@ function positiveInt(flags: Flags, name: string, fallback: number, max: number):
   const raw = flagString(flags, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new ApiError(400, 'invalid_field', `--${name} must be an integer between 1 and ${max}, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new ApiError('invalid_field', `--${name} must be an integer between 1 and ${max}, got "${raw}"`);
   return value;
 }
 
@@ -21,10 +21,10 @@ function positiveInt(flags: Flags, name: string, fallback: number, max: number):
 async function pullCommand({ flags, env }: StandaloneContext): Promise<CommandResult> {
   const url = flagString(flags, 'url');
   const outDir = flagString(flags, 'out');
-  if (!url || !outDir) throw new ApiError(400, 'missing_field', 'usage: edgate pull --url URL --out DIR   (client from EDGATE_CLIENT_ID and EDGATE_CLIENT_SECRET)');
+  if (!url || !outDir) throw new ApiError('missing_field', 'usage: edgate pull --url URL --out DIR   (client from EDGATE_CLIENT_ID and EDGATE_CLIENT_SECRET)');
   const clientId = env.EDGATE_CLIENT_ID?.trim();
   const clientSecret = env.EDGATE_CLIENT_SECRET?.trim();
-  if (!clientId || !clientSecret) throw new ApiError(400, 'missing_secret', 'set EDGATE_CLIENT_ID and EDGATE_CLIENT_SECRET to the API client pull reads as');
+  if (!clientId || !clientSecret) throw new ApiError('missing_secret', 'set EDGATE_CLIENT_ID and EDGATE_CLIENT_SECRET to the API client pull reads as');
   const interactive = process.stderr.isTTY && !flags.json;
   const bar = interactive ? new SingleBar({ format: 'pulling {resource} [{bar}] {value}/{total}{status}', stream: process.stderr }) : undefined;
   let done = 0;

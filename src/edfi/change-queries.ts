@@ -8,7 +8,7 @@ import { newestChangeVersion } from './change-versions.js';
 import { encodeCursor, maxPartitions, partitionCursors } from './cursor.js';
 import { changeVersionParameter, maxLimit, reservedParameters } from './query.js';
 import type { EdfiModel } from './model/index.js';
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 import { materialiseEdorgDocuments } from './store.js';
 import { deletesPage, keyChangesPage, type TrackedPage } from './tracked-changes.js';
 
@@ -36,7 +36,7 @@ export function changeVersionRoutes(router: Router, db: Knex, model: EdfiModel):
 }
 
 function parameterValidationFailed(errors: string[]): ApiError {
-  return new ApiError(400, 'bad_request', errors[0], { errors });
+  return new ApiError('bad_request', errors[0], { errors });
 }
 
 /**
@@ -89,7 +89,7 @@ export function trackedChangeRoutes(router: Router, collection: string, deps: Ch
     const scope = await authorizer.collectionScope(caller, resource);
     if ('ok' in scope) {
       enforce(scope);
-      throw new ApiError(403, 'authorization_denied', 'Access to the requested data could not be authorized.');
+      throw new ApiError('authorization_denied', 'Access to the requested data could not be authorized.');
     }
     return { resource, scope };
   }

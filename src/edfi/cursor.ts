@@ -19,7 +19,7 @@ export function encodeCursor(cursor: Cursor): string {
 }
 
 function invalidToken(): ApiError {
-  return new ApiError(400, 'bad_request', 'pageToken is not a token this API issued: take it from a Next-Page-Token header or from /partitions.');
+  return new ApiError('bad_request', 'pageToken is not a token this API issued: take it from a Next-Page-Token header or from /partitions.');
 }
 
 export function decodeCursor(token: string): Cursor {

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { dialectOf } from '../db/knex.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, type Cursor } from './cursor.js';
-import type { ResourceDeclaration, SecurableColumn } from './resource.js';
+import type { ResourceDeclaration, SecurableColumn } from './resource-declaration.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema> };
 
@@ -51,7 +51,7 @@ export const defaultLimit = 25;
 export const maxLimit = 500;
 
 function badQuery(detail: string): ApiError {
-  return new ApiError(400, 'bad_request', detail);
+  return new ApiError('bad_request', detail);
 }
 
 function nonNegativeInteger(name: string, raw: string, max: number): number {

@@ -5,12 +5,15 @@ import { loadClaimSets, type Action, type ClaimSets } from '../config/claim-sets
 import { enforce, ApiError } from '../errors.js';
 import { approvedSchools } from '../gateway/index.js';
 import { readJsonBody } from '../http/body.js';
-import type { Services } from '../http/services.js';
+import type { ClientDirectory } from '../clients/directory.js';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/knex.js';
 import { Authorizer, type Caller } from './authorization.js';
-import { plainJson, type ContentPolicy } from './content-policy.js';
+import { plainJson, type ContentPolicy } from './profiles/content-policy.js';
 import { hasIdentity, naturalKeyOf } from './document-info.js';
 import type { EdfiModel } from './model/index.js';
-import type { ResourceDeclaration } from './resource.js';
+import { dataRoot } from './paths.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 import { trackedChangeRoutes } from './change-queries.js';
 import { countItems, listPage } from './collection.js';
 import { encodeCursor, nextCursor } from './cursor.js';
@@ -21,9 +24,6 @@ import { normaliseEtag, removeDocument, replaceDocument, upsertDocument, type Wr
 
 type Body = Record<string, unknown>;
 
-/** Every project's resources are served under /data/v3/{project}/{resource}. */
-export const dataRoot = '/data/v3';
-export const dataPrefix = `${dataRoot}/ed-fi`;
 
 /** The representation of a stored item: id first, then the body, then Ed-Fi's metadata members. */
 function representation(stored: StoredDocument): Body {
@@ -51,9 +51,9 @@ async function readItem(ctx: Context): Promise<Body> {
 function refuseSnapshot(ctx: Context): void {
   if (ctx.get('use-snapshot').trim().toLowerCase() !== 'true') return;
   if (ctx.method === 'GET') {
-    throw new ApiError(404, 'snapshot_not_configured', 'Snapshot not found.', { errors: ['The snapshot connection for the ODS has not been configured.'] });
+    throw new ApiError('snapshot_not_configured', 'Snapshot not found.', { errors: ['The snapshot connection for the ODS has not been configured.'] });
   }
-  throw new ApiError(405, 'snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
+  throw new ApiError('snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
 }
 
 /** An If-None-Match naming the item's current ETag (or `*`): the client's copy is current. */
@@ -64,10 +64,16 @@ function notModified(ctx: Context, etag: string): boolean {
   return tags.includes('*') || tags.includes(etag);
 }
 
+/** What the resource API needs of the service. */
+export interface EdfiDeps {
+  db: Db;
+  directory: ClientDirectory;
+  config: Pick<Config, 'publicUrl'>;
+}
+
 /** The Ed-Fi resource API for every resource of the model, behind the gateway. */
 export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, claimSets: ClaimSets = loadClaimSets()) {
-  return (router: Router, services: Services): void => {
-    const { db, directory, config } = services;
+  return (router: Router, { db, directory, config }: EdfiDeps): void => {
     const validator: ResourceValidator = new ResourceValidator();
     const authorizer = new Authorizer(db, claimSets);
     const filterables = new Map(model.resources.map((r) => [r, filterablesOf(r)]));
@@ -76,14 +82,14 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
 
     function resourceOf(ctx: Context): ResourceDeclaration {
       const resource = model.find(String(ctx.params.project), String(ctx.params.resource));
-      if (!resource) throw new ApiError(404, 'not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
+      if (!resource) throw new ApiError('not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
       return resource;
     }
 
     async function callerOf(ctx: Context): Promise<Caller> {
       const client = await directory.find(String(ctx.state.clientId ?? ''));
       // The gateway has authenticated the client already; no record here means fail closed.
-      if (!client || client.disabled) throw new ApiError(401, 'invalid_token', 'the client behind this token is unknown or disabled');
+      if (!client || client.disabled) throw new ApiError('invalid_token', 'the client behind this token is unknown or disabled');
       return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
     }
 
@@ -100,7 +106,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
 
     async function readable(ctx: Context, resource: ResourceDeclaration, caller: Caller): Promise<StoredDocument> {
       const stored = await documentById(db, resource.name, String(ctx.params.id));
-      if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+      if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
       enforce(await authorizer.forStored(caller, resource, 'read', stored));
       return stored;
     }
@@ -184,7 +190,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
       const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
       await prepare(resource);
       const stored = await documentById(db, resource.name, String(ctx.params.id));
-      if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+      if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
       enforce(await authorizer.forStored(caller, resource, 'update', stored));
       const { id, ...incoming } = validator.normalise(resource, await readItem(ctx));
       if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { CollectionScope } from './authorization.js';
 import { documentInfoOf } from './document-info.js';
 import { subjectsInReach, type Reach } from './reach.js';
-import { valueAt, type ResourceDeclaration } from './resource.js';
+import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
 type Body = Record<string, unknown>;

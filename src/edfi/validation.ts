@@ -3,7 +3,7 @@ import * as addFormatsModule from 'ajv-formats';
 
 import { ApiError } from '../errors.js';
 import { equalityViolations } from './document-info.js';
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
 const addFormats = addFormatsModule.default as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -59,7 +59,7 @@ export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
 }
 
 export function validationFailed(errors: Record<string, string[]>): ApiError {
-  return new ApiError(400, 'data_validation_failed', "Data validation failed. See 'validationErrors' for details.", { validationErrors: errors, errors: [] });
+  return new ApiError('data_validation_failed', "Data validation failed. See 'validationErrors' for details.", { validationErrors: errors, errors: [] });
 }
 
 /**

@@ -6,13 +6,13 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable } from '../db/driver-errors.js';
 import { ApiError } from '../errors.js';
-import { databaseUnavailable } from '../http/errors.js';
+import { databaseUnavailable } from '../http/error-response.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
-import type { ClientDirectory } from './client-directory.js';
-import type { Keyring } from './keyring.js';
+import type { ClientDirectory } from '../clients/directory.js';
+import type { Keyring } from '../keys/keyring.js';
 import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
 import { introspectionRoutes } from './introspection.js';
 import { buildProvider, type FirstPartyClient } from './provider.js';
@@ -74,10 +74,10 @@ async function withRequestId(ctx: Context, next: Next): Promise<void> {
 
 async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   const route = routeOf(ctx.path);
-  if (!route) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  if (!route) throw new ApiError('not_found', `no route for ${ctx.method} ${ctx.path}`);
   const methods = methodsOf(route);
   if (!methods.includes(ctx.method) && !(methods.includes('GET') && ctx.method === 'HEAD')) {
-    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
+    throw new ApiError('method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
   }
   ctx.state.route = route;
   if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);

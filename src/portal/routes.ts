@@ -11,7 +11,7 @@ import { html } from './html.js';
 import { inviteRoutes } from './invite.js';
 import { interactionPath, loggedOutPage, loginRoutes, logoutPage } from './login.js';
 import { findUser } from './partners.js';
-import { keyedHash } from '../secrets.js';
+import { keyedHash } from '../secret-hash.js';
 import { callbackPath, portalClientSecret, signedOutPath, signInRoutes } from './sign-in.js';
 
 /** Every portal page, in one router registration (logto `routes/` style: each file registers its own). */
@@ -66,7 +66,7 @@ export async function portalPages(ctx: Context, next: Next): Promise<void> {
       {
         title: 'Not done',
         body: html`<section class="card narrow"><h1>${err.status === 404 ? 'Not found' : 'That did not work'}</h1>
-          <p role="alert">${err.detail ?? err.code}</p><p class="muted">Request id <code>${ctx.state.requestId}</code></p>
+          <p role="alert">${err.detail ?? err.code}</p><p class="muted">Error <code>${err.code}</code>, request id <code>${ctx.state.requestId}</code></p>
           <p><a class="button quiet" href="/portal/apps">Back to your applications</a></p></section>`,
       },
       err.status,

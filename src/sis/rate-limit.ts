@@ -1,7 +1,8 @@
+import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
 import { ApiError } from '../errors.js';
-import type { Services } from '../http/services.js';
+import type { Config } from '../config/index.js';
 
 export interface SisRateLimiter {
   /** Counts one request of an institution; throws 429 rate_limited past the configured rate. */
@@ -14,7 +15,7 @@ export interface SisRateLimiter {
  * `503 rate_limit_unavailable`, the gateway's rule: a per-instance fallback would multiply the
  * limit by the number of instances exactly when the shared state is gone.
  */
-export function sisRateLimiter({ config, redis }: Pick<Services, 'config' | 'redis'>): SisRateLimiter {
+export function sisRateLimiter({ config, redis }: { config: Config; redis?: Redis }): SisRateLimiter {
   const options = { points: config.sisSync.requestsPerMinute, duration: 60, keyPrefix: `${config.redisPrefix}sis-sync` };
   const limiter: RateLimiterAbstract = redis
     ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true })
@@ -25,13 +26,10 @@ export function sisRateLimiter({ config, redis }: Pick<Services, 'config' | 'red
         await limiter.consume(String(institution));
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) {
-          throw new ApiError(503, 'rate_limit_unavailable', 'the SIS sync limit cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
+          throw new ApiError('rate_limit_unavailable', 'the SIS sync limit cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
         }
         const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw new ApiError(
-          429,
-          'rate_limited',
-          `institution ${institution} may sync ${options.points} times a minute; retry in ${retryAfter} s`,
+        throw new ApiError('rate_limited', `institution ${institution} may sync ${options.points} times a minute; retry in ${retryAfter} s`,
           { retry_after: retryAfter },
           { 'Retry-After': String(retryAfter) },
         );

@@ -3,6 +3,12 @@ import type { ResourceMeta } from '../resource-meta.js';
 
 export type Usage = 'readable' | 'writable';
 
+/**
+ * Extra media types per resource, beside application/json, for the OpenAPI document. API profiles plug in here
+ * (application/vnd.ed-fi.{resource}.{profile}.readable+json / .writable+json); none by default.
+ */
+export type ProfileMediaTypes = (resource: ResourceMeta) => { readable: string[]; writable: string[] };
+
 /** application/vnd.ed-fi.{resource}.{profile}.{usage}+json, taken apart. */
 export interface ProfileMediaType {
   resource: string;
@@ -34,7 +40,7 @@ function parseVendorType(original: string, header: 'Accept' | 'Content-Type'): P
   if (!match || (usage !== 'readable' && usage !== 'writable')) {
     // The ODS/API tells a bad usage segment from a type that is not shaped like a profile type at all.
     const reason = match ? `The profile usage segment in the profile-based '${header}' header was not recognized.` : `The format of the profile-based '${header}' header was invalid.`;
-    throw new ApiError(400, 'malformed_profile_media_type', `"${original}" is not a profile media type; expected application/vnd.ed-fi.{resource}.{profile}.readable+json or .writable+json`, {
+    throw new ApiError('malformed_profile_media_type', `"${original}" is not a profile media type; expected application/vnd.ed-fi.{resource}.{profile}.readable+json or .writable+json`, {
       errors: [reason],
     });
   }

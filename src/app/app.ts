@@ -3,7 +3,7 @@ import Koa, { type Middleware } from 'koa';
 
 import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
-import { profilePolicy } from '../edfi/profiles/policy.js';
+import { profilePolicy } from '../edfi/profiles/profile-policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { changeVersionRoutes } from '../edfi/change-queries.js';
 import { edfiRoutes } from '../edfi/routes.js';
@@ -18,11 +18,11 @@ import { portalAsClient, portalPages, portalRoutes } from '../portal/routes.js';
 import { databaseSessions, redisSessions } from '../portal/sessions.js';
 import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
-import { bodyLimitBytes, payloadTooLarge } from './body.js';
-import { errorHandler } from './errors.js';
-import { requestContext } from './request-context.js';
+import { bodyLimitBytes, payloadTooLarge } from '../http/body.js';
+import { errorHandler } from '../http/error-response.js';
+import { requestContext } from '../http/request-context.js';
 import type { Services } from './services.js';
-import { systemRoutes } from './system.js';
+import { systemRoutes } from '../http/system.js';
 
 type RouteModule = (router: Router, services: Services) => void;
 
@@ -105,8 +105,8 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   app.use(
     guarded.allowedMethods({
       throw: true,
-      methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'this path does not accept that method'),
-      notImplemented: () => new ApiError(501, 'not_implemented', 'this method is not implemented'),
+      methodNotAllowed: () => new ApiError('method_not_allowed', 'this path does not accept that method'),
+      notImplemented: () => new ApiError('not_implemented', 'this method is not implemented'),
     }),
   );
   return app;

@@ -1,5 +1,16 @@
 import { ApiError } from '../errors.js';
 
+/** The server refused a call: its own error code and words, for the CLI to pass on (not one of edgate's answers). */
+export class PullRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PullRefused';
+  }
+}
+
 /**
  * The consumer's side of the Ed-Fi API, for `edgate pull`: a client-credentials token, and GETs that wait out
  * `Retry-After` (429 from the rate limits, 503 from a database or limit store that does not answer) and retry other
@@ -49,11 +60,11 @@ export class EdfiApi {
       headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
       body: 'grant_type=client_credentials',
     }).catch((err: Error) => {
-      throw new ApiError(502, 'unreachable', `cannot reach ${this.base}: ${err.message}`);
+      throw new ApiError('unreachable', `cannot reach ${this.base}: ${err.message}`);
     });
     const answer = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
     if (!response.ok || !answer.access_token) {
-      throw new ApiError(response.status === 401 ? 401 : 502, answer.error ?? 'token_refused', `the token endpoint answered ${response.status} ${answer.error ?? ''}: ${answer.error_description ?? 'no detail'}`);
+      throw new PullRefused(answer.error ?? 'token_refused', `the token endpoint answered ${response.status} ${answer.error ?? ''}: ${answer.error_description ?? 'no detail'}`);
     }
     return answer.access_token;
   }
@@ -71,7 +82,7 @@ export class EdfiApi {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ token }),
     });
-    if (!response.ok) throw new ApiError(response.status, 'pull_failed', `token_info answered ${response.status}`);
+    if (!response.ok) throw new PullRefused('pull_failed', `token_info answered ${response.status}`);
     return (await response.json()) as { resources?: Array<{ resource: string; operations: string[] }> };
   }
 
@@ -86,7 +97,7 @@ export class EdfiApi {
       try {
         response = await fetch(`${this.base}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
       } catch (err) {
-        if (++failures >= maxAttempts) throw new ApiError(502, 'unreachable', `cannot reach ${this.base}: ${(err as Error).message}`);
+        if (++failures >= maxAttempts) throw new ApiError('unreachable', `cannot reach ${this.base}: ${(err as Error).message}`);
         await this.retry(`network error (${(err as Error).message})`, backoffMs(failures));
         continue;
       }
@@ -108,7 +119,7 @@ export class EdfiApi {
         await this.retry(`server answered ${response.status}`, backoffMs(failures));
         continue;
       }
-      throw new ApiError(response.status, answer.error ?? 'pull_failed', `GET ${path} answered ${response.status} ${answer.error ?? ''}: ${answer.detail ?? 'no detail'}`);
+      throw new PullRefused(answer.error ?? 'pull_failed', `GET ${path} answered ${response.status} ${answer.error ?? ''}: ${answer.detail ?? 'no detail'}`);
     }
   }
 

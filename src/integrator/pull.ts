@@ -2,7 +2,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, wri
 import { dirname, join } from 'node:path';
 
 import { ApiError } from '../errors.js';
-import type { Answer, EdfiApi } from './api.js';
+import type { Answer, EdfiApi } from './edfi-api.js';
 
 /**
  * `edgate pull`: copies every resource a client can read into JSON Lines files, incrementally. Each run reads the
@@ -53,7 +53,7 @@ function readState(outDir: string): PullState {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as PullState;
   } catch (err) {
-    throw new ApiError(400, 'invalid_state', `${file} is not a pull state file (${(err as Error).message}); move it away to pull everything again`);
+    throw new ApiError('invalid_file', `${file} is not a pull state file (${(err as Error).message}); move it away to pull everything again`);
   }
 }
 
