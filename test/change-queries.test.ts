@@ -30,6 +30,8 @@ describe.each(engines)('Change queries on $name', (engine) => {
 
   it('answers availableChangeVersions behind the gateway, and every write raises the newest by one', async () => {
     expect((await app.fetch('/changeQueries/v1/availableChangeVersions')).status).toBe(401);
+    // Ed-Fi clients find the API through the version document, as on the ODS/API.
+    expect(((await (await app.fetch('/')).json()) as { urls: Record<string, string> }).urls.changeQueries).toMatch(/\/changeQueries\/v1\/$/);
     const res = await grand.get('/changeQueries/v1/AvailableChangeVersions');
     expect(res.status).toBe(200);
     const before = await json<{ oldestChangeVersion: number; newestChangeVersion: number }>(res);

@@ -45,6 +45,7 @@ export function discoveryRoutes(model: EdfiModel, profiles: ProfileMediaTypes) {
           openApiMetadata: `${base}/metadata/`,
           oauth: `${base}/oauth/token`,
           dataManagementApi: `${base}/data/v3/`,
+          changeQueries: `${base}/changeQueries/v1/`,
         },
       };
     });
