@@ -5,6 +5,7 @@ import { startServer, type RunningServer } from '../src/app/server.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+import { roster, secretFor, sync } from './sis-helpers.js';
 
 type Item = Record<string, unknown>;
 
@@ -42,6 +43,19 @@ describe.each(engines)('Change queries on $name', (engine) => {
     // An unchanged re-send writes nothing, so it takes no version.
     expect((await sandbox.post('students', student('CV1'))).status).toBe(200);
     expect(await newest()).toBe(before.newestChangeVersion + 1);
+  });
+
+  it('stamps SIS sync writes too: a batch takes one version per item it changes, and a re-send none', async () => {
+    const before = await newest();
+    const secret = await secretFor(app, 255901);
+    const batch = { students: roster(3, 'SIS') };
+    expect((await sync(app, secret, batch)).status).toBe(200);
+    // Three students and their three enrolments.
+    expect(await newest()).toBe(before + 6);
+    const names = (await json<Item[]>(await grand.get(`students?minChangeVersion=${before + 1}&limit=500`))).map((s) => s.studentUniqueId).sort();
+    expect(names).toEqual(['SIS000000', 'SIS000001', 'SIS000002']);
+    expect((await sync(app, secret, batch)).status).toBe(200);
+    expect(await newest()).toBe(before + 6);
   });
 
   it('filters every collection by minChangeVersion and maxChangeVersion, inclusive', async () => {
