@@ -128,6 +128,14 @@ describe.each(engines)('Change queries on $name', (engine) => {
     expect(change.newKeyValues).toEqual({ studentUniqueId: 'KC1', schoolId: 255901001, entryDate: '2025-09-02' });
     expect(Number(change.changeVersion)).toBeGreaterThan(Number(firstChange[0].changeVersion));
     expect(await json<Item[]>(await other.get(`studentSchoolAssociations/keyChanges?minChangeVersion=${since}`))).toEqual([]);
+    // An enrolment moved to another school: the new school's reader learns of the change too, the old school's still does.
+    const highOnly = await apiClient(app, { edorgIds: [255901001] });
+    const elementaryOnly = await apiClient(app, { edorgIds: [255901107] });
+    expect((await grand.put(`studentSchoolAssociations/${enrolmentId}`, enrolment('KC1', 255901107, '2025-09-02'))).status).toBe(204);
+    for (const reader of [highOnly, elementaryOnly]) {
+      const [moved] = await json<Item[]>(await reader.get(`studentSchoolAssociations/keyChanges?minChangeVersion=${since}`));
+      expect(moved).toMatchObject({ id: enrolmentId, newKeyValues: { schoolId: 255901107 } });
+    }
     expect(await json<Item[]>(await grand.get('/data/v3/ed-fi/gradeLevelDescriptors/keyChanges'))).toEqual([]);
   });
 

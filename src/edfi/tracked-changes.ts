@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 import type { CollectionScope } from './authorization.js';
 import { documentInfoOf } from './document-info.js';
-import { subjectsInReach, type Reach } from './reach.js';
+import { subjectsInReach, whereInReach, type Reach } from './reach.js';
 import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
@@ -117,8 +117,17 @@ function trackedScope(db: Knex, resource: ResourceDeclaration, kind: ChangeKind,
     if (!scope.prefixes.length) query.whereRaw('1 = 0');
     else query.where((q) => scope.prefixes.forEach((prefix) => q.orWhere('t.namespace', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)));
   }
-  if (scope.kind === 'reach') whereTrackedInReach(db, query, resource, scope.reach);
+  if (scope.kind === 'reach' && resource.reach !== 'none') {
+    const { reach } = scope;
+    if (kind === 'delete') whereTrackedInReach(db, query, resource, reach);
+    // An identity change may move the item (an enrolment to another school): its old reach, or the reach it has now.
+    else query.where((either) => either.where((q) => whereTrackedInReach(db, q, resource, reach)).orWhereIn('t.document_id', liveInReach(db, resource, reach)));
+  }
   return query;
+}
+
+function liveInReach(db: Knex, resource: ResourceDeclaration, reach: Reach): Knex.QueryBuilder {
+  return whereInReach(db, db('edfi_documents as d').select('d.id').where('d.resource', resource.name), resource.reach, reach);
 }
 
 /** A delete whose identity has been created again since is no delete for a consumer: the item is there. */
