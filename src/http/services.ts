@@ -35,6 +35,8 @@ export interface Services {
   usage: UsageMeter;
   /** Shared state for several instances; absent means in-process state. */
   redis?: RedisClient;
+  /** Set once SIGTERM starts the drain: /ready fails and no connection is kept alive, so a balancer moves away. */
+  lifecycle: { draining: boolean };
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     model,
     profiles: profiles.registry,
     redis,
+    lifecycle: { draining: false },
     async close() {
       keyring.close();
       usage.close();
