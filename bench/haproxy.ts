@@ -57,6 +57,8 @@ export async function startHaproxy(servers: Record<string, number>): Promise<Bal
     '  timeout connect 2s',
     '  timeout client 60s',
     '  timeout server 60s',
+    // Without it a check may take only `inter` (250 ms): a loaded machine would flap healthy servers out.
+    '  timeout check 2s',
     '  retries 2',
     '  option redispatch',
     'frontend edgate',

@@ -126,18 +126,21 @@ describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped
     const rotatedAt = Date.now();
     const newKid = JSON.parse(rotated.stdout).active_kid as string;
     expect(decodeProtectedHeader(before).kid).not.toBe(newKid);
-    const switched = new Set<string>();
     const statuses: number[] = [];
-    while (switched.size < instances.length && Date.now() - rotatedAt < refreshSeconds * 1000 + 3_000) {
-      for (const instance of instances) {
-        const token = await tokenFrom(instance.url, client);
-        if (decodeProtectedHeader(token).kid === newKid) switched.add(instance.name);
-        // Each instance verifies both keys' tokens throughout: its own and the others', old and new.
-        for (const verifier of instances) statuses.push(await status(verifier.url, token), await status(verifier.url, before));
-      }
-    }
-    // REFRESH_SECONDS plus slack for a loaded machine (a token request and nine calls per round).
-    expect([...switched].sort()).toEqual(['e1', 'e2', 'e3']);
+    // Each instance, polled on its own: how long until it signs with the new key? Meanwhile every token it issues,
+    // and the one from before the rotation, must verify on all three.
+    const switchedAfterMs = await Promise.all(
+      instances.map(async (instance) => {
+        for (;;) {
+          const token = await tokenFrom(instance.url, client);
+          for (const verifier of instances) statuses.push(await status(verifier.url, token), await status(verifier.url, before));
+          if (decodeProtectedHeader(token).kid === newKid) return Date.now() - rotatedAt;
+          if (Date.now() - rotatedAt > refreshSeconds * 1000 + 10_000) return Infinity;
+        }
+      }),
+    );
+    // REFRESH_SECONDS, plus a second of slack for a loaded machine (a poll is a token request and six calls).
+    expect(Math.max(...switchedAfterMs)).toBeLessThanOrEqual(refreshSeconds * 1000 + 1_000);
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
   }, 30_000);
 
@@ -195,13 +198,14 @@ describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped
       run = autocannon({ url: balancer.url + summary, headers: { authorization: `Bearer ${token}` }, connections: 8, overallRate: 150, duration: 240 }, (err, res) => (err ? reject(err) : resolve(res)));
     });
     await new Promise((r) => setTimeout(r, 1_000));
-    const restarts: Array<{ name: string; exitCode: number | null; outForMs: number }> = [];
+    const restarts: Array<{ name: string; exitCode: number | null; downAfterMs: number; outForMs: number }> = [];
     for (const [i, old] of instances.entries()) {
       const started = Date.now();
       // The drain fails /ready at once: HAProxy takes the instance out within its check interval × fall count.
       const exitCode = old.terminate();
-      await balancer.waitFor('DOWN', [old.name], drainSeconds * 1000);
-      restarts.push({ name: old.name, exitCode: await exitCode, outForMs: 0 });
+      await balancer.waitFor('DOWN', [old.name]);
+      const downAfterMs = Date.now() - started;
+      restarts.push({ name: old.name, exitCode: await exitCode, downAfterMs, outForMs: 0 });
       instances[i] = await startInstance(old.name, old.port, env);
       await balancer.waitFor('UP', [old.name]);
       restarts[i].outForMs = Date.now() - started;
@@ -210,7 +214,7 @@ describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped
     run.stop();
     const { requests, non2xx, errors, timeouts } = await result;
     // The figures the README quotes: how much load went through, how long each instance was out of rotation.
-    console.info(`rolling restart: ${requests.total} requests, ${non2xx} non-2xx, ${errors} errors; out of rotation ${restarts.map((r) => `${r.name} ${r.outForMs} ms`).join(', ')}`);
+    console.info(`rolling restart: ${requests.total} requests, ${non2xx} non-2xx, ${errors} errors; taken out after / back after ${restarts.map((r) => `${r.name} ${r.downAfterMs}/${r.outForMs} ms`).join(', ')}`);
     expect(restarts.map((r) => r.exitCode)).toEqual([0, 0, 0]);
     expect({ non2xx, errors, timeouts }).toEqual({ non2xx: 0, errors: 0, timeouts: 0 });
     expect(requests.total).toBeGreaterThan(100);
