@@ -20,10 +20,10 @@ import knex, { type Knex } from 'knex';
 
 import { loadConfig } from '../src/config/index.js';
 import { createClient } from '../src/db/clients.js';
-import { migrate } from '../src/db/knex.js';
+import { migrate } from '../migrations/index.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 import { documentEtag, naturalKeyHash, newDocumentId } from '../src/edfi/documents.js';
-import { startServer } from '../src/http/server.js';
+import { startServer } from '../src/app/server.js';
 import { compare, load, machine, writeReport } from './lib.js';
 
 const databaseName = 'edgate_bench_edfi';

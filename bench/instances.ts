@@ -18,11 +18,11 @@ export interface Instance {
 }
 
 /**
- * Starts dist/src/main.js with `env` on `port` and waits for its listening line. Its stdout is read (and kept) so the
+ * Starts dist/src/app/main.js with `env` on `port` and waits for its listening line. Its stdout is read (and kept) so the
  * access log never stalls it.
  */
 export async function startInstance(name: string, port: number, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'main.js')], {
+  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'app', 'main.js')], {
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -131,7 +131,7 @@ export async function run(args: string[]): Promise<void> {
       rounds,
       secondsPerRound: seconds,
       method:
-        '3 edgate processes (dist/src/main.js, LOG_LEVEL=info) on one MariaDB and one Redis; two HAProxy processes (round-robin, /ready checks), one over the first instance, one over all three; token grants (Basic auth) and gateway calls (attendance summary, SQL aggregate) by autocannon with 10 connections, alternating paths each round; medians. On 2 cores shared with the load generator, HAProxy and MariaDB, 3 instances cannot add throughput: the figures to read are the balancer’s added latency and the shared limit’s exactness.',
+        '3 edgate processes (dist/src/app/main.js, LOG_LEVEL=info) on one MariaDB and one Redis; two HAProxy processes (round-robin, /ready checks), one over the first instance, one over all three; token grants (Basic auth) and gateway calls (attendance summary, SQL aggregate) by autocannon with 10 connections, alternating paths each round; medians. On 2 cores shared with the load generator, HAProxy and MariaDB, 3 instances cannot add throughput: the figures to read are the balancer’s added latency and the shared limit’s exactness.',
       sharedLimit: { quota, ...shared },
       rows: [...rowsOf('tokens', tokens, paths[0].label), ...rowsOf('gateway', gateway, paths[0].label)],
       details: { tokens: Object.fromEntries(tokens), gateway: Object.fromEntries(gateway) },

@@ -7,10 +7,11 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/index.js';
 import { fromRoot } from '../src/config/paths.js';
 import { putEdorg } from '../src/db/edorgs.js';
-import { createDb, migrate, type Db } from '../src/db/knex.js';
-import { startServer, type RunningServer } from '../src/http/server.js';
+import { createDb, type Db } from '../src/db/knex.js';
+import { migrate } from '../migrations/index.js';
+import { startServer, type RunningServer } from '../src/app/server.js';
 import type { RosterRecord } from '../src/sis/roster.js';
-import { issueSisSecret } from '../src/sis/secrets.js';
+import { issueSisSecret } from '../src/sis/institution-secrets.js';
 import { mysqlDatabase, sqliteDatabase, type BenchDatabase } from './databases.js';
 import { machine, writeReport } from './lib.js';
 

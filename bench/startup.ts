@@ -1,5 +1,5 @@
 /**
- * Start-up with the model loaded: wall time from spawning `node dist/src/main.js` to the first 200
+ * Start-up with the model loaded: wall time from spawning `node dist/src/app/main.js` to the first 200
  * from /ready, the server's CPU time until then (what a busy, shared machine does not distort), and
  * its resident memory, for the embedded model and for the whole Data Standard (when ../shared has it).
  * Each start is on a migrated database, as a restart is; the first, which migrates, is not counted.
@@ -25,7 +25,7 @@ function processFigures(pid: number): { cpuMs: number; rssMb: number } {
 
 async function startOnce(env: Record<string, string>, port: number): Promise<{ wallMs: number; cpuMs: number; rssMb: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'main.js')], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'app', 'main.js')], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' }, stdio: 'ignore' });
   try {
     for (;;) {
       try {

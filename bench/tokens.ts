@@ -6,8 +6,8 @@ import Provider, { errors } from 'oidc-provider';
 import { loadConfig } from '../src/config/index.js';
 import { createClient } from '../src/db/clients.js';
 import { putEdorg } from '../src/db/edorgs.js';
-import { startServer } from '../src/http/server.js';
-import { signingAlg } from '../src/oidc/keys.js';
+import { startServer } from '../src/app/server.js';
+import { signingAlg } from '../src/keys/signing-keys.js';
 import { benchDatabases, flag } from './databases.js';
 import { compare, failToParent, forkServer, loadWithCpu, machine, medianOf, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
 

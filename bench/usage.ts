@@ -17,8 +17,8 @@ import type { Context } from 'koa';
 import { loadConfig } from '../src/config/index.js';
 import { gateway } from '../src/gateway/index.js';
 import { memoryUsage, type UsageMeter } from '../src/gateway/usage.js';
-import { openServices, type Services } from '../src/http/services.js';
-import { signingAlg } from '../src/oidc/keys.js';
+import { openServices, type Services } from '../src/app/services.js';
+import { signingAlg } from '../src/keys/signing-keys.js';
 import { machine, medianOf, writeReport } from './lib.js';
 
 const issuer = 'http://bench.edgate';

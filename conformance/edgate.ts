@@ -9,7 +9,8 @@ import { fromRoot } from '../src/config/paths.js';
 import { loadClaimSets } from '../src/config/claim-sets.js';
 import { createClient, setClientDisabled } from '../src/db/clients.js';
 import { missingEdorgs } from '../src/db/edorgs.js';
-import { createDb, migrate } from '../src/db/knex.js';
+import { createDb } from '../src/db/knex.js';
+import { migrate } from '../migrations/index.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 
 interface SuiteClient {
@@ -118,9 +119,9 @@ export interface RunningEdgate {
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/src/main.js` and waits for /ready; its stderr is passed through so start-up problems show. */
+/** Starts `node dist/src/app/main.js` and waits for /ready; its stderr is passed through so start-up problems show. */
 export async function startEdgate(env: NodeJS.ProcessEnv): Promise<RunningEdgate> {
-  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [fromRoot('dist', 'src', 'app', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
   const baseUrl = env.PUBLIC_URL!;
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`edgate exited with ${code} before it was ready`))));
   const ready = (async () => {

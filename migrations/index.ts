@@ -36,3 +36,13 @@ export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
     return migration;
   },
 };
+
+/** Brings the schema to the latest migration; safe to run at every start. */
+export async function migrate(db: Knex): Promise<void> {
+  await db.migrate.latest({ migrationSource });
+}
+
+/** Undoes every migration, newest first. */
+export async function rollbackAll(db: Knex): Promise<void> {
+  await db.migrate.rollback({ migrationSource }, true);
+}

@@ -63,7 +63,7 @@ describe('configuration', () => {
   });
 
   it('refuses to start in production on insecure defaults, with a clear message', () => {
-    const result = spawnSync(process.execPath, [fromRoot('dist', 'src', 'main.js')], {
+    const result = spawnSync(process.execPath, [fromRoot('dist', 'src', 'app', 'main.js')], {
       env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: '0' },
       encoding: 'utf8',
       timeout: 20_000,

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ConfigError, loadConfig } from '../src/config/index.js';
-import { pushRoster, readRoster } from '../src/sis/push.js';
+import { pushRoster, readRoster } from '../src/integrator/sis-push.js';
 
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';

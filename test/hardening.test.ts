@@ -6,8 +6,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../src/config/index.js';
-import { startServer, type RunningServer } from '../src/http/server.js';
-import { openServices } from '../src/http/services.js';
+import { startServer, type RunningServer } from '../src/app/server.js';
+import { openServices } from '../src/app/services.js';
 import { apiClient, assessment, type ApiClient } from './edfi-helpers.js';
 import { grandBend, issuer, startTestApp, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../src/config/index.js';
 import { fromRoot } from '../src/config/paths.js';
-import { openServices } from '../src/http/services.js';
-import { startServer, type RunningServer } from '../src/http/server.js';
+import { openServices } from '../src/app/services.js';
+import { startServer, type RunningServer } from '../src/app/server.js';
 import { engines } from './helpers/engines.js';
 
 /** Every line the logger writes, parsed. */
@@ -48,7 +48,7 @@ describe('log lines', () => {
   });
 
   it('writes only JSON lines on stdout when the database cannot be reached, the reason once on stderr', { timeout: 120_000 }, async () => {
-    const failure = await promisify(execFile)(process.execPath, [fromRoot('dist', 'src', 'main.js')], {
+    const failure = await promisify(execFile)(process.execPath, [fromRoot('dist', 'src', 'app', 'main.js')], {
       env: { ...process.env, DATABASE_URL: 'mysql://root@127.0.0.1:1/edgate', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
       timeout: 100_000,
     }).then(

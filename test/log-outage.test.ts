@@ -43,11 +43,11 @@ interface Edgate {
   stderr(): string;
 }
 
-/** `node dist/src/main.js` with its stdout on the write end of `stdoutFd`, answering /health. */
+/** `node dist/src/app/main.js` with its stdout on the write end of `stdoutFd`, answering /health. */
 async function startEdgate(stdoutFd: number, nodeArgs: string[] = []): Promise<Edgate> {
   const port = await freePort();
   const env = { DATABASE_URL: `sqlite:${join(dir, `edgate-${port}.sqlite`)}`, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', PUBLIC_URL: 'http://edgate.test' };
-  const child = spawn(process.execPath, [...nodeArgs, fromRoot('dist', 'src', 'main.js')], { env: { ...process.env, ...env }, stdio: ['ignore', stdoutFd, 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, fromRoot('dist', 'src', 'app', 'main.js')], { env: { ...process.env, ...env }, stdio: ['ignore', stdoutFd, 'pipe'] });
   started.push(child);
   closeSync(stdoutFd); // the child holds the write end now
   let stderr = '';

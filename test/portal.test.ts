@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createDb, migrate, rollbackAll } from '../src/db/knex.js';
-import { startServer } from '../src/http/server.js';
+import { createDb } from '../src/db/knex.js';
+import { migrate, rollbackAll } from '../migrations/index.js';
+import { startServer } from '../src/app/server.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';
 import { createApp, field, formAction, onboard, password, PortalBrowser, signIn } from './helpers/portal.js';

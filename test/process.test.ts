@@ -16,7 +16,7 @@ describe('the edgate process', () => {
   let url = '';
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [fromRoot('dist', 'src', 'main.js')], { env: { ...process.env, ...env } });
+    server = spawn(process.execPath, [fromRoot('dist', 'src', 'app', 'main.js')], { env: { ...process.env, ...env } });
     server.stdout!.on('data', (chunk) => (logs += chunk));
     server.stderr!.on('data', (chunk) => (logs += chunk));
     const deadline = Date.now() + 15_000;

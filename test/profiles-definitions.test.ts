@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import type { ClientRecord } from '../src/db/clients.js';
 import { ApiError } from '../src/errors.js';
-import { profilePolicy } from '../src/edfi/profiles/policy.js';
+import { profilePolicy } from '../src/edfi/profiles/profile-policy.js';
 import { loadProfiles } from '../src/edfi/profiles/registry.js';
 import type { ResourceMeta } from '../src/edfi/resource-meta.js';
 

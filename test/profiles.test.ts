@@ -468,7 +468,7 @@ describe.each(engines)('API profiles on $name', (engine) => {
 
 describe('profile definitions at start-up', () => {
   const exec = promisify(execFile);
-  const main = fromRoot('dist', 'src', 'main.js');
+  const main = fromRoot('dist', 'src', 'app', 'main.js');
   let scratch: string;
   beforeAll(() => {
     scratch = mkdtempSync(join(tmpdir(), 'edgate-start-'));

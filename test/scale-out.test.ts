@@ -10,7 +10,7 @@ import { createClient } from '../src/db/clients.js';
 import { putEdorg } from '../src/db/edorgs.js';
 import { createDb, type Db } from '../src/db/knex.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
-import { issueSisSecret } from '../src/sis/secrets.js';
+import { issueSisSecret } from '../src/sis/institution-secrets.js';
 import { grandBend, issuer, runCli, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';
 import { bearer, within } from './helpers/gateway.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { RosterRecord } from '../src/sis/roster.js';
-import { issueSisSecret } from '../src/sis/secrets.js';
+import { issueSisSecret } from '../src/sis/institution-secrets.js';
 import { grandBend, type TestApp } from './helpers/app.js';
 
 /** A config file for EDGATE_CONFIG (the only way to set sisSync.*). */

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 
 import { ConfigError, loadConfig } from '../config/index.js';
 import { fromRoot } from '../config/paths.js';
-import { createDb, migrate } from '../db/knex.js';
+import { createDb } from '../db/knex.js';
+import { migrate } from '../../migrations/index.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { ApiError } from '../errors.js';
 import { accessCommands } from './access.js';

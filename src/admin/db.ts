@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import { fromRoot } from '../config/paths.js';
-import { migrate } from '../db/knex.js';
+import { migrate } from '../../migrations/index.js';
 import type { Command } from './context.js';
 import { importEdorgs } from './edorg.js';
 import { validateEdorgInput } from '../db/edorgs.js';

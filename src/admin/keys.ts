@@ -1,4 +1,4 @@
-import { listSigningKeys, rotateSigningKey } from '../oidc/keys.js';
+import { listSigningKeys, rotateSigningKey } from '../keys/signing-keys.js';
 import { table, type Command } from './context.js';
 
 export const keyCommands: Record<string, Command> = {

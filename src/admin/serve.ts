@@ -1,7 +1,8 @@
 import type { Config } from '../config/index.js';
 import { ConfigError } from '../config/index.js';
-import { createDb, migrate } from '../db/knex.js';
-import { createLogger } from '../http/services.js';
+import { createDb } from '../db/knex.js';
+import { migrate } from '../../migrations/index.js';
+import { createLogger } from '../http/logger.js';
 import { startStatsService } from '../stats/service.js';
 import { flagString, type Flags } from './context.js';
 

@@ -1,8 +1,8 @@
 import { SingleBar } from 'cli-progress';
 
 import { ApiError } from '../errors.js';
-import { pushRoster, readRoster, syncUrl } from '../sis/push.js';
-import { issueSisSecret, listSisSecrets, revokeSisSecrets } from '../sis/secrets.js';
+import { pushRoster, readRoster, syncUrl } from '../integrator/sis-push.js';
+import { issueSisSecret, listSisSecrets, revokeSisSecrets } from '../sis/institution-secrets.js';
 import { flagString, keyValues, table, type AdminContext, type Command, type CommandResult, type Flags } from './context.js';
 
 function positiveInt(flags: Flags, name: string, fallback?: number): number {

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 
 import { ApiError } from '../errors.js';
-import { generateSecret, keyedHash } from '../secrets.js';
+import { generateSecret, keyedHash } from '../secret-hash.js';
 import { missingEdorgs } from './edorgs.js';
 import type { Db } from './knex.js';
 import type { ClientRow } from './tables.js';

@@ -3,7 +3,6 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import knex, { type Knex } from 'knex';
 
-import { migrationSource } from '../../migrations/index.js';
 
 export type Db = Knex;
 export type Dialect = 'sqlite' | 'mysql';
@@ -148,14 +147,6 @@ export function createDb(databaseUrl: string, { timeoutMs = defaultDatabaseTimeo
     return db;
   }
   throw new Error(`DATABASE_URL must start with sqlite: or mysql://, got ${databaseUrl.split(':')[0]}:`);
-}
-
-export async function migrate(db: Knex): Promise<void> {
-  await db.migrate.latest({ migrationSource });
-}
-
-export async function rollbackAll(db: Knex): Promise<void> {
-  await db.migrate.rollback({ migrationSource }, true);
 }
 
 /** True when the database answers a trivial query within `withinMs`; `/ready` uses it. */

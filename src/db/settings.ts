@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { Config } from '../config/index.js';
 import type { Db } from './knex.js';
-import { isDuplicateKey } from './errors.js';
+import { isDuplicateKey } from './driver-errors.js';
 
 async function getOrCreate(db: Db, name: string, create: () => string): Promise<string> {
   const row = await db('settings').where({ name }).first('value');

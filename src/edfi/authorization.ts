@@ -3,10 +3,10 @@ import type { Knex } from 'knex';
 import type { Action, ClaimSets, Strategy } from '../config/claim-sets.js';
 import { strategyFor } from '../config/claim-sets.js';
 import { allow, deny, type Decision } from '../errors.js';
-import type { ClientWithReach } from '../oidc/client-directory.js';
+import type { ClientWithReach } from '../clients/directory.js';
 import { securablesOf, type DocumentInfo } from './document-info.js';
 import { valuesInReach, whereInReach, type Reach } from './reach.js';
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
 /** Who is calling: the client record with its reach, and the schools the gateway approved for this request. */

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { CollectionScope } from './authorization.js';
 import { applyFilters, type Page } from './query.js';
 import { subjectsInReach, whereInReach } from './reach.js';
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 import { documentColumns, toStored, type StoredDocument } from './store.js';
 
 /** Collections of people are ordered by their unique id, everything else by resource id: stable either way. */

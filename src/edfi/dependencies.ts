@@ -1,4 +1,4 @@
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 
 export interface DependencyEntry {
   resource: string;

@@ -6,7 +6,7 @@ import { fromRoot } from '../config/paths.js';
 import { documentInfoOf } from './document-info.js';
 import type { EdfiModel } from './model/index.js';
 import { insertDocument } from './store.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { isDuplicateKey } from '../db/driver-errors.js';
 
 /** Descriptor values every deployment starts with (config/edfi/descriptors.json): descriptor → code values. */
 const defaultsFile = fromRoot('config', 'edfi', 'descriptors.json');

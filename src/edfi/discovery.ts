@@ -1,9 +1,10 @@
 import type Router from '@koa/router';
 
-import type { Services } from '../http/services.js';
+import type { Config } from '../config/index.js';
 import { loadOrder } from './dependencies.js';
 import type { EdfiModel } from './model/index.js';
-import { openApiDocument, type ProfileMediaTypes } from './openapi.js';
+import { openApiDocument } from './openapi.js';
+import type { ProfileMediaTypes } from './profiles/media-type.js';
 
 /**
  * The Ed-Fi Data Standard major the served model follows. Clients read it from the version document: the ODS/API's
@@ -21,7 +22,7 @@ type Json = { paths: Record<string, unknown> } & Record<string, unknown>;
  * `/metadata` (resources and descriptors), and the dependency order under its ODS/API path too.
  */
 export function discoveryRoutes(model: EdfiModel, profiles: ProfileMediaTypes) {
-  return (router: Router, { config }: Services): void => {
+  return (router: Router, { config }: { config: Pick<Config, 'publicUrl'> }): void => {
     const base = config.publicUrl.replace(/\/$/, '');
     const dependencies = loadOrder(model.resources);
     // Built on first request, as /metadata/openapi.json is: the whole Data Standard makes a large document.

@@ -1,6 +1,6 @@
 import { descriptorIdentityValue, naturalKeyHash } from './documents.js';
 import type { Securables } from './reach.js';
-import { valueAt, valuesAt, type Reference, type ResourceDeclaration, type SecurableColumn } from './resource.js';
+import { valueAt, valuesAt, type Reference, type ResourceDeclaration, type SecurableColumn } from './resource-declaration.js';
 
 type Body = Record<string, unknown>;
 

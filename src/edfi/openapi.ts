@@ -1,18 +1,14 @@
 import type Router from '@koa/router';
 
-import type { Services } from '../http/services.js';
+import type { Config } from '../config/index.js';
+
 import type { ResourceMeta } from './resource-meta.js';
 import { loadOrder } from './dependencies.js';
 import type { EdfiModel } from './model/index.js';
-import { dataRoot } from './routes.js';
+import { dataRoot } from './paths.js';
+import type { ProfileMediaTypes } from './profiles/media-type.js';
 
 type Json = Record<string, unknown>;
-
-/**
- * Extra media types per resource, beside application/json. API profiles plug in here
- * (application/vnd.ed-fi.{resource}.{profile}.readable+json / .writable+json); none by default.
- */
-export type ProfileMediaTypes = (resource: ResourceMeta) => { readable: string[]; writable: string[] };
 
 const noProfiles: ProfileMediaTypes = () => ({ readable: [], writable: [] });
 
@@ -117,7 +113,7 @@ export function openApiDocument(serverUrl: string, metas: ResourceMeta[], profil
 
 /** Public, like Ed-Fi's metadata endpoints: no token needed to discover the API. */
 export function openApiRoutes(model: EdfiModel, profiles: ProfileMediaTypes = noProfiles) {
-  return (router: Router, { config }: Services): void => {
+  return (router: Router, { config }: { config: Pick<Config, 'publicUrl'> }): void => {
     // Built on first request: the whole Data Standard makes a document of several megabytes.
     let document: Json | undefined;
     const dependencies = loadOrder(model.resources);

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
 import { ApiError } from '../errors.js';
-import type { ResourceDeclaration, SecurableColumn } from './resource.js';
+import type { ResourceDeclaration, SecurableColumn } from './resource-declaration.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema> };
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 
-import type { ReachKind } from './resource.js';
+import type { ReachKind } from './resource-declaration.js';
 
 /**
  * What a client can reach, measured for one request:

@@ -5,12 +5,15 @@ import { loadClaimSets, type Action, type ClaimSets } from '../config/claim-sets
 import { enforce, ApiError } from '../errors.js';
 import { approvedSchools } from '../gateway/index.js';
 import { readJsonBody } from '../http/body.js';
-import type { Services } from '../http/services.js';
+import type { ClientDirectory } from '../clients/directory.js';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/knex.js';
 import { Authorizer, type Caller } from './authorization.js';
-import { plainJson, type ContentPolicy } from './content-policy.js';
+import { plainJson, type ContentPolicy } from './profiles/content-policy.js';
 import { hasIdentity, naturalKeyOf } from './document-info.js';
 import type { EdfiModel } from './model/index.js';
-import type { ResourceDeclaration } from './resource.js';
+import { dataRoot } from './paths.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 import { countItems, listPage } from './collection.js';
 import { filterablesOf, parsePage } from './query.js';
 import { documentByKey, documentById, materialiseEdorgDocuments, type StoredDocument } from './store.js';
@@ -19,9 +22,6 @@ import { normaliseEtag, removeDocument, replaceDocument, upsertDocument, type Wr
 
 type Body = Record<string, unknown>;
 
-/** Every project's resources are served under /data/v3/{project}/{resource}. */
-export const dataRoot = '/data/v3';
-export const dataPrefix = `${dataRoot}/ed-fi`;
 
 /** The representation of a stored item: id first, then the body, then Ed-Fi's metadata members. */
 function representation(stored: StoredDocument): Body {
@@ -62,10 +62,16 @@ function notModified(ctx: Context, etag: string): boolean {
   return tags.includes('*') || tags.includes(etag);
 }
 
+/** What the resource API needs of the service. */
+export interface EdfiDeps {
+  db: Db;
+  directory: ClientDirectory;
+  config: Pick<Config, 'publicUrl'>;
+}
+
 /** The Ed-Fi resource API for every resource of the model, behind the gateway. */
 export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, claimSets: ClaimSets = loadClaimSets()) {
-  return (router: Router, services: Services): void => {
-    const { db, directory, config } = services;
+  return (router: Router, { db, directory, config }: EdfiDeps): void => {
     const validator: ResourceValidator = new ResourceValidator();
     const authorizer = new Authorizer(db, claimSets);
     const filterables = new Map(model.resources.map((r) => [r, filterablesOf(r)]));

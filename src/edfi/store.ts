@@ -2,11 +2,11 @@ import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
 import type { EdorgType } from '../db/tables.js';
-import { isDuplicateKey } from '../db/errors.js';
+import { isDuplicateKey } from '../db/driver-errors.js';
 import { documentInfoOf, type DocumentInfo, type ReferenceValue } from './document-info.js';
 import { documentEtag, naturalKeyHash, newDocumentId } from './documents.js';
 import type { Securables } from './reach.js';
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 
 type Body = Record<string, unknown>;
 

@@ -3,7 +3,7 @@ import * as addFormatsModule from 'ajv-formats';
 
 import { ApiError } from '../errors.js';
 import { equalityViolations } from './document-info.js';
-import type { ResourceDeclaration } from './resource.js';
+import type { ResourceDeclaration } from './resource-declaration.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
 const addFormats = addFormatsModule.default as unknown as (ajv: Ajv2020) => Ajv2020;

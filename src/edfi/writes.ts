@@ -2,11 +2,11 @@ import type { Knex } from 'knex';
 
 import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
-import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/errors.js';
+import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/driver-errors.js';
 import { ApiError } from '../errors.js';
 import { documentInfoOf, type DocumentInfo } from './document-info.js';
 import { documentEtag } from './documents.js';
-import { valueAt, type ResourceDeclaration } from './resource.js';
+import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
 import {
   deleteDocument,
   dependantsOf,

@@ -2,8 +2,8 @@ import type { Context, Next } from 'koa';
 import { createLocalJWKSet, createRemoteJWKSet, importJWK, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
 import { ApiError } from '../errors.js';
-import type { Keyring } from '../oidc/keyring.js';
-import { signingAlg, type SigningKeySet } from '../oidc/keys.js';
+import type { Keyring } from '../keys/keyring.js';
+import { signingAlg, type SigningKeySet } from '../keys/signing-keys.js';
 
 /**
  * The header carrying the gateway's signed statement of who is calling, in the spirit of

@@ -1,12 +1,19 @@
 import type { Context, Next } from 'koa';
+import type { Logger } from 'pino';
 
+import type { ClientDirectory } from '../clients/directory.js';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/knex.js';
+import type { RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
-import type { Services } from '../http/services.js';
+import type { Metrics } from '../http/metrics.js';
 import { routeFor } from '../config/routes.js';
 import { costOf, routeCostOf } from './costs.js';
 import { authenticationCounter, gatewayCounter } from './metrics.js';
+import type { RateLimits } from './rate-limit.js';
 import { databaseRevocations, redisRevocations, type Revocations } from './revocation.js';
-import { invalidToken, type AccessClaims } from './verifier.js';
+import type { UsageMeter } from './usage.js';
+import { invalidToken, type AccessClaims, type TokenVerifier } from './verifier.js';
 
 /** What the gateway hands to upstream handlers, besides the X-Claim-* headers. */
 export interface GatewayState {
@@ -20,7 +27,20 @@ export interface GatewayState {
   adjustCost(points: number): Promise<void>;
 }
 
-function revocationsFor({ redis, config, db, logger }: Services): Revocations {
+/** What the gateway needs of the service. */
+export interface GatewayDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  metrics: Metrics;
+  verifier: TokenVerifier;
+  directory: ClientDirectory;
+  limits: RateLimits;
+  usage: UsageMeter;
+  redis?: RedisClient;
+}
+
+function revocationsFor({ redis, config, db, logger }: GatewayDeps): Revocations {
   return redis ? redisRevocations(redis, config.redisPrefix, db, logger) : databaseRevocations(db, config.refreshSeconds);
 }
 
@@ -29,7 +49,7 @@ function revocationsFor({ redis, config, db, logger }: Services): Revocations {
  * token, a client not revoked), rate-limit by tier, then forward the approved schools as
  * X-Claim-Schools. Client-supplied X-Claim-* headers were already dropped by requestContext.
  */
-export function gateway(services: Services) {
+export function gateway(services: GatewayDeps) {
   const { verifier, metrics, directory, config } = services;
   const revocations = revocationsFor(services);
   const { limits, usage } = services;

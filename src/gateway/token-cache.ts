@@ -1,5 +1,3 @@
-import type { AccessClaims } from './verifier.js';
-
 /**
  * The lookup key: the signature's last 43 characters (32 bytes of an RS256 signature). Hashing
  * a short key instead of the whole ~1 KB token is most of what makes a cache hit cheap; the entry
@@ -13,12 +11,17 @@ const keyOf = (token: string) => token.slice(-43);
  * token's own `exp`, so caching never extends a token's life. Bounded; the oldest entry goes
  * first. Revocation is checked by the gateway on every call, cached or not.
  */
-export class VerifiedTokenCache {
-  private readonly entries = new Map<string, { token: string; claims: AccessClaims }>();
+/** Anything a verified token yields, as long as it carries the token's expiry. */
+interface Expiring {
+  exp: number;
+}
+
+export class VerifiedTokenCache<Claims extends Expiring> {
+  private readonly entries = new Map<string, { token: string; claims: Claims }>();
 
   constructor(private readonly maxEntries: number) {}
 
-  get(token: string, nowMs = Date.now()): AccessClaims | undefined {
+  get(token: string, nowMs = Date.now()): Claims | undefined {
     const key = keyOf(token);
     const entry = this.entries.get(key);
     if (!entry || entry.token !== token) return undefined;
@@ -29,7 +32,7 @@ export class VerifiedTokenCache {
     return entry.claims;
   }
 
-  set(token: string, claims: AccessClaims): void {
+  set(token: string, claims: Claims): void {
     if (this.maxEntries <= 0) return;
     const key = keyOf(token);
     if (!this.entries.has(key) && this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);

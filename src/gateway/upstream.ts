@@ -11,7 +11,7 @@ import type { Config } from '../config/index.js';
 import { routeFor, type UpstreamRoute } from '../config/routes.js';
 import { ApiError } from '../errors.js';
 import { bodyLimitBytes, payloadTooLarge } from '../http/body.js';
-import type { Keyring } from '../oidc/keyring.js';
+import type { Keyring } from '../keys/keyring.js';
 import { assertionHeader, ClaimAssertions, type AssertedClaims } from './assertion.js';
 import type { GatewayState } from './index.js';
 import { upstreamMetrics, type UpstreamMetrics, type UpstreamOutcome } from './upstream-metrics.js';

@@ -1,8 +1,8 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 
 import { ApiError } from '../errors.js';
-import type { Keyring } from '../oidc/keyring.js';
-import { signingAlg } from '../oidc/keys.js';
+import type { Keyring } from '../keys/keyring.js';
+import { signingAlg } from '../keys/signing-keys.js';
 import { VerifiedTokenCache } from './token-cache.js';
 
 export interface AccessClaims {
@@ -72,12 +72,12 @@ export interface VerifierOptions {
 export class TokenVerifier {
   private keySet: KeySet;
   private readonly tiers: ReadonlySet<string>;
-  private readonly cache: VerifiedTokenCache;
+  private readonly cache: VerifiedTokenCache<AccessClaims>;
 
   constructor(private readonly options: VerifierOptions) {
     this.tiers = new Set(options.tiers);
     // 10,000 tokens of ~1 KB: ~10 MB at most, enough for every client of a large deployment.
-    this.cache = new VerifiedTokenCache(options.cacheSize ?? 10_000);
+    this.cache = new VerifiedTokenCache<AccessClaims>(options.cacheSize ?? 10_000);
     const { keys } = options;
     if (keys instanceof URL) {
       this.keySet = createRemoteJWKSet(keys) as KeySet;

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 
 import type { Db } from '../db/knex.js';
-import type { ClientDirectory } from './client-directory.js';
+import type { ClientDirectory } from '../clients/directory.js';
 
 /**
  * oidc-provider's storage. Clients come from the database through the ClientDirectory cache; a

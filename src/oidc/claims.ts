@@ -2,7 +2,7 @@ import { errors } from 'oidc-provider';
 
 import { schoolsBeneath } from '../db/edorgs.js';
 import type { Db } from '../db/knex.js';
-import type { ClientDirectory } from './client-directory.js';
+import type { ClientDirectory } from '../clients/directory.js';
 
 /**
  * The custom access-token claims: the client's tier and the schools in its reach at issue time. With an Ed-Fi

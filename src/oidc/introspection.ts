@@ -5,8 +5,8 @@ import type { Config } from '../config/index.js';
 import { ApiError } from '../errors.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { readParams } from '../http/body.js';
-import { secretMatches } from '../secrets.js';
-import type { ClientDirectory } from './client-directory.js';
+import { secretMatches } from '../secret-hash.js';
+import type { ClientDirectory } from '../clients/directory.js';
 
 export interface IntrospectionDeps {
   config: Config;

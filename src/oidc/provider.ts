@@ -2,11 +2,11 @@ import { createHmac } from 'node:crypto';
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
 import type { Config } from '../config/index.js';
-import { secretMatches } from '../secrets.js';
+import { secretMatches } from '../secret-hash.js';
 import type { Db } from '../db/knex.js';
 import { adapterFactory } from './adapter.js';
-import type { ClientDirectory } from './client-directory.js';
-import { signingAlg, type SigningKeySet } from './keys.js';
+import type { ClientDirectory } from '../clients/directory.js';
+import { signingAlg, type SigningKeySet } from '../keys/signing-keys.js';
 import { edorgScopeOf } from './token-request.js';
 
 export interface ProviderDeps {

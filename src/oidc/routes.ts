@@ -6,13 +6,13 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable } from '../db/driver-errors.js';
 import { ApiError } from '../errors.js';
-import { databaseUnavailable } from '../http/errors.js';
+import { databaseUnavailable } from '../http/error-response.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { tokenClaims } from './claims.js';
-import type { ClientDirectory } from './client-directory.js';
-import type { Keyring } from './keyring.js';
+import type { ClientDirectory } from '../clients/directory.js';
+import type { Keyring } from '../keys/keyring.js';
 import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
 import { introspectionRoutes } from './introspection.js';
 import { buildProvider, type FirstPartyClient } from './provider.js';

@@ -7,7 +7,7 @@ import { loadClaimSets, strategyFor, type Action, type ClaimSets } from '../conf
 import { ApiError } from '../errors.js';
 import { bearerToken, invalidToken, type TokenVerifier } from '../gateway/verifier.js';
 import { readParams } from '../http/body.js';
-import type { ClientDirectory } from './client-directory.js';
+import type { ClientDirectory } from '../clients/directory.js';
 
 const idKey: Record<EdorgType, string> = {
   sea: 'state_education_agency_id',

@@ -10,7 +10,7 @@ import { ApiError } from '../errors.js';
 import type { RateLimits } from '../gateway/rate-limit.js';
 import type { UsageMeter } from '../gateway/usage.js';
 import { readRawBody } from '../http/body.js';
-import type { Keyring } from '../oidc/keyring.js';
+import type { Keyring } from '../keys/keyring.js';
 import { audit, type AuditEntry } from './audit.js';
 import { cookieNames, readCookie, type CookieNames } from './cookies.js';
 import { layout, type Page } from './layout.js';

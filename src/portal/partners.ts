@@ -1,7 +1,7 @@
 import { missingEdorgs } from '../db/edorgs.js';
 import type { Db } from '../db/knex.js';
 import { ApiError } from '../errors.js';
-import { generateSecret, keyedHash } from '../secrets.js';
+import { generateSecret, keyedHash } from '../secret-hash.js';
 import { newId } from './ids.js';
 
 export interface Partner {

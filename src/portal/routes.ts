@@ -11,7 +11,7 @@ import { html } from './html.js';
 import { inviteRoutes } from './invite.js';
 import { interactionPath, loggedOutPage, loginRoutes, logoutPage } from './login.js';
 import { findUser } from './partners.js';
-import { keyedHash } from '../secrets.js';
+import { keyedHash } from '../secret-hash.js';
 import { callbackPath, portalClientSecret, signedOutPath, signInRoutes } from './sign-in.js';
 
 /** Every portal page, in one router registration (logto `routes/` style: each file registers its own). */

@@ -1,7 +1,8 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
+import type { RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
-import type { Services } from '../http/services.js';
+import type { Config } from '../config/index.js';
 
 export interface SisRateLimiter {
   /** Counts one request of an institution; throws 429 rate_limited past the configured rate. */
@@ -14,7 +15,7 @@ export interface SisRateLimiter {
  * `503 rate_limit_unavailable`, the gateway's rule: a per-instance fallback would multiply the
  * limit by the number of instances exactly when the shared state is gone.
  */
-export function sisRateLimiter({ config, redis }: Pick<Services, 'config' | 'redis'>): SisRateLimiter {
+export function sisRateLimiter({ config, redis }: { config: Config; redis?: RedisClient }): SisRateLimiter {
   const options = { points: config.sisSync.requestsPerMinute, duration: 60, keyPrefix: `${config.redisPrefix}sis-sync` };
   const limiter: RateLimiterAbstract = redis
     ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true })

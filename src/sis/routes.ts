@@ -3,11 +3,14 @@ import type { Context } from 'koa';
 
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
-import type { Services } from '../http/services.js';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/knex.js';
+import type { RedisClient } from '../db/redis.js';
+import type { EdfiModel } from '../edfi/model/index.js';
 import { sisRateLimiter } from './rate-limit.js';
 import { enforceReach } from './reach.js';
 import { validateBatch } from './roster.js';
-import { institutionForSecret } from './secrets.js';
+import { institutionForSecret } from './institution-secrets.js';
 import { checkRosterDescriptors, syncRoster } from './upsert.js';
 
 function presentedSecret(ctx: Context): string | undefined {
@@ -15,7 +18,16 @@ function presentedSecret(ctx: Context): string | undefined {
 }
 
 /** The institution whose secret the request carries; fails closed. */
-async function authenticate(ctx: Context, { db, hashKey }: Services): Promise<number> {
+/** What SIS sync needs of the service. */
+export interface SisDeps {
+  db: Db;
+  hashKey: Buffer;
+  config: Config;
+  model: EdfiModel;
+  redis?: RedisClient;
+}
+
+async function authenticate(ctx: Context, { db, hashKey }: SisDeps): Promise<number> {
   const check = await institutionForSecret(db, hashKey, presentedSecret(ctx));
   if (check.status === 'ok') return check.institution;
   if (check.status === 'none_issued') {
@@ -30,7 +42,7 @@ async function authenticate(ctx: Context, { db, hashKey }: Services): Promise<nu
  * POST /api/sis/sync (contract section 7). Not behind the OAuth gateway: the institution's own
  * bearer secret authenticates it. Order: who (401/503), how often (429), what (400/413), where (403), write.
  */
-export function sisRoutes(router: Router, services: Services): void {
+export function sisRoutes(router: Router, services: SisDeps): void {
   const limiter = sisRateLimiter(services);
   router.post('/api/sis/sync', async (ctx) => {
     const institution = await authenticate(ctx, services);

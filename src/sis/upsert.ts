@@ -1,9 +1,9 @@
-import { isDuplicateKey, isRetryableConflict } from '../db/errors.js';
+import { isDuplicateKey, isRetryableConflict } from '../db/driver-errors.js';
 import { dialectOf, type Db } from '../db/knex.js';
 import { documentInfoOf, naturalKeyOf, type DocumentColumns, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
 import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
 import type { EdfiModel } from '../edfi/model/index.js';
-import type { ResourceDeclaration } from '../edfi/resource.js';
+import type { ResourceDeclaration } from '../edfi/resource-declaration.js';
 import { assumedTarget, resolveReferences } from '../edfi/store.js';
 import { ApiError } from '../errors.js';
 import type { RosterRecord } from './roster.js';

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 
 import type { Db } from '../db/knex.js';
 import { requireAssertion, type AssertionCheck } from '../gateway/assertion.js';
-import { errorHandler } from '../http/errors.js';
+import { errorHandler } from '../http/error-response.js';
 import { createMetrics } from '../http/metrics.js';
 import { requestContext } from '../http/request-context.js';
 import { statsRoutes } from './routes.js';

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import { fromRoot } from '../../src/config/paths.js';
 import { createClient, type ClientInput } from '../../src/db/clients.js';
 import { putEdorg, type EdorgInput } from '../../src/db/edorgs.js';
-import { startServer, type RunningServer } from '../../src/http/server.js';
+import { startServer, type RunningServer } from '../../src/app/server.js';
 import type { Engine } from './engines.js';
 
 export const issuer = 'http://edgate.test';

@@ -45,7 +45,7 @@ export async function startProcess(args: string[], env: Record<string, string> =
   };
 }
 
-export const gatewayMain = fromRoot('dist', 'src', 'main.js');
+export const gatewayMain = fromRoot('dist', 'src', 'app', 'main.js');
 export const cliMain = fromRoot('dist', 'src', 'admin', 'cli.js');
 export const fixtureUpstream = fromRoot('test', 'fixtures', 'upstream.mjs');
 

@@ -1,5 +1,5 @@
 import type { EdorgType } from '../../db/tables.js';
-import type { EdorgMirror, Projection, ReachKind, Reference, ResourceDeclaration, SecurableColumn, SubjectLink } from '../resource.js';
+import type { EdorgMirror, Projection, ReachKind, Reference, ResourceDeclaration, SecurableColumn, SubjectLink } from '../resource-declaration.js';
 import { descriptorKey } from './load.js';
 import type { ApiModel, IdentityPart, ResourceModel } from './types.js';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import { fromRoot } from '../../config/paths.js';
-import type { ResourceDeclaration } from '../resource.js';
+import type { ResourceDeclaration } from '../resource-declaration.js';
 import type { ResourceMeta } from '../resource-meta.js';
 import { declareResources, type ProjectionSpec } from './declare.js';
 import { loadApiModel } from './load.js';

@@ -3,6 +3,12 @@ import type { ResourceMeta } from '../resource-meta.js';
 
 export type Usage = 'readable' | 'writable';
 
+/**
+ * Extra media types per resource, beside application/json, for the OpenAPI document. API profiles plug in here
+ * (application/vnd.ed-fi.{resource}.{profile}.readable+json / .writable+json); none by default.
+ */
+export type ProfileMediaTypes = (resource: ResourceMeta) => { readable: string[]; writable: string[] };
+
 /** application/vnd.ed-fi.{resource}.{profile}.{usage}+json, taken apart. */
 export interface ProfileMediaType {
   resource: string;

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { fromRoot } from '../../config/paths.js';
-import type { ProfileMediaTypes } from '../openapi.js';
+import type { ProfileMediaTypes } from './media-type.js';
 import type { ResourceMeta } from '../resource-meta.js';
 import { compileEach, type InvalidProfile } from './compile.js';
 import { readJsonProfiles, type ReadProfile } from './json-form.js';

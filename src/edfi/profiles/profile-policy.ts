@@ -1,6 +1,6 @@
 import type { ClientRecord } from '../../db/clients.js';
 import { ApiError } from '../../errors.js';
-import type { ContentPolicy, ReadRepresentation, WriteRepresentation } from '../content-policy.js';
+import type { ContentPolicy, ReadRepresentation, WriteRepresentation } from './content-policy.js';
 import type { ResourceMeta } from '../resource-meta.js';
 import { profileMediaType, requestedForRead, requestedForWrite, type ProfileMediaType, type Usage } from './media-type.js';
 import type { ProfileRegistry } from './registry.js';

@@ -16,6 +16,12 @@ export interface ClientWithReach extends ClientRecord, ClientReach {}
  */
 export class ClientDirectory {
   private cache = new Map<string, { record: ClientWithReach | undefined; expires: number }>();
+  /**
+   * One lookup in flight per client id, shared by every caller that misses meanwhile: a burst of calls on a cold or
+   * just-expired entry (a new token's first burst, a second instance) would otherwise send the same queries once per
+   * call, queue them behind the pool, and time some of them out as 503s.
+   */
+  private inFlight = new Map<string, Promise<ClientWithReach | undefined>>();
 
   constructor(
     private readonly db: Db,
@@ -23,14 +29,30 @@ export class ClientDirectory {
   ) {}
 
   async find(clientId: string): Promise<ClientWithReach | undefined> {
-    const now = Date.now();
     const hit = this.cache.get(clientId);
-    if (hit && hit.expires > now) return hit.record;
-    const [record, reach] = await Promise.all([findClient(this.db, clientId), reachOf(this.db, clientId)]);
+    if (hit && hit.expires > Date.now()) return hit.record;
+    return this.inFlight.get(clientId) ?? this.lookUp(clientId);
+  }
+
+  private lookUp(clientId: string): Promise<ClientWithReach | undefined> {
+    const started = Date.now();
+    const lookup: Promise<ClientWithReach | undefined> = Promise.all([findClient(this.db, clientId), reachOf(this.db, clientId)])
+      .then(([record, reach]) => {
+        const entry = record && { ...record, ...reach };
+        // A forget() while the queries ran means they may have read the old state: answer the callers, cache nothing.
+        if (this.inFlight.get(clientId) === lookup) this.remember(clientId, entry, started);
+        return entry;
+      })
+      .finally(() => {
+        if (this.inFlight.get(clientId) === lookup) this.inFlight.delete(clientId);
+      });
+    this.inFlight.set(clientId, lookup);
+    return lookup;
+  }
+
+  private remember(clientId: string, record: ClientWithReach | undefined, readAt: number): void {
     if (this.cache.size >= maxEntries) this.cache.delete(this.cache.keys().next().value!);
-    const entry = record && { ...record, ...reach };
-    this.cache.set(clientId, { record: entry, expires: now + this.ttlMs });
-    return entry;
+    this.cache.set(clientId, { record, expires: readAt + this.ttlMs });
   }
 
   /**
@@ -45,10 +67,12 @@ export class ClientDirectory {
   /** Same-process writes (tests, admin routes) need not wait for the TTL. */
   forget(clientId: string): void {
     this.cache.delete(clientId);
+    this.inFlight.delete(clientId);
   }
 
   /** The ed-org tree changed in this process (an LEA or school written through the API): every reach may have. */
   forgetAll(): void {
     this.cache.clear();
+    this.inFlight.clear();
   }
 }

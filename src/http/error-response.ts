@@ -1,7 +1,7 @@
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 
-import { isDatabaseUnavailable } from '../db/errors.js';
+import { isDatabaseUnavailable } from '../db/driver-errors.js';
 import { ApiError } from '../errors.js';
 
 /**
@@ -87,12 +87,18 @@ const titles: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** token_info is an Ed-Fi endpoint under /oauth/: its errors are problem details with the APIs' codes, as the ODS/API's are. */
+const tokenInfoPath = '/oauth/token_info';
+
+/** The OAuth endpoints that answer RFC 6749 bodies and codes (token, introspection). */
+const speaksRfc6749 = (path: string) => path.startsWith('/oauth/') && path !== tokenInfoPath;
+
 /**
- * The database did not answer in time: a 503 the client may retry, not a 500. The token endpoints
- * use RFC 6749's code for it (`temporarily_unavailable`), the APIs their own.
+ * The database did not answer in time, or is gone: a 503 the client may retry, not a 500. The
+ * RFC 6749 endpoints use its code for it (`temporarily_unavailable`), the APIs and token_info their own.
  */
 export function databaseUnavailable(path: string): ApiError {
-  const code = path.startsWith('/oauth/') ? 'temporarily_unavailable' : 'database_unavailable';
+  const code = speaksRfc6749(path) ? 'temporarily_unavailable' : 'database_unavailable';
   return new ApiError(503, code, 'the database does not answer right now; retry shortly', {}, { 'Retry-After': '1' });
 }
 
@@ -137,12 +143,11 @@ function render(ctx: Context, error: ApiError): void {
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   // RFC 6749 bodies for what an OAuth endpoint answers; a path that is no endpoint gets the common 404 below.
-  // token_info is an Ed-Fi endpoint: its errors are problem details, as the ODS/API's are.
-  if (ctx.path.startsWith('/oauth/') && matchedRoute(ctx) && ctx.path !== '/oauth/token_info') {
+  if (speaksRfc6749(ctx.path) && matchedRoute(ctx)) {
     ctx.body = { error: error.code, error_description: error.detail ?? error.code, request_id: requestId };
     return;
   }
-  if (ctx.path.startsWith('/data/') || ctx.path === '/oauth/token_info') {
+  if (ctx.path.startsWith('/data/') || ctx.path === tokenInfoPath) {
     ctx.body = problemDetails(error, (ctx.state.correlationId as string | undefined) ?? requestId);
     ctx.type = 'application/problem+json';
     return;

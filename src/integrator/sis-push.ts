@@ -3,8 +3,8 @@ import { extname } from 'node:path';
 import { parse as parseCsv } from 'csv-parse/sync';
 
 import { ApiError } from '../errors.js';
-import { crossRecordProblem, recordProblem, type RosterProblem, type RosterRecord } from './roster.js';
-import type { SyncCounts } from './upsert.js';
+import { crossRecordProblem, recordProblem, type RosterProblem, type RosterRecord } from '../sis/roster.js';
+import type { SyncCounts } from '../sis/upsert.js';
 
 /**
  * The integrator's side of SIS sync (`edgate sis push`): read a roster file, check every row, then

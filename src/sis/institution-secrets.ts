@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import type { Db } from '../db/knex.js';
 import { ApiError } from '../errors.js';
-import { generateSecret, keyedHash, secretMatches } from '../secrets.js';
+import { generateSecret, keyedHash, secretMatches } from '../secret-hash.js';
 
 /** Live secrets an institution may hold at once: the current one and the one being rotated in. */
 export const liveSecretsPerInstitution = 2;

@@ -3,7 +3,7 @@ import Koa, { type Middleware } from 'koa';
 
 import { discoveryRoutes } from '../edfi/discovery.js';
 import { openApiRoutes } from '../edfi/openapi.js';
-import { profilePolicy } from '../edfi/profiles/policy.js';
+import { profilePolicy } from '../edfi/profiles/profile-policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { edfiRoutes } from '../edfi/routes.js';
 import { routeFor } from '../config/routes.js';
@@ -17,11 +17,11 @@ import { portalAsClient, portalPages, portalRoutes } from '../portal/routes.js';
 import { databaseSessions, redisSessions } from '../portal/sessions.js';
 import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
-import { bodyLimitBytes, payloadTooLarge } from './body.js';
-import { errorHandler } from './errors.js';
-import { requestContext } from './request-context.js';
+import { bodyLimitBytes, payloadTooLarge } from '../http/body.js';
+import { errorHandler } from '../http/error-response.js';
+import { requestContext } from '../http/request-context.js';
 import type { Services } from './services.js';
-import { systemRoutes } from './system.js';
+import { systemRoutes } from '../http/system.js';
 
 type RouteModule = (router: Router, services: Services) => void;
 

@@ -51,6 +51,8 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     // mysql2 marks errors that broke the connection itself as fatal; a statement sent on a
     // connection the deadline destroyed (a transaction's rollback) fails with this message.
     if (fatal === true || /connection is in closed state/i.test((e as Error).message ?? '')) return true;
+    // knex's words once its pool is destroyed (the database was shut down under the process): fail closed, as a 503.
+    if (/^Unable to acquire a connection$/.test((e as Error).message ?? '')) return true;
   }
   return false;
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
-import { loadSigningKeys, signingKeysVersion, type SigningKeySet } from './keys.js';
+import { loadSigningKeys, signingKeysVersion, type SigningKeySet } from './signing-keys.js';
 
 type Listener = (keys: SigningKeySet) => void;
 

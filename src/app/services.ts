@@ -1,8 +1,9 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
+import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
-import { createDb, migrate, type Db } from '../db/knex.js';
+import { createDb, type Db } from '../db/knex.js';
 import { connectRedis, type RedisClient } from '../db/redis.js';
+import { migrate } from '../../migrations/index.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
 import { loadEdfiModel, type EdfiModel } from '../edfi/model/index.js';
@@ -10,10 +11,10 @@ import { ensureDescriptors } from '../edfi/descriptors.js';
 import { RateLimits } from '../gateway/rate-limit.js';
 import { memoryUsage, redisUsage, type UsageMeter } from '../gateway/usage.js';
 import { TokenVerifier } from '../gateway/verifier.js';
-import { ClientDirectory } from '../oidc/client-directory.js';
-import { Keyring } from '../oidc/keyring.js';
-import { stdoutLog } from './log-sink.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { ClientDirectory } from '../clients/directory.js';
+import { Keyring } from '../keys/keyring.js';
+import { createLogger } from '../http/logger.js';
+import { createMetrics, type Metrics } from '../http/metrics.js';
 
 /** Everything the route modules receive; nothing reaches for a global. */
 export interface Services {
@@ -38,14 +39,6 @@ export interface Services {
   /** Set once SIGTERM starts the drain: /ready fails and no connection is kept alive, so a balancer moves away. */
   lifecycle: { draining: boolean };
   close(): Promise<void>;
-}
-
-export function createLogger(config: Config, destination: DestinationStream = stdoutLog()): Logger {
-  return pino({
-    level: config.logLevel,
-    // Belt and braces: no log line is built from these, but a careless `log.info({ req })` would be.
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', '*.secret', '*.token', '*.access_token'], censor: '[redacted]' },
-  }, destination);
 }
 
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {

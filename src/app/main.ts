@@ -1,16 +1,17 @@
 // First: refuses a Node.js that is too old before any driver loads.
-import './config/runtime.js';
+import '../config/runtime.js';
 
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { format } from 'node:util';
 import type { Logger } from 'pino';
 
-import { armForcedExit } from './app/watchdog.js';
-import { ConfigError, loadConfig } from './config/index.js';
-import { stdoutLog } from './http/log-sink.js';
-import { startServer } from './http/server.js';
-import { createLogger, openServices } from './http/services.js';
+import { armForcedExit } from './watchdog.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { stdoutLog } from '../http/log-sink.js';
+import { startServer } from './server.js';
+import { createLogger } from '../http/logger.js';
+import { openServices } from './services.js';
 
 /** SIGTERM to exit, at most, after the drain: the documented shutdown bound (README, Cross-cutting). */
 const shutdownBoundMs = 10_000;

@@ -1,5 +1,5 @@
-import type { ClientRecord } from '../db/clients.js';
-import type { ResourceMeta } from './resource-meta.js';
+import type { ClientRecord } from '../../db/clients.js';
+import type { ResourceMeta } from '../resource-meta.js';
 
 type Item = Record<string, unknown>;
 
