@@ -29,6 +29,8 @@ function skipReason(): string | undefined {
   return haproxyUnavailable();
 }
 const skipped = skipReason();
+// The reason in the run's output, not only in the (skipped) suite's name.
+if (skipped) console.warn(`test/scale-out.test.ts skipped: ${skipped}`);
 
 /**
  * Three edgate processes on one MariaDB and one Redis behind a real HAProxy (round-robin, health-checked on /ready):
