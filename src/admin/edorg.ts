@@ -31,7 +31,7 @@ export function readEdorgFile(path: string): EdorgInput[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ApiError(400, 'unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
+    throw new ApiError('unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
   }
   let rows: Array<Record<string, unknown>>;
   if (extname(path).toLowerCase() === '.csv') {
@@ -41,15 +41,15 @@ export function readEdorgFile(path: string): EdorgInput[] {
       const parsed = JSON.parse(text) as unknown;
       rows = (Array.isArray(parsed) ? parsed : (parsed as { educationOrganizations?: unknown }).educationOrganizations) as Array<Record<string, unknown>>;
     } catch (err) {
-      throw new ApiError(400, 'invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
+      throw new ApiError('invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
     }
-    if (!Array.isArray(rows)) throw new ApiError(400, 'invalid_file', `${path} must hold an array of ed-orgs or {"educationOrganizations": [...]}`);
+    if (!Array.isArray(rows)) throw new ApiError('invalid_file', `${path} must hold an array of ed-orgs or {"educationOrganizations": [...]}`);
   }
   return rows.map((row, i) => {
     try {
       return validateEdorgInput({ ...row, parentId: row.parentId ?? row.parent ?? row.parent_id });
     } catch (err) {
-      throw new ApiError(400, 'invalid_row', `${path} row ${i + 1}: ${(err as ApiError).detail}`);
+      throw new ApiError('invalid_row', `${path} row ${i + 1}: ${(err as ApiError).detail}`);
     }
   });
 }
@@ -67,7 +67,7 @@ export async function importEdorgs(db: Db, rows: EdorgInput[], onRow: () => void
 
 const importFile: Command = async ({ db, args, flags }: AdminContext) => {
   const path = args[0] ?? flagString(flags, 'file');
-  if (!path) throw new ApiError(400, 'missing_field', 'usage: edgate edorg import FILE (.json or .csv)');
+  if (!path) throw new ApiError('missing_field', 'usage: edgate edorg import FILE (.json or .csv)');
   const rows = readEdorgFile(path);
   const bar = process.stderr.isTTY && !flags.json ? new SingleBar({ format: 'importing [{bar}] {value}/{total} ed-orgs', stream: process.stderr }) : undefined;
   bar?.start(rows.length, 0);

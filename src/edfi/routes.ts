@@ -49,9 +49,9 @@ async function readItem(ctx: Context): Promise<Body> {
 function refuseSnapshot(ctx: Context): void {
   if (ctx.get('use-snapshot').trim().toLowerCase() !== 'true') return;
   if (ctx.method === 'GET') {
-    throw new ApiError(404, 'snapshot_not_configured', 'Snapshot not found.', { errors: ['The snapshot connection for the ODS has not been configured.'] });
+    throw new ApiError('snapshot_not_configured', 'Snapshot not found.', { errors: ['The snapshot connection for the ODS has not been configured.'] });
   }
-  throw new ApiError(405, 'snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
+  throw new ApiError('snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
 }
 
 /** An If-None-Match naming the item's current ETag (or `*`): the client's copy is current. */
@@ -80,14 +80,14 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
 
     function resourceOf(ctx: Context): ResourceDeclaration {
       const resource = model.find(String(ctx.params.project), String(ctx.params.resource));
-      if (!resource) throw new ApiError(404, 'not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
+      if (!resource) throw new ApiError('not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
       return resource;
     }
 
     async function callerOf(ctx: Context): Promise<Caller> {
       const client = await directory.find(String(ctx.state.clientId ?? ''));
       // The gateway has authenticated the client already; no record here means fail closed.
-      if (!client || client.disabled) throw new ApiError(401, 'invalid_token', 'the client behind this token is unknown or disabled');
+      if (!client || client.disabled) throw new ApiError('invalid_token', 'the client behind this token is unknown or disabled');
       return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
     }
 
@@ -104,7 +104,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
 
     async function readable(ctx: Context, resource: ResourceDeclaration, caller: Caller): Promise<StoredDocument> {
       const stored = await documentById(db, resource.name, String(ctx.params.id));
-      if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+      if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
       enforce(await authorizer.forStored(caller, resource, 'read', stored));
       return stored;
     }
@@ -185,7 +185,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
       const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
       await prepare(resource);
       const stored = await documentById(db, resource.name, String(ctx.params.id));
-      if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+      if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
       enforce(await authorizer.forStored(caller, resource, 'update', stored));
       const { id, ...incoming } = validator.normalise(resource, await readItem(ctx));
       if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });

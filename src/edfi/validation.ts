@@ -59,7 +59,7 @@ export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
 }
 
 export function validationFailed(errors: Record<string, string[]>): ApiError {
-  return new ApiError(400, 'data_validation_failed', "Data validation failed. See 'validationErrors' for details.", { validationErrors: errors, errors: [] });
+  return new ApiError('data_validation_failed', "Data validation failed. See 'validationErrors' for details.", { validationErrors: errors, errors: [] });
 }
 
 /**

@@ -184,7 +184,7 @@ export function crossRecordProblem(records: RosterRecord[], offset = 0): RosterP
 function refuse(problem: RosterProblem): never {
   const field = fieldPath(problem);
   const subject = problem.member || problem.index !== undefined ? `${field} ` : '';
-  throw new ApiError(400, problem.code, subject + problem.explain((i) => `students[${i}]`), { field });
+  throw new ApiError(problem.code, subject + problem.explain((i) => `students[${i}]`), { field });
 }
 
 /**
@@ -195,7 +195,7 @@ export function validateBatch(body: unknown, maxBatch: number, model: EdfiModel 
   const { batch: validateBatchShape, recordSchema } = validatorsOf(model);
   const students = (body as { students?: unknown } | null)?.students;
   if (Array.isArray(students) && students.length > maxBatch) {
-    throw new ApiError(413, 'batch_too_large', `a batch holds at most ${maxBatch} students; this one has ${students.length} — split it (edgate sis push does)`, { max: maxBatch });
+    throw new ApiError('batch_too_large', `a batch holds at most ${maxBatch} students; this one has ${students.length} — split it (edgate sis push does)`, { max: maxBatch });
   }
   if (!validateBatchShape(body)) refuse(problemFrom(validateBatchShape.errors![0], recordSchema));
   const records = (students as RosterRecord[]).map(withNumericSchoolId);
