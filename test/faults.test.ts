@@ -123,6 +123,8 @@ describe.runIf(mysqlUrl && mysqlEngine)('faults between edgate and MariaDB', () 
       expect(answer.retryAfter).toBe('1');
       expect(answer.error).toMatch(/^(database|revocation)_unavailable$/);
     }
+    // SIS sync passes no gateway: the database's own refusal reaches the caller.
+    expect(sis.error).toBe('database_unavailable');
     for (const answer of [tokenAnswer, tokenInfo, data, stats, sis]) expect(answer.ms).toBeLessThan(answerWithinMs);
     expect((await timed(app, '/health')).status).toBe(200);
     await proxy.set('pass');

@@ -20,7 +20,7 @@ const view = (r: AccessRequest) => ({
 });
 
 function requestIdArg({ args }: AdminContext): string {
-  if (!args[0]) throw new ApiError(400, 'missing_field', 'name the request: edgate access approve|deny REQUEST_ID [--note "…"]');
+  if (!args[0]) throw new ApiError('missing_field', 'name the request: edgate access approve|deny REQUEST_ID [--note "…"]');
   return args[0];
 }
 
@@ -42,7 +42,7 @@ async function decide(ctx: AdminContext, approve: boolean) {
 export const accessCommands: Record<string, Command> = {
   async list(ctx) {
     const status = flagString(ctx.flags, 'status') as AccessRequestStatus | undefined;
-    if (status && !statuses.includes(status)) throw new ApiError(400, 'invalid_field', `--status must be one of ${statuses.join('|')}`);
+    if (status && !statuses.includes(status)) throw new ApiError('invalid_field', `--status must be one of ${statuses.join('|')}`);
     const requests = (await listAccessRequests(ctx.db, { status, partnerId: flagString(ctx.flags, 'partner') })).map(view);
     return { json: { requests }, human: table(requests, ['id', 'partner', 'education_organization_ids', 'status', 'created_at', 'reason']) };
   },

@@ -30,7 +30,7 @@ function edorgIds(flags: AdminContext['flags']): number[] | undefined {
   const raw = flagList(flags, 'edorg');
   return raw?.map((value) => {
     const id = Number(value);
-    if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError(400, 'invalid_field', `--edorg must be an ed-org id, got "${value}"`);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError('invalid_field', `--edorg must be an ed-org id, got "${value}"`);
     return id;
   });
 }
@@ -47,7 +47,7 @@ function inputFrom({ flags }: AdminContext): ClientInput {
 }
 
 function clientIdArg({ args }: AdminContext): string {
-  if (!args[0]) throw new ApiError(400, 'missing_field', 'name the client: edgate client <action> CLIENT_ID');
+  if (!args[0]) throw new ApiError('missing_field', 'name the client: edgate client <action> CLIENT_ID');
   return args[0];
 }
 

@@ -7,8 +7,8 @@ import { listEdorgs, putEdorg, validateEdorgInput, type EdorgInput, type UpsertO
 import type { Db } from '../db/knex.js';
 import { ApiError } from '../errors.js';
 import { flagString, table, type AdminContext, type Command } from './context.js';
+import { edorgTypes } from '../db/tables.js';
 
-const typeRank = { sea: 0, esc: 1, lea: 2, school: 3 } as const;
 
 function describe(row: { id: number; type: string; name: string; parent_id: number | null }) {
   return { id: Number(row.id), type: row.type, name: row.name, parent: row.parent_id === null ? null : Number(row.parent_id) };
@@ -31,7 +31,7 @@ export function readEdorgFile(path: string): EdorgInput[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ApiError(400, 'unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
+    throw new ApiError('unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
   }
   let rows: Array<Record<string, unknown>>;
   if (extname(path).toLowerCase() === '.csv') {
@@ -41,15 +41,15 @@ export function readEdorgFile(path: string): EdorgInput[] {
       const parsed = JSON.parse(text) as unknown;
       rows = (Array.isArray(parsed) ? parsed : (parsed as { educationOrganizations?: unknown }).educationOrganizations) as Array<Record<string, unknown>>;
     } catch (err) {
-      throw new ApiError(400, 'invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
+      throw new ApiError('invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
     }
-    if (!Array.isArray(rows)) throw new ApiError(400, 'invalid_file', `${path} must hold an array of ed-orgs or {"educationOrganizations": [...]}`);
+    if (!Array.isArray(rows)) throw new ApiError('invalid_file', `${path} must hold an array of ed-orgs or {"educationOrganizations": [...]}`);
   }
   return rows.map((row, i) => {
     try {
       return validateEdorgInput({ ...row, parentId: row.parentId ?? row.parent ?? row.parent_id });
     } catch (err) {
-      throw new ApiError(400, 'invalid_row', `${path} row ${i + 1}: ${(err as ApiError).detail}`);
+      throw new ApiError('invalid_row', `${path} row ${i + 1}: ${(err as ApiError).detail}`);
     }
   });
 }
@@ -57,7 +57,8 @@ export function readEdorgFile(path: string): EdorgInput[] {
 /** Idempotent bulk load: parents before children, each row created, updated or left as it is. */
 export async function importEdorgs(db: Db, rows: EdorgInput[], onRow: () => void = () => {}) {
   const counts: Record<UpsertOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
-  const ordered = [...rows].sort((a, b) => typeRank[a.type] - typeRank[b.type]);
+  // Parents before children: the types' own order, from the top of the tree.
+  const ordered = [...rows].sort((a, b) => edorgTypes.indexOf(a.type) - edorgTypes.indexOf(b.type));
   for (const row of ordered) {
     counts[await putEdorg(db, row, { upsert: true })] += 1;
     onRow();
@@ -67,7 +68,7 @@ export async function importEdorgs(db: Db, rows: EdorgInput[], onRow: () => void
 
 const importFile: Command = async ({ db, args, flags }: AdminContext) => {
   const path = args[0] ?? flagString(flags, 'file');
-  if (!path) throw new ApiError(400, 'missing_field', 'usage: edgate edorg import FILE (.json or .csv)');
+  if (!path) throw new ApiError('missing_field', 'usage: edgate edorg import FILE (.json or .csv)');
   const rows = readEdorgFile(path);
   const bar = process.stderr.isTTY && !flags.json ? new SingleBar({ format: 'importing [{bar}] {value}/{total} ed-orgs', stream: process.stderr }) : undefined;
   bar?.start(rows.length, 0);

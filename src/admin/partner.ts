@@ -9,7 +9,7 @@ import { flagList, flagString, keyValues, table, type Command } from './context.
 function edorgIds(values: string[] | undefined): number[] {
   return (values ?? []).map((value) => {
     const id = Number(value);
-    if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError(400, 'invalid_field', `--edorg must be an ed-org id, got "${value}"`);
+    if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError('invalid_field', `--edorg must be an ed-org id, got "${value}"`);
     return id;
   });
 }
@@ -35,7 +35,7 @@ export const partnerCommands: Record<string, Command> = {
   async invite(ctx) {
     const partnerId = flagString(ctx.flags, 'partner');
     const email = flagString(ctx.flags, 'email');
-    if (!partnerId || !email) throw new ApiError(400, 'missing_field', 'usage: edgate partner invite --partner PARTNER_ID --email ADDRESS');
+    if (!partnerId || !email) throw new ApiError('missing_field', 'usage: edgate partner invite --partner PARTNER_ID --email ADDRESS');
     const partner = await requirePartner(ctx.db, partnerId);
     const { user, token, expiresAt } = await invite(ctx.db, await ctx.hashKey(), partner.id, email);
     const link = `${ctx.config.publicUrl}${invitePath(token)}`;

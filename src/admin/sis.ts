@@ -9,7 +9,7 @@ function positiveInt(flags: Flags, name: string, fallback?: number): number {
   const raw = flagString(flags, name);
   if (raw === undefined && fallback !== undefined) return fallback;
   const value = Number(raw);
-  if (raw === undefined || !Number.isSafeInteger(value) || value <= 0) throw new ApiError(400, 'invalid_field', `--${name} must be a positive integer${raw === undefined ? '' : `, got "${raw}"`}`);
+  if (raw === undefined || !Number.isSafeInteger(value) || value <= 0) throw new ApiError('invalid_field', `--${name} must be a positive integer${raw === undefined ? '' : `, got "${raw}"`}`);
   return value;
 }
 
@@ -51,9 +51,9 @@ export type StandaloneCommand = (ctx: StandaloneContext) => Promise<CommandResul
 async function push({ flags, args, env }: StandaloneContext): Promise<CommandResult> {
   const path = args[0];
   const url = flagString(flags, 'url');
-  if (!path || !url) throw new ApiError(400, 'missing_field', 'usage: edgate sis push FILE --url URL   (secret from SIS_SECRET)');
+  if (!path || !url) throw new ApiError('missing_field', 'usage: edgate sis push FILE --url URL   (secret from SIS_SECRET)');
   const secret = env.SIS_SECRET?.trim();
-  if (!secret) throw new ApiError(400, 'missing_secret', 'set SIS_SECRET to the institution secret from "edgate sis issue-secret"');
+  if (!secret) throw new ApiError('missing_secret', 'set SIS_SECRET to the institution secret from "edgate sis issue-secret"');
   const roster = readRoster(path);
   const interactive = process.stderr.isTTY && !flags.json;
   const bar = interactive ? new SingleBar({ format: 'pushing [{bar}] {value}/{total} students{status}', stream: process.stderr }) : undefined;

@@ -100,8 +100,8 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
   app.use(
     guarded.allowedMethods({
       throw: true,
-      methodNotAllowed: () => new ApiError(405, 'method_not_allowed', 'this path does not accept that method'),
-      notImplemented: () => new ApiError(501, 'not_implemented', 'this method is not implemented'),
+      methodNotAllowed: () => new ApiError('method_not_allowed', 'this path does not accept that method'),
+      notImplemented: () => new ApiError('not_implemented', 'this method is not implemented'),
     }),
   );
   return app;

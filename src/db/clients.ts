@@ -90,23 +90,23 @@ export function describeClient(c: ClientRecord) {
 
 async function checkInput(db: Db, input: ClientInput, rules: ClientRules): Promise<void> {
   if (input.name !== undefined && (!input.name.trim() || input.name.length > 255)) {
-    throw new ApiError(400, 'invalid_field', 'name must be 1–255 characters');
+    throw new ApiError('invalid_field', 'name must be 1–255 characters');
   }
   if (input.tier !== undefined && !rules.tiers.includes(input.tier)) {
-    throw new ApiError(400, 'invalid_tier', `tier must be one of ${rules.tiers.join('|')}, got "${input.tier}"`);
+    throw new ApiError('invalid_tier', `tier must be one of ${rules.tiers.join('|')}, got "${input.tier}"`);
   }
   if (input.claimSet !== undefined && !rules.claimSets.includes(input.claimSet)) {
-    throw new ApiError(400, 'invalid_claim_set', `claim set must be one of ${rules.claimSets.map((c) => `"${c}"`).join(', ')}, got "${input.claimSet}"`);
+    throw new ApiError('invalid_claim_set', `claim set must be one of ${rules.claimSets.map((c) => `"${c}"`).join(', ')}, got "${input.claimSet}"`);
   }
   const defined = new Set(rules.profiles?.map((name) => name.toLowerCase()));
   const undefinedProfile = rules.profiles && input.profiles?.find((name) => !defined.has(name.toLowerCase()));
   if (undefinedProfile) {
-    throw new ApiError(400, 'unknown_profile', `profile "${undefinedProfile}" is not defined in profilesDir; defined: ${rules.profiles!.join(', ') || 'none'}`);
+    throw new ApiError('unknown_profile', `profile "${undefinedProfile}" is not defined in profilesDir; defined: ${rules.profiles!.join(', ') || 'none'}`, {}, {}, 400);
   }
   const missing = await missingEdorgs(db, input.edorgIds ?? []);
-  if (missing.length) throw new ApiError(400, 'unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
+  if (missing.length) throw new ApiError('unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
   for (const prefix of input.namespacePrefixes ?? []) {
-    if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(prefix)) throw new ApiError(400, 'invalid_field', `namespace prefix must be a URI such as uri://ed-fi.org, got "${prefix}"`);
+    if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(prefix)) throw new ApiError('invalid_field', `namespace prefix must be a URI such as uri://ed-fi.org, got "${prefix}"`);
   }
 }
 
@@ -127,7 +127,7 @@ export async function findClient(db: Db, clientId: string): Promise<ClientRecord
 
 export async function requireClient(db: Db, clientId: string): Promise<ClientRecord> {
   const client = await findClient(db, clientId);
-  if (!client) throw new ApiError(404, 'unknown_client', `no client with id ${clientId}`);
+  if (!client) throw new ApiError('unknown_client', `no client with id ${clientId}`);
   return client;
 }
 
@@ -149,8 +149,8 @@ async function replaceEdorgs(db: Db, clientId: string, edorgIds: number[]): Prom
 
 /** Creates a client; the plain secret is returned this once and only its keyed hash is stored. */
 export async function createClient(db: Db, hashKey: Buffer, input: ClientInput, rules: ClientRules): Promise<{ client: ClientRecord; secret: string }> {
-  if (!input.name) throw new ApiError(400, 'missing_field', '--name is required');
-  if (!input.tier) throw new ApiError(400, 'missing_field', '--tier is required');
+  if (!input.name) throw new ApiError('missing_field', '--name is required');
+  if (!input.tier) throw new ApiError('missing_field', '--tier is required');
   const full = { ...input, claimSet: input.claimSet ?? defaultClaimSet };
   await checkInput(db, full, rules);
   const clientId = newClientId();

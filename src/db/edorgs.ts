@@ -1,8 +1,6 @@
 import { ApiError } from '../errors.js';
 import type { Db } from './knex.js';
-import type { EdorgRow, EdorgType } from './tables.js';
-
-export const edorgTypes: readonly EdorgType[] = ['sea', 'esc', 'lea', 'school'];
+import { edorgTypes, type EdorgRow, type EdorgType } from './tables.js';
 
 /** Which types may be a parent: a school hangs from its LEA; an LEA from an ESC or SEA. */
 const allowedParents: Record<EdorgType, readonly EdorgType[]> = {
@@ -30,28 +28,28 @@ export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
 
 export function validateEdorgInput(input: { id?: unknown; type?: unknown; name?: unknown; parentId?: unknown }): EdorgInput {
   const id = Number(input.id);
-  if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError(400, 'invalid_field', `id must be a positive integer, got ${JSON.stringify(input.id)}`);
+  if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError('invalid_field', `id must be a positive integer, got ${JSON.stringify(input.id)}`);
   const type = String(input.type ?? '').toLowerCase() as EdorgType;
-  if (!edorgTypes.includes(type)) throw new ApiError(400, 'invalid_field', `type must be one of ${edorgTypes.join('|')}, got ${JSON.stringify(input.type)}`);
+  if (!edorgTypes.includes(type)) throw new ApiError('invalid_field', `type must be one of ${edorgTypes.join('|')}, got ${JSON.stringify(input.type)}`);
   const name = String(input.name ?? '').trim();
-  if (!name || name.length > 255) throw new ApiError(400, 'invalid_field', `name must be 1–255 characters (ed-org ${id})`);
+  if (!name || name.length > 255) throw new ApiError('invalid_field', `name must be 1–255 characters (ed-org ${id})`);
   let parentId: number | null = null;
   if (input.parentId !== undefined && input.parentId !== null && input.parentId !== '') {
     parentId = Number(input.parentId);
-    if (!Number.isSafeInteger(parentId) || parentId <= 0) throw new ApiError(400, 'invalid_field', `parent must be a positive integer (ed-org ${id})`);
+    if (!Number.isSafeInteger(parentId) || parentId <= 0) throw new ApiError('invalid_field', `parent must be a positive integer (ed-org ${id})`);
   }
   // A school outside any LEA would be in no district's reach but its own; the tree needs its parent.
-  if (type === 'school' && parentId === null) throw new ApiError(400, 'invalid_parent', `school ${id} needs its LEA as parent (--parent N)`);
+  if (type === 'school' && parentId === null) throw new ApiError('invalid_parent', `school ${id} needs its LEA as parent (--parent N)`);
   return { id, type, name, parentId };
 }
 
 async function checkParent(db: Db, input: EdorgInput): Promise<void> {
   if (input.parentId === null || input.parentId === undefined) return;
-  if (input.parentId === input.id) throw new ApiError(400, 'invalid_field', `ed-org ${input.id} cannot be its own parent`);
+  if (input.parentId === input.id) throw new ApiError('invalid_field', `ed-org ${input.id} cannot be its own parent`);
   const parent = await db<EdorgRow>('education_organizations').where({ id: input.parentId }).first('type');
-  if (!parent) throw new ApiError(400, 'unknown_parent', `parent ${input.parentId} of ed-org ${input.id} does not exist`);
+  if (!parent) throw new ApiError('unknown_parent', `parent ${input.parentId} of ed-org ${input.id} does not exist`);
   if (!allowedParents[input.type].includes(parent.type)) {
-    throw new ApiError(400, 'invalid_parent', `a ${input.type} cannot have a ${parent.type} (${input.parentId}) as parent; allowed: ${allowedParents[input.type].join(', ') || 'none'}`);
+    throw new ApiError('invalid_parent', `a ${input.type} cannot have a ${parent.type} (${input.parentId}) as parent; allowed: ${allowedParents[input.type].join(', ') || 'none'}`);
   }
 }
 
@@ -95,7 +93,7 @@ export async function putEdorg(db: Db, raw: EdorgInput, { upsert }: { upsert: bo
   const input = validateEdorgInput(raw);
   return db.transaction(async (trx) => {
     const existing = await trx<EdorgRow>('education_organizations').where({ id: input.id }).first();
-    if (existing && !upsert) throw new ApiError(409, 'duplicate_id', `ed-org ${input.id} already exists (${existing.type} "${existing.name}")`);
+    if (existing && !upsert) throw new ApiError('duplicate_id', `ed-org ${input.id} already exists (${existing.type} "${existing.name}")`);
     await checkParent(trx, input);
     const now = Date.now();
     const parentId = input.parentId ?? null;
@@ -106,9 +104,9 @@ export async function putEdorg(db: Db, raw: EdorgInput, { upsert }: { upsert: bo
     }
     const sameParent = Number(existing.parent_id ?? 0) === Number(parentId ?? 0);
     if (existing.type === input.type && existing.name === input.name && sameParent) return 'unchanged';
-    if (existing.type !== input.type) throw new ApiError(409, 'type_change', `ed-org ${input.id} is a ${existing.type}; its type cannot change to ${input.type}`);
+    if (existing.type !== input.type) throw new ApiError('type_change', `ed-org ${input.id} is a ${existing.type}; its type cannot change to ${input.type}`);
     if (!sameParent && parentId !== null && (await isBeneath(trx, parentId, input.id))) {
-      throw new ApiError(400, 'invalid_parent', `ed-org ${parentId} is beneath ${input.id}; that would make a cycle`);
+      throw new ApiError('invalid_parent', `ed-org ${parentId} is beneath ${input.id}; that would make a cycle`);
     }
     await trx('education_organizations').where({ id: input.id }).update({ name: input.name, parent_id: parentId, updated_at: now });
     if (!sameParent) await moveSubtree(trx, input.id, parentId);

@@ -45,7 +45,7 @@ export const defaultLimit = 25;
 export const maxLimit = 500;
 
 function badQuery(detail: string): ApiError {
-  return new ApiError(400, 'bad_request', detail);
+  return new ApiError('bad_request', detail);
 }
 
 function nonNegativeInteger(name: string, raw: string, max: number): number {

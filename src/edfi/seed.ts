@@ -21,7 +21,7 @@ export async function loadDocuments(db: Knex, model: EdfiModel, documents: Recor
   const counts: SeedCounts = {};
   for (const [name, bodies] of Object.entries(documents)) {
     const resource = model.named(name);
-    if (!resource) throw new ApiError(400, 'unknown_resource', `seed names an unknown resource "${name}"`);
+    if (!resource) throw new ApiError('unknown_resource', `seed names an unknown resource "${name}"`);
     counts[name] = { created: 0, updated: 0, unchanged: 0 };
     for (const body of bodies) {
       validator.check(resource, body);

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 
 import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
-import { isDuplicateKey, isForeignKeyViolation, isRetryableConflict } from '../db/driver-errors.js';
+import { isForeignKeyViolation } from '../db/driver-errors.js';
+import { retriedTransaction } from '../db/transaction.js';
 import { ApiError } from '../errors.js';
 import { documentInfoOf, type DocumentInfo } from './document-info.js';
 import { documentEtag } from './documents.js';
@@ -32,25 +33,6 @@ export interface WriteContext {
 
 export type UpsertOutcome = Written & { outcome: 'created' | 'updated' | 'unchanged' };
 
-const maxAttempts = 4;
-
-/**
- * Runs a write in one transaction, retried when the database reports a deadlock or lock timeout,
- * or when a concurrent writer inserted the same natural key first (the retry then sees it).
- */
-export async function inTransaction<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction(work);
-    } catch (err) {
-      const retryable = isRetryableConflict(err) || isDuplicateKey(err);
-      if (!retryable) throw err;
-      if (attempt >= maxAttempts) throw new ApiError(409, 'write_conflict', 'The item was changed concurrently by another request; retry the request.');
-      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
-    }
-  }
-}
-
 export function normaliseEtag(value: string): string {
   return value.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
@@ -59,7 +41,7 @@ export function checkIfMatch(ifMatch: string | undefined, stored: StoredDocument
   if (!ifMatch) return;
   const wanted = ifMatch.split(',').map(normaliseEtag);
   if (stored && (wanted.includes('*') || wanted.includes(stored.etag))) return;
-  throw new ApiError(412, 'optimistic_lock_failed', 'The item has been modified by another user.', { errors: ["If-Match does not match the item's ETag: read it again and retry."] });
+  throw new ApiError('optimistic_lock_failed', 'The item has been modified by another user.', { errors: ["If-Match does not match the item's ETag: read it again and retry."] });
 }
 
 /** Every reference must point at an existing item (descriptors included); 409 names those that do not. */
@@ -67,7 +49,7 @@ async function checkedReferences(trx: Knex, info: DocumentInfo): Promise<Resolve
   const { resolved, missing } = await resolveReferences(trx, info.references);
   if (missing.length) {
     // The ODS/API names the first missing item by its resource ("The referenced 'Student' item does not exist.").
-    throw new ApiError(409, 'unresolved_reference', `The referenced '${missing[0].reference.target}' item does not exist.`, {
+    throw new ApiError('unresolved_reference', `The referenced '${missing[0].reference.target}' item does not exist.`, {
       unresolved: missing.map((m) => m.reference.name),
       errors: missing.map((m) => `The referenced item does not exist: ${m.label}.`),
     });
@@ -90,7 +72,7 @@ async function removeEdorg(trx: Knex, resource: ResourceDeclaration, stored: Sto
 /** POST: insert or update by natural key. */
 export async function upsertDocument(db: Knex, resource: ResourceDeclaration, body: Body, context: WriteContext): Promise<UpsertOutcome> {
   const info = documentInfoOf(resource, body);
-  return inTransaction(db, async (trx) => {
+  return retriedTransaction(db, async (trx) => {
     const found = await documentByKey(trx, resource.name, info.keyHash);
     const stored = found && (await documentById(trx, resource.name, found.id, { lock: true }));
     await context.authorize(trx, stored ? 'update' : 'create', { body, info }, stored);
@@ -111,12 +93,12 @@ export async function upsertDocument(db: Knex, resource: ResourceDeclaration, bo
 /** PUT: replace an item found by id; its identity may change only where the model allows it and nothing references it. */
 export async function replaceDocument(db: Knex, resource: ResourceDeclaration, id: string, body: Body, context: WriteContext): Promise<Written> {
   const info = documentInfoOf(resource, body);
-  return inTransaction(db, async (trx) => {
+  return retriedTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
-    if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
+    if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${id}.`);
     const keyChange = stored.keyHash !== info.keyHash;
     if (keyChange && !resource.allowIdentityUpdates) {
-      throw new ApiError(400, 'key_change_not_supported', `Identifying values for the ${resource.edfiName} data cannot be changed. Delete and recreate the item instead.`, {
+      throw new ApiError('key_change_not_supported', `Identifying values for the ${resource.edfiName} data cannot be changed. Delete and recreate the item instead.`, {
         errors: [`The natural key of a ${resource.edfiName} (${resource.identity.join(', ')}) cannot be changed.`],
       });
     }
@@ -138,7 +120,7 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
  */
 async function checkKeyChange(trx: Knex, resource: ResourceDeclaration, stored: StoredDocument, info: DocumentInfo): Promise<void> {
   if (await documentByKey(trx, resource.name, info.keyHash)) {
-    throw new ApiError(409, 'identity_conflict', `Another ${resource.edfiName} already has the identity (${resource.identity.join(', ')}) this update gives the item.`);
+    throw new ApiError('identity_conflict', `Another ${resource.edfiName} already has the identity (${resource.identity.join(', ')}) this update gives the item.`);
   }
   const dependants = await dependantsOf(trx, resource, stored);
   if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
@@ -146,9 +128,9 @@ async function checkKeyChange(trx: Knex, resource: ResourceDeclaration, stored: 
 
 /** DELETE: refused while other items reference this one. */
 export async function removeDocument(db: Knex, resource: ResourceDeclaration, id: string, context: WriteContext): Promise<void> {
-  await inTransaction(db, async (trx) => {
+  await retriedTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
-    if (!stored) throw new ApiError(404, 'not_found', `No ${resource.edfiName} with id ${id}.`);
+    if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${id}.`);
     await context.authorize(trx, 'delete', undefined, stored);
     checkIfMatch(context.ifMatch, stored);
     const dependants = await dependantsOf(trx, resource, stored);
@@ -165,7 +147,7 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
 }
 
 function dependentItemExists(resource: ResourceDeclaration, what: string): ApiError {
-  return new ApiError(409, 'dependent_item_exists', 'The requested action cannot be performed because this item is referenced by other items.', {
+  return new ApiError('dependent_item_exists', 'The requested action cannot be performed because this item is referenced by other items.', {
     errors: [`The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`],
   });
 }

@@ -121,12 +121,12 @@ export interface AssertionCheck {
 }
 
 export function missingAssertion(): ApiError {
-  return new ApiError(401, 'missing_assertion', `this service is reached through the gateway only: no ${assertionHeader} header`);
+  return new ApiError('missing_assertion', `this service is reached through the gateway only: no ${assertionHeader} header`);
 }
 
 function invalidAssertion(err: unknown): ApiError {
   const why = err instanceof joseErrors.JWTExpired ? 'has expired' : err instanceof joseErrors.JWTClaimValidationFailed ? `has a ${err.claim} claim this service does not accept` : 'does not verify';
-  return new ApiError(401, 'invalid_assertion', `the gateway assertion ${why}`);
+  return new ApiError('invalid_assertion', `the gateway assertion ${why}`);
 }
 
 /** Verifies an assertion the way README's upstream example does, and returns the claims it vouches for. */

@@ -143,7 +143,7 @@ function memoryCounters(prefix: string, tierName: string, tier: Tier): Counters 
 }
 
 function unavailable(): ApiError {
-  return new ApiError(503, 'rate_limit_unavailable', 'rate limits cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
+  return new ApiError('rate_limit_unavailable', 'rate limits cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
 }
 
 /**
@@ -196,11 +196,11 @@ export class RateLimits {
     };
     if (!tally.refused) return { outcome: 'admitted', headers };
     if (tally.refused === 'minute') {
-      const refusal = new ApiError(429, 'rate_limited', 'too many requests this minute for your tier', { 'violated-policies': ['minute'] }, { ...headers, 'Retry-After': wholeSeconds(tally.minute.msBeforeNext) });
+      const refusal = new ApiError('rate_limited', 'too many requests this minute for your tier', { 'violated-policies': ['minute'] }, { ...headers, 'Retry-After': wholeSeconds(tally.minute.msBeforeNext) });
       return { outcome: 'rate_limited', headers, refusal };
     }
     const detail = `this call costs ${cost}; today's cost quota for your tier does not cover it`;
-    const refusal = new ApiError(429, 'cost_quota_exceeded', detail, { 'violated-policies': ['day'] }, { ...headers, 'Retry-After': wholeSeconds(tally.day.msBeforeNext) });
+    const refusal = new ApiError('cost_quota_exceeded', detail, { 'violated-policies': ['day'] }, { ...headers, 'Retry-After': wholeSeconds(tally.day.msBeforeNext) });
     return { outcome: 'cost_quota_exceeded', headers, refusal };
   }
 }

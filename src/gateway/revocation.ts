@@ -19,7 +19,7 @@ export const revocationDeadlineMs = 10_000;
 export const revokedClientsKey = (redisPrefix: string) => `${redisPrefix}revoked-clients`;
 
 function unavailable(): ApiError {
-  return new ApiError(503, 'revocation_unavailable', 'token revocations cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
+  return new ApiError('revocation_unavailable', 'token revocations cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
 }
 
 /**
@@ -113,10 +113,7 @@ export async function announceRevocation(redisUrl: string | undefined, redisPref
     if (revoked) await redis.sadd(revokedClientsKey(redisPrefix), clientId);
     else await redis.srem(revokedClientsKey(redisPrefix), clientId);
   } catch (err) {
-    throw new ApiError(
-      503,
-      'redis_unavailable',
-      `the database now says ${revoked ? 'disabled' : 'enabled'}, but Redis (the instances' revocation list) could not be told: ${(err as Error).message}. ` +
+    throw new ApiError('redis_unavailable', `the database now says ${revoked ? 'disabled' : 'enabled'}, but Redis (the instances' revocation list) could not be told: ${(err as Error).message}. ` +
         'Instances copy disabled clients from the database when they reconnect to Redis; run the command again once Redis answers.',
     );
   } finally {

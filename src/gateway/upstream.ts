@@ -9,7 +9,7 @@ import { Pool, type Dispatcher } from 'undici';
 
 import type { Config } from '../config/index.js';
 import { routeFor, type UpstreamRoute } from '../config/routes.js';
-import { ApiError } from '../errors.js';
+import { ApiError, errorCatalogue, problemOf } from '../errors.js';
 import { bodyLimitBytes, payloadTooLarge } from '../http/body.js';
 import type { Keyring } from '../keys/keyring.js';
 import { assertionHeader, ClaimAssertions, type AssertedClaims } from './assertion.js';
@@ -34,20 +34,26 @@ const failingStatuses = new Set([500, 502, 503, 504]);
 /** Errors raised before a byte reached the upstream: its cost is given back. */
 const connectFailures = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
-const problem = (status: number, code: string, title: string, detail: string, headers: Record<string, string> = {}) =>
-  new ApiError(status, code, detail, { type: `urn:edgate:problem:${code.replace(/_/g, '-')}`, title, status }, { 'Content-Type': 'application/problem+json', ...headers });
+type UpstreamFailure = 'upstream_unavailable' | 'upstream_timeout' | 'upstream_circuit_open';
+
+/** A problem detail on whatever path the route has (it need not be under /data/): type and title from the catalogue. */
+function problem(code: UpstreamFailure, detail: string, headers: Record<string, string> = {}): ApiError {
+  const { status } = errorCatalogue[code];
+  const { type, title } = problemOf(code, status);
+  return new ApiError(code, detail, { type, title, status }, { 'Content-Type': 'application/problem+json', ...headers });
+}
 
 export function upstreamUnavailable(route: UpstreamRoute): ApiError {
-  return problem(502, 'upstream_unavailable', 'Bad Gateway', `the service behind ${route.prefix} could not be reached`, { 'Retry-After': '1' });
+  return problem('upstream_unavailable', `the service behind ${route.prefix} could not be reached`, { 'Retry-After': '1' });
 }
 
 export function upstreamTimeout(route: UpstreamRoute): ApiError {
-  return problem(504, 'upstream_timeout', 'Gateway Timeout', `the service behind ${route.prefix} did not answer within ${route.timeoutMs} ms`);
+  return problem('upstream_timeout', `the service behind ${route.prefix} did not answer within ${route.timeoutMs} ms`);
 }
 
 export function upstreamCircuitOpen(route: UpstreamRoute, retryAfterSeconds: number): ApiError {
   const detail = `the service behind ${route.prefix} is failing; calls are refused until it recovers`;
-  return problem(503, 'upstream_circuit_open', 'Service Unavailable', detail, { 'Retry-After': String(retryAfterSeconds) });
+  return problem('upstream_circuit_open', detail, { 'Retry-After': String(retryAfterSeconds) });
 }
 
 /** A 5xx answer: a failure for the breaker, yet still the answer the client gets. */

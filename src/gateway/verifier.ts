@@ -21,11 +21,11 @@ export interface AccessClaims {
 const challenge = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
 
 export function missingToken(): ApiError {
-  return new ApiError(401, 'missing_token', 'send Authorization: Bearer <access token>', {}, { 'WWW-Authenticate': 'Bearer realm="edgate"' });
+  return new ApiError('missing_token', 'send Authorization: Bearer <access token>', {}, { 'WWW-Authenticate': 'Bearer realm="edgate"' });
 }
 
 export function invalidToken(detail: string): ApiError {
-  return new ApiError(401, 'invalid_token', detail, {}, challenge);
+  return new ApiError('invalid_token', detail, {}, challenge);
 }
 
 /** The bearer token from an Authorization header, or a missing_token error. */

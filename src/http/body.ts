@@ -9,7 +9,7 @@ export const bodyLimitBytes = 10 * 1024 * 1024;
 
 export function payloadTooLarge(): ApiError {
   // Connection: close, so the rest of the unread body is not waited for on a kept-alive socket.
-  return new ApiError(413, 'payload_too_large', `request bodies are limited to ${bodyLimitBytes} bytes`, {}, { Connection: 'close' });
+  return new ApiError('payload_too_large', `request bodies are limited to ${bodyLimitBytes} bytes`, {}, { Connection: 'close' });
 }
 
 export async function readRawBody(ctx: Context): Promise<Buffer> {
@@ -18,8 +18,9 @@ export async function readRawBody(ctx: Context): Promise<Buffer> {
   } catch (err) {
     const type = (err as { type?: string }).type;
     if (type === 'entity.too.large') throw payloadTooLarge();
-    if (type === 'request.aborted') throw new ApiError(400, 'request_aborted', 'the client closed the connection mid-body');
-    throw new ApiError(400, 'invalid_body', 'the request body could not be read (length mismatch or bad encoding)');
+    if (type === 'request.aborted') throw new ApiError('request_aborted', 'the client closed the connection mid-body');
+    // Node's parser frames the body by its length, so anything else is a fault here, not the client's: a 500.
+    throw err;
   }
 }
 
@@ -28,7 +29,7 @@ export async function readJson(ctx: Context): Promise<unknown> {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new ApiError(400, 'invalid_json', 'the request body is not valid JSON');
+    throw new ApiError('invalid_json', 'the request body is not valid JSON');
   }
 }
 
@@ -44,7 +45,7 @@ export function requireJsonContentType(ctx: Context): void {
   const json = mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
   const charset = parameters.find((p) => p.startsWith('charset='))?.slice('charset='.length).replace(/^"|"$/g, '');
   if (json && (charset === undefined || charset === 'utf-8' || charset === 'utf8')) return;
-  throw new ApiError(415, 'unsupported_media_type', header ? `Content-Type ${header} is not accepted; send application/json in UTF-8` : 'send Content-Type: application/json');
+  throw new ApiError('unsupported_media_type', header ? `Content-Type ${header} is not accepted; send application/json in UTF-8` : 'send Content-Type: application/json');
 }
 
 /** A JSON API write body: refused with 415 unless declared as UTF-8 JSON, then parsed. */
@@ -58,13 +59,13 @@ export async function readParams(ctx: Context): Promise<Record<string, string>> 
   if (ctx.is('application/json')) {
     const body = await readJson(ctx).catch((err: ApiError) => {
       // OAuth endpoints speak RFC 6749, where an unparseable body is invalid_request.
-      throw err.code === 'invalid_json' ? new ApiError(400, 'invalid_request', err.detail) : err;
+      throw err.code === 'invalid_json' ? new ApiError('invalid_request', err.detail) : err;
     });
-    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'invalid_request', 'the JSON body must be an object');
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new ApiError('invalid_request', 'the JSON body must be an object');
     const params: Record<string, string> = {};
     for (const [key, value] of Object.entries(body)) {
       if (value === null || value === undefined) continue;
-      if (typeof value === 'object') throw new ApiError(400, 'invalid_request', `${key} must be a string`);
+      if (typeof value === 'object') throw new ApiError('invalid_request', `${key} must be a string`);
       params[key] = String(value);
     }
     return params;
@@ -73,15 +74,15 @@ export async function readParams(ctx: Context): Promise<Record<string, string>> 
     const text = (await readRawBody(ctx)).toString('utf8');
     // curl -d sends JSON as a form unless told otherwise; say so rather than "grant_type is required".
     if (/^\s*[{[]/.test(text)) {
-      throw new ApiError(400, 'invalid_request', 'the body is JSON but Content-Type says application/x-www-form-urlencoded; send Content-Type: application/json');
+      throw new ApiError('invalid_request', 'the body is JSON but Content-Type says application/x-www-form-urlencoded; send Content-Type: application/json');
     }
     const params: Record<string, string> = {};
     for (const [key, value] of Object.entries(parseQuery(text))) {
-      if (Array.isArray(value)) throw new ApiError(400, 'invalid_request', `${key} must appear once`);
+      if (Array.isArray(value)) throw new ApiError('invalid_request', `${key} must appear once`);
       if (value !== undefined) params[key] = value;
     }
     return params;
   }
   if (!ctx.get('content-type') && !ctx.request.length) return {};
-  throw new ApiError(415, 'unsupported_media_type', 'the body must be application/x-www-form-urlencoded or application/json');
+  throw new ApiError('unsupported_media_type', 'the body must be application/x-www-form-urlencoded or application/json');
 }

@@ -6,6 +6,17 @@ import { ApiError } from '../errors.js';
 import { crossRecordProblem, recordProblem, type RosterProblem, type RosterRecord } from '../sis/roster.js';
 import type { SyncCounts } from '../sis/upsert.js';
 
+/** The server refused a batch: its own error code and words, for the CLI to pass on (not one of edgate's answers). */
+export class PushRefused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PushRefused';
+  }
+}
+
 /**
  * The integrator's side of SIS sync (`edgate sis push`): read a roster file, check every row, then
  * send it in batches. Re-running is safe because the endpoint is idempotent.
@@ -23,7 +34,7 @@ function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ApiError(400, 'unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
+    throw new ApiError('unreadable_file', `cannot read ${path}: ${(err as Error).message}`);
   }
 }
 
@@ -37,10 +48,10 @@ function jsonRows(path: string, text: string): RawRow[] {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new ApiError(400, 'invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
+    throw new ApiError('invalid_json', `${path} is not valid JSON: ${(err as Error).message}`);
   }
   const rows = Array.isArray(parsed) ? parsed : (parsed as { students?: unknown } | null)?.students;
-  if (!Array.isArray(rows)) throw new ApiError(400, 'invalid_file', `${path} must hold an array of students or {"students": [...]}`);
+  if (!Array.isArray(rows)) throw new ApiError('invalid_file', `${path} must hold an array of students or {"students": [...]}`);
   return rows as RawRow[];
 }
 
@@ -53,7 +64,7 @@ function jsonLinesRows(path: string, text: string): { rows: RawRow[]; lines: num
     try {
       rows.push(JSON.parse(line) as RawRow);
     } catch {
-      throw new ApiError(400, 'invalid_row', `${path} line ${i + 1}: not valid JSON`);
+      throw new ApiError('invalid_row', `${path} line ${i + 1}: not valid JSON`);
     }
     lines.push(i + 1);
   });
@@ -74,7 +85,7 @@ function normalise(row: RawRow): RawRow {
 function refuseRow(path: string, roster: Pick<Roster, 'whereIs'>, problem: RosterProblem): never {
   const where = roster.whereIs(problem.index ?? 0);
   const member = problem.member ? `${problem.member} ` : '';
-  throw new ApiError(400, 'invalid_row', `${path} ${where}: ${member}${problem.explain((i) => roster.whereIs(i))}; nothing was sent`, { line: where });
+  throw new ApiError('invalid_row', `${path} ${where}: ${member}${problem.explain((i) => roster.whereIs(i))}; nothing was sent`, { line: where });
 }
 
 /** Reads and checks a whole roster (CSV, JSON or JSON Lines) before anything is sent. */
@@ -167,7 +178,7 @@ class Sender {
           body: JSON.stringify({ students: batch.records }),
         });
       } catch (err) {
-        if (++failures >= maxAttempts) throw new ApiError(502, 'unreachable', `cannot reach ${syncUrl(this.options.url)}: ${(err as Error).message}`);
+        if (++failures >= maxAttempts) throw new ApiError('unreachable', `cannot reach ${syncUrl(this.options.url)}: ${(err as Error).message}`);
         await this.retry(`network error (${(err as Error).message})`, backoffMs(failures));
         continue;
       }
@@ -216,13 +227,13 @@ class Sender {
   }
 
   /** A refusal the client cannot fix by waiting: name the rows and pass on the server's words. */
-  private refusal(batch: Batch, status: number, answer: { error?: string; detail?: string; field?: string }): ApiError {
+  private refusal(batch: Batch, status: number, answer: { error?: string; detail?: string; field?: string }): PushRefused {
     const first = this.roster.whereIs(batch.offset);
     const last = this.roster.whereIs(batch.offset + batch.records.length - 1);
     const index = /^students\[(\d+)\]/.exec(answer.field ?? '')?.[1];
     const at = index === undefined ? '' : ` (${this.roster.whereIs(batch.offset + Number(index))})`;
     const earlier = this.summary.batches ? `; the ${this.summary.batches} batch(es) accepted before it are written, so fix the file and re-run` : '';
-    return new ApiError(status, answer.error ?? 'push_failed', `the server refused the batch from ${first} to ${last} with ${status} ${answer.error ?? ''}${at}: ${answer.detail ?? 'no detail'}${earlier}`);
+    return new PushRefused(answer.error ?? 'push_failed', `the server refused the batch from ${first} to ${last} with ${status} ${answer.error ?? ''}${at}: ${answer.detail ?? 'no detail'}${earlier}`);
   }
 }
 

@@ -17,7 +17,7 @@ export interface IntrospectionDeps {
 
 function invalidClient(basic: boolean): ApiError {
   // RFC 6749 §5.2: a client that tried HTTP Basic gets the Basic challenge back.
-  return new ApiError(401, 'invalid_client', 'client authentication failed', {}, basic ? { 'WWW-Authenticate': 'Basic realm="edgate"' } : {});
+  return new ApiError('invalid_client', 'client authentication failed', {}, basic ? { 'WWW-Authenticate': 'Basic realm="edgate"' } : {});
 }
 
 /** HTTP Basic (RFC 6749 §2.3.1, form-encoded id and secret) or client_id + client_secret in the body. */
@@ -56,7 +56,7 @@ export function introspectionRoutes(router: Router, deps: IntrospectionDeps): vo
   router.post('/oauth/introspect', async (ctx) => {
     const params = await readParams(ctx);
     await authenticateCaller(ctx, params, deps);
-    if (!params.token) throw new ApiError(400, 'invalid_request', 'send the token to introspect as `token`');
+    if (!params.token) throw new ApiError('invalid_request', 'send the token to introspect as `token`');
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await describeToken(params.token, deps);
   });

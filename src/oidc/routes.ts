@@ -74,10 +74,10 @@ async function withRequestId(ctx: Context, next: Next): Promise<void> {
 
 async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
   const route = routeOf(ctx.path);
-  if (!route) throw new ApiError(404, 'not_found', `no route for ${ctx.method} ${ctx.path}`);
+  if (!route) throw new ApiError('not_found', `no route for ${ctx.method} ${ctx.path}`);
   const methods = methodsOf(route);
   if (!methods.includes(ctx.method) && !(methods.includes('GET') && ctx.method === 'HEAD')) {
-    throw new ApiError(405, 'method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
+    throw new ApiError('method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
   }
   ctx.state.route = route;
   if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);

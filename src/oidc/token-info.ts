@@ -58,11 +58,11 @@ export function tokenInfoRoutes(router: Router, { db, verifier, directory, resou
   router.post('/oauth/token_info', async (ctx) => {
     const token = bodyToken(await readParams(ctx));
     if (!token) {
-      throw new ApiError(400, 'invalid_request', 'An invalid token was provided', { errors: ['The token was not present, or was not processable as a GUID value.'] });
+      throw new ApiError('invalid_request', 'An invalid token was provided', { errors: ['The token was not present, or was not processable as a GUID value.'] });
     }
     const presented = bearerToken(ctx.get('authorization') || undefined);
     if (token !== presented) {
-      throw new ApiError(400, 'invalid_request', 'The authentication token and the token to inspect must match.', {
+      throw new ApiError('invalid_request', 'The authentication token and the token to inspect must match.', {
         errors: ['The authentication token (header) and the token to inspect in the body must match.'],
       });
     }

@@ -15,14 +15,14 @@ export async function normaliseTokenRequest(ctx: Context, next: Next): Promise<v
   refuseUnusableAuthorization(ctx.get('authorization'));
   const params = await readParams(ctx);
   ctx.state.clientId = presentedClientId(ctx, params);
-  if (!params.grant_type) throw new ApiError(400, 'invalid_request', 'grant_type is required');
+  if (!params.grant_type) throw new ApiError('invalid_request', 'grant_type is required');
   // authorization_code is the portal's sign-in; oidc-provider refuses it to clients not registered for it.
   if (params.grant_type !== 'client_credentials' && params.grant_type !== 'authorization_code') {
-    throw new ApiError(400, 'unsupported_grant_type', 'only grant_type=client_credentials is supported (and authorization_code for the developer portal)');
+    throw new ApiError('unsupported_grant_type', 'only grant_type=client_credentials is supported (and authorization_code for the developer portal)');
   }
   if (params.audience !== undefined) {
     if (params.resource !== undefined && params.resource !== params.audience) {
-      throw new ApiError(400, 'invalid_target', 'audience and resource name different APIs');
+      throw new ApiError('invalid_target', 'audience and resource name different APIs');
     }
     params.resource = params.audience;
     delete params.audience;
@@ -31,7 +31,7 @@ export async function normaliseTokenRequest(ctx: Context, next: Next): Promise<v
   if (scope !== undefined) {
     // An Ed-Fi scope is an ed-org id; oidc-provider knows no such scope, so edgate takes it over (see edorgScopeOf).
     if (!/^\d{1,18}$/.test(scope.trim())) {
-      throw new ApiError(400, 'invalid_scope', "The supplied 'scope' was not a number (it should be an EducationOrganizationId that is explicitly associated with the client).");
+      throw new ApiError('invalid_scope', "The supplied 'scope' was not a number (it should be an EducationOrganizationId that is explicitly associated with the client).");
     }
     (ctx.req as ScopedRequest)[edorgScopeKey] = Number(scope.trim());
     delete params.scope;
@@ -59,12 +59,12 @@ export function edorgScopeOf(req: IncomingMessage): number | undefined {
 function refuseUnusableAuthorization(header: string): void {
   if (!header) return;
   const [scheme, ...rest] = header.trim().split(/\s+/);
-  if (scheme.toLowerCase() !== 'basic') throw new ApiError(401, 'invalid_client', 'client authentication must use the Basic scheme (or client_id and client_secret in the body)');
+  if (scheme.toLowerCase() !== 'basic') throw new ApiError('invalid_client', 'client authentication must use the Basic scheme (or client_id and client_secret in the body)');
   if (rest.length !== 1) return;
   const decoded = Buffer.from(rest[0], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon >= 0 && (colon === 0 || colon === decoded.length - 1)) {
-    throw new ApiError(401, 'invalid_request', 'the Basic credentials have an empty client id or secret');
+    throw new ApiError('invalid_request', 'the Basic credentials have an empty client id or secret', {}, {}, 401);
   }
 }
 

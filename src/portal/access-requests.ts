@@ -54,10 +54,10 @@ export const maxReasonLength = 2000;
 export async function requestAccess(db: Db, input: { partnerId: string; userId: string; edorgIds: number[]; reason: string }): Promise<AccessRequest> {
   const edorgIds = [...new Set(input.edorgIds)].sort((a, b) => a - b);
   const reason = input.reason.trim();
-  if (!edorgIds.length) throw new ApiError(400, 'missing_field', 'Choose at least one school.');
-  if (!reason || reason.length > maxReasonLength) throw new ApiError(400, 'missing_field', `Say why you need access (1–${maxReasonLength} characters).`);
+  if (!edorgIds.length) throw new ApiError('missing_field', 'Choose at least one school.');
+  if (!reason || reason.length > maxReasonLength) throw new ApiError('missing_field', `Say why you need access (1–${maxReasonLength} characters).`);
   const missing = await missingEdorgs(db, edorgIds);
-  if (missing.length) throw new ApiError(400, 'unknown_edorg', `No school with id ${missing.join(', ')}.`);
+  if (missing.length) throw new ApiError('unknown_edorg', `No school with id ${missing.join(', ')}.`);
   const row = { id: newId(), partner_id: input.partnerId, requested_by: input.userId, edorg_ids: JSON.stringify(edorgIds), reason, status: 'pending', decided_by: null, decided_at: null, decision_note: null, created_at: Date.now() };
   await db('access_requests').insert(row);
   return toRequest(row as AccessRequestRow);
@@ -72,9 +72,9 @@ export async function listAccessRequests(db: Db, filter: { partnerId?: string; s
 
 async function pendingRequest(db: Db, id: string): Promise<AccessRequest> {
   const row = await db('access_requests').where({ id }).first();
-  if (!row) throw new ApiError(404, 'unknown_access_request', `no access request with id ${id}`);
+  if (!row) throw new ApiError('unknown_access_request', `no access request with id ${id}`);
   const request = toRequest(row);
-  if (request.status !== 'pending') throw new ApiError(409, 'already_decided', `access request ${id} was already ${request.status}`);
+  if (request.status !== 'pending') throw new ApiError('already_decided', `access request ${id} was already ${request.status}`);
   return request;
 }
 
@@ -107,5 +107,5 @@ export async function denyAccessRequest(db: Db, id: string, decidedBy: string, n
 
 async function decide(db: Db, id: string, status: AccessRequestStatus, decidedBy: string, note?: string): Promise<void> {
   const changed = await db('access_requests').where({ id, status: 'pending' }).update({ status, decided_by: decidedBy, decided_at: Date.now(), decision_note: note ?? null });
-  if (changed !== 1) throw new ApiError(409, 'already_decided', `access request ${id} was decided meanwhile`);
+  if (changed !== 1) throw new ApiError('already_decided', `access request ${id} was decided meanwhile`);
 }

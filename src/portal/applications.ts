@@ -39,8 +39,8 @@ export async function createApplication(
   rules: ApplicationRules,
 ): Promise<{ application: Application; secret: string }> {
   const name = input.name.trim();
-  if (!name || name.length > 255) throw new ApiError(400, 'invalid_field', 'Give the application a name of 1–255 characters.');
-  if (!rules.tiers.includes(input.tier)) throw new ApiError(400, 'invalid_tier', `Choose one of the tiers: ${rules.tiers.join(', ')}.`);
+  if (!name || name.length > 255) throw new ApiError('invalid_field', 'Give the application a name of 1–255 characters.');
+  if (!rules.tiers.includes(input.tier)) throw new ApiError('invalid_tier', `Choose one of the tiers: ${rules.tiers.join(', ')}.`);
   const { client, secret } = await createClient(
     db,
     hashKey,
@@ -74,7 +74,7 @@ export async function findApplication(db: Db, partnerId: string, clientId: strin
 
 export async function requireApplication(db: Db, partnerId: string, clientId: string): Promise<Application> {
   const app = await findApplication(db, partnerId, clientId);
-  if (!app) throw new ApiError(404, 'unknown_application', 'No application of yours has that client id.');
+  if (!app) throw new ApiError('unknown_application', 'No application of yours has that client id.');
   return app;
 }
 
@@ -108,8 +108,8 @@ export async function listPendingApplications(db: Db): Promise<PendingApplicatio
 /** An admin approves a pending application: from now on it may get tokens. */
 export async function approveApplication(db: Db, clientId: string, approvedBy: string): Promise<{ partnerId: string; name: string; tier: string }> {
   const row = await db('portal_applications as a').join('clients as c', 'c.client_id', 'a.client_id').where('a.client_id', clientId).first('a.pending', 'a.partner_id', 'c.name', 'c.tier');
-  if (!row) throw new ApiError(404, 'unknown_application', `no portal application with client id ${clientId}`);
-  if (!row.pending) throw new ApiError(409, 'not_pending', `application ${clientId} is not waiting for approval`);
+  if (!row) throw new ApiError('unknown_application', `no portal application with client id ${clientId}`);
+  if (!row.pending) throw new ApiError('not_pending', `application ${clientId} is not waiting for approval`);
   await db('portal_applications').where({ client_id: clientId }).update({ pending: false, approved_by: approvedBy, approved_at: Date.now() });
   return { partnerId: row.partner_id, name: row.name, tier: row.tier };
 }

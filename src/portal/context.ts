@@ -81,13 +81,13 @@ export function userOf(signedIn: SignedIn) {
 /** A form post's fields, after its CSRF token was checked against the one in the session. */
 export async function formOf(ctx: Context, csrf: string): Promise<Record<string, string>> {
   const form = await readForm(ctx);
-  if (!sameToken(csrf, form.csrf)) throw new ApiError(403, 'csrf_token_invalid', 'This form expired or did not come from the portal. Go back, reload the page and try again.');
+  if (!sameToken(csrf, form.csrf)) throw new ApiError('csrf_token_invalid', 'This form expired or did not come from the portal. Go back, reload the page and try again.');
   return form;
 }
 
 /** Form fields; repeated fields (checkbox lists) come back joined by commas. */
 export async function readForm(ctx: Context): Promise<Record<string, string>> {
-  if (!ctx.is('application/x-www-form-urlencoded')) throw new ApiError(415, 'unsupported_media_type', 'Forms are posted as application/x-www-form-urlencoded.');
+  if (!ctx.is('application/x-www-form-urlencoded')) throw new ApiError('unsupported_media_type', 'Forms are posted as application/x-www-form-urlencoded.');
   const fields: Record<string, string> = {};
   for (const [key, value] of Object.entries(parseQuery((await readRawBody(ctx)).toString('utf8')))) {
     if (value !== undefined) fields[key] = Array.isArray(value) ? value.join(',') : value;

@@ -44,9 +44,9 @@ async function partnerEdorgIds(db: Db, partnerId: string): Promise<number[]> {
 
 export async function createPartner(db: Db, input: { name?: string; edorgIds: number[] }): Promise<Partner> {
   const name = input.name?.trim();
-  if (!name || name.length > 255) throw new ApiError(400, 'missing_field', '--name is required (1–255 characters)');
+  if (!name || name.length > 255) throw new ApiError('missing_field', '--name is required (1–255 characters)');
   const missing = await missingEdorgs(db, input.edorgIds);
-  if (missing.length) throw new ApiError(400, 'unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
+  if (missing.length) throw new ApiError('unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
   const id = newId();
   const now = Date.now();
   await db.transaction(async (trx) => {
@@ -64,7 +64,7 @@ export async function findPartner(db: Db, id: string): Promise<Partner | undefin
 
 export async function requirePartner(db: Db, id: string): Promise<Partner> {
   const partner = await findPartner(db, id);
-  if (!partner) throw new ApiError(404, 'unknown_partner', `no partner with id ${id}`);
+  if (!partner) throw new ApiError('unknown_partner', `no partner with id ${id}`);
   return partner;
 }
 
@@ -93,10 +93,10 @@ export async function findUser(db: Db, id: string): Promise<PortalUser | undefin
  */
 export async function invite(db: Db, hashKey: Buffer, partnerId: string, rawEmail: string, now = Date.now()): Promise<{ user: PortalUser; token: string; expiresAt: number }> {
   const email = normaliseEmail(rawEmail);
-  if (!validEmail(email)) throw new ApiError(400, 'invalid_field', `--email must be an e-mail address, got "${rawEmail}"`);
+  if (!validEmail(email)) throw new ApiError('invalid_field', `--email must be an e-mail address, got "${rawEmail}"`);
   await requirePartner(db, partnerId);
   const existing = await findUserByEmail(db, email);
-  if (existing && existing.partnerId !== partnerId) throw new ApiError(409, 'email_taken', `${email} already belongs to another partner`);
+  if (existing && existing.partnerId !== partnerId) throw new ApiError('email_taken', `${email} already belongs to another partner`);
   const token = generateSecret();
   const expiresAt = now + inviteTtlMs;
   const user = existing ?? { id: newId(), partnerId, email, passwordHash: null };

@@ -66,7 +66,7 @@ export async function portalPages(ctx: Context, next: Next): Promise<void> {
       {
         title: 'Not done',
         body: html`<section class="card narrow"><h1>${err.status === 404 ? 'Not found' : 'That did not work'}</h1>
-          <p role="alert">${err.detail ?? err.code}</p><p class="muted">Request id <code>${ctx.state.requestId}</code></p>
+          <p role="alert">${err.detail ?? err.code}</p><p class="muted">Error <code>${err.code}</code>, request id <code>${ctx.state.requestId}</code></p>
           <p><a class="button quiet" href="/portal/apps">Back to your applications</a></p></section>`,
       },
       err.status,

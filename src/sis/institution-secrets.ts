@@ -29,7 +29,7 @@ const view = (row: Pick<SisSecretRow, 'id' | 'edorg_id' | 'created_at'>): SisSec
 
 async function requireInstitution(db: Db, institution: number): Promise<void> {
   const found = await db('education_organizations').where({ id: institution }).first('id');
-  if (!found) throw new ApiError(404, 'unknown_edorg', `education organisation ${institution} does not exist; add it with "edgate edorg add" first`);
+  if (!found) throw new ApiError('unknown_edorg', `education organisation ${institution} does not exist; add it with "edgate edorg add" first`, {}, {}, 404);
 }
 
 /**
@@ -57,7 +57,7 @@ export async function revokeSisSecrets(db: Db, institution: number, secretId?: s
   const scope = db<SisSecretRow>('sis_secrets').where({ edorg_id: institution });
   if (secretId) scope.andWhere({ id: secretId });
   const doomed = await scope.clone().select('id', 'edorg_id', 'created_at');
-  if (secretId && !doomed.length) throw new ApiError(404, 'unknown_secret', `institution ${institution} has no secret with id ${secretId}`);
+  if (secretId && !doomed.length) throw new ApiError('unknown_secret', `institution ${institution} has no secret with id ${secretId}`);
   if (doomed.length) await db('sis_secrets').whereIn('id', doomed.map((r) => r.id)).del();
   return doomed.map(view);
 }

@@ -26,13 +26,10 @@ export function sisRateLimiter({ config, redis }: { config: Config; redis?: Redi
         await limiter.consume(String(institution));
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) {
-          throw new ApiError(503, 'rate_limit_unavailable', 'the SIS sync limit cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
+          throw new ApiError('rate_limit_unavailable', 'the SIS sync limit cannot be checked right now; try again shortly', {}, { 'Retry-After': '1' });
         }
         const retryAfter = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
-        throw new ApiError(
-          429,
-          'rate_limited',
-          `institution ${institution} may sync ${options.points} times a minute; retry in ${retryAfter} s`,
+        throw new ApiError('rate_limited', `institution ${institution} may sync ${options.points} times a minute; retry in ${retryAfter} s`,
           { retry_after: retryAfter },
           { 'Retry-After': String(retryAfter) },
         );

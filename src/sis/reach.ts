@@ -23,7 +23,7 @@ export async function enforceReach(db: Db, institution: number, records: RosterR
   const index = records.findIndex((r) => !reachable.has(r.schoolId));
   if (index === -1) return;
   const { schoolId } = records[index];
-  throw new ApiError(403, 'school_not_permitted', `students[${index}].schoolId ${schoolId} is not a school within the reach of institution ${institution}`, {
+  throw new ApiError('school_not_permitted', `students[${index}].schoolId ${schoolId} is not a school within the reach of institution ${institution}`, {
     field: `students[${index}].schoolId`,
     schoolId,
   });

@@ -31,9 +31,9 @@ async function authenticate(ctx: Context, { db, hashKey }: SisDeps): Promise<num
   const check = await institutionForSecret(db, hashKey, presentedSecret(ctx));
   if (check.status === 'ok') return check.institution;
   if (check.status === 'none_issued') {
-    throw new ApiError(503, 'not_configured', 'SIS sync is not configured: no institution has a SIS secret yet (edgate sis issue-secret --edorg N)');
+    throw new ApiError('not_configured', 'SIS sync is not configured: no institution has a SIS secret yet (edgate sis issue-secret --edorg N)');
   }
-  throw new ApiError(401, 'unauthorized', 'send Authorization: Bearer <institution SIS secret>; the one presented is missing, revoked or wrong', {}, {
+  throw new ApiError('unauthorized', 'send Authorization: Bearer <institution SIS secret>; the one presented is missing, revoked or wrong', {}, {
     'WWW-Authenticate': 'Bearer realm="edgate-sis-sync"',
   });
 }

@@ -1,12 +1,13 @@
-import { isDuplicateKey, isRetryableConflict } from '../db/driver-errors.js';
 import { dialectOf, type Db } from '../db/knex.js';
-import { documentInfoOf, naturalKeyOf, type DocumentColumns, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
+import { retriedTransaction } from '../db/transaction.js';
+import { documentInfoOf, naturalKeyOf, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
 import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
 import type { EdfiModel } from '../edfi/model/index.js';
 import type { ResourceDeclaration } from '../edfi/resource-declaration.js';
 import { assumedTarget, resolveReferences } from '../edfi/store.js';
 import { ApiError } from '../errors.js';
 import type { RosterRecord } from './roster.js';
+import type { DocumentRow } from '../db/tables.js';
 
 export interface SyncCounts {
   received: number;
@@ -18,7 +19,6 @@ export interface SyncCounts {
 type Body = Record<string, unknown>;
 
 /** An edfi_documents row, built from the model as the Ed-Fi resource API builds it. */
-type DocumentRow = { id: string; resource: string; key_hash: string; body: string; etag: string; last_modified: number; created_by: string | null } & DocumentColumns;
 
 interface Desired {
   keyHash: string;
@@ -32,7 +32,6 @@ type Planned = { outcome: 'unchanged' } | { outcome: 'created' | 'updated'; row:
  * at 500 terms; MySQL gains little from more (measured: about 5 % at 1,000).
  */
 const chunkSize = 500;
-const maxAttempts = 5;
 
 const chunks = <T>(items: T[]): T[][] => Array.from({ length: Math.ceil(items.length / chunkSize) }, (_, i) => items.slice(i * chunkSize, (i + 1) * chunkSize));
 
@@ -82,7 +81,7 @@ export async function checkRosterDescriptors(db: Db, model: EdfiModel, records: 
   if (!missing.length) return;
   const index = Math.min(...missing.map((m) => indexOfReference.get(m)!));
   const field = `students[${index}].entryGradeLevelDescriptor`;
-  throw new ApiError(400, 'invalid_field', `${field} names a ${missing[0].reference.target} that does not exist: ${missing[0].label}`, { field });
+  throw new ApiError('invalid_field', `${field} names a ${missing[0].reference.target} that does not exist: ${missing[0].label}`, { field });
 }
 
 interface Stored {
@@ -212,8 +211,6 @@ function transactionOptions(db: Db): { isolationLevel?: 'read committed' } {
   return dialectOf(db) === 'mysql' ? { isolationLevel: 'read committed' } : {};
 }
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Writes a validated roster in one transaction: all of it or none of it. Two identical requests
  * racing each other collide on the unique key or deadlock; the loser retries and finds the rows.
@@ -221,12 +218,5 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function syncRoster(db: Db, model: EdfiModel, records: RosterRecord[]): Promise<SyncCounts> {
   if (!records.length) return { received: 0, created: 0, updated: 0, unchanged: 0 };
   const resources = rosterResources(model);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction((trx) => writeRoster(trx, resources, records, Date.now()), transactionOptions(db));
-    } catch (err) {
-      if (attempt >= maxAttempts || !(isDuplicateKey(err) || isRetryableConflict(err))) throw err;
-      await pause(20 * attempt + Math.random() * 50);
-    }
-  }
+  return retriedTransaction(db, (trx) => writeRoster(trx, resources, records, Date.now()), transactionOptions(db));
 }

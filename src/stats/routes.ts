@@ -9,7 +9,7 @@ import { attendanceSummary, type DateRange } from './attendance.js';
 /** One query parameter as a string: absent → undefined; repeated → refused, not silently picked. */
 function param(ctx: Context, name: string): string | undefined {
   const value = ctx.query[name];
-  if (Array.isArray(value)) throw new ApiError(400, 'invalid_parameter', `${name} may be given once`, { parameter: name });
+  if (Array.isArray(value)) throw new ApiError('invalid_parameter', `${name} may be given once`, { parameter: name });
   return value === undefined || value === '' ? undefined : value;
 }
 
@@ -19,7 +19,7 @@ function dateParam(ctx: Context, name: string): string | undefined {
   if (value === undefined) return undefined;
   const parsed = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T00:00:00Z`) : undefined;
   if (!parsed || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== value) {
-    throw new ApiError(400, 'invalid_date', `${name} must be a calendar date as YYYY-MM-DD, got "${value}"`, { parameter: name });
+    throw new ApiError('invalid_date', `${name} must be a calendar date as YYYY-MM-DD, got "${value}"`, { parameter: name });
   }
   return value;
 }
@@ -27,7 +27,7 @@ function dateParam(ctx: Context, name: string): string | undefined {
 function dateRange(ctx: Context): DateRange {
   const range = { from: dateParam(ctx, 'from'), to: dateParam(ctx, 'to') };
   if (range.from && range.to && range.from > range.to) {
-    throw new ApiError(400, 'invalid_date_range', `from (${range.from}) is after to (${range.to})`);
+    throw new ApiError('invalid_date_range', `from (${range.from}) is after to (${range.to})`);
   }
   return range;
 }
@@ -35,9 +35,9 @@ function dateRange(ctx: Context): DateRange {
 /** The school asked for, if the gateway approved it for this client: the school-level check. */
 function approvedSchool(ctx: Context): string {
   const schoolId = param(ctx, 'school_id');
-  if (!schoolId) throw new ApiError(400, 'missing_parameter', 'school_id is required', { parameter: 'school_id' });
+  if (!schoolId) throw new ApiError('missing_parameter', 'school_id is required', { parameter: 'school_id' });
   if (!approvedSchools(ctx).includes(schoolId)) {
-    throw new ApiError(403, 'school_not_approved', `school ${schoolId} is not among the schools your token approves`);
+    throw new ApiError('school_not_approved', `school ${schoolId} is not among the schools your token approves`);
   }
   return schoolId;
 }

@@ -40,7 +40,7 @@ function parseVendorType(original: string, header: 'Accept' | 'Content-Type'): P
   if (!match || (usage !== 'readable' && usage !== 'writable')) {
     // The ODS/API tells a bad usage segment from a type that is not shaped like a profile type at all.
     const reason = match ? `The profile usage segment in the profile-based '${header}' header was not recognized.` : `The format of the profile-based '${header}' header was invalid.`;
-    throw new ApiError(400, 'malformed_profile_media_type', `"${original}" is not a profile media type; expected application/vnd.ed-fi.{resource}.{profile}.readable+json or .writable+json`, {
+    throw new ApiError('malformed_profile_media_type', `"${original}" is not a profile media type; expected application/vnd.ed-fi.{resource}.{profile}.readable+json or .writable+json`, {
       errors: [reason],
     });
   }

@@ -58,7 +58,7 @@ function refuseUndefinedAssignment(registry: ProfileRegistry, client: ClientReco
   const missing = client.profiles.find((name) => !registry.find(name));
   if (missing) {
     const state = registry.invalidProfile(missing) ? 'defines but cannot serve (see `edgate profiles check`)' : 'does not define';
-    throw new ApiError(403, 'profile_not_defined', `this client is assigned the profile "${missing}", which this host ${state}; ask the host to fix it or unassign it`);
+    throw new ApiError('profile_not_defined', `this client is assigned the profile "${missing}", which this host ${state}; ask the host to fix it or unassign it`);
   }
 }
 
@@ -85,11 +85,11 @@ function refuseIfProfileRequired(registry: ProfileRegistry, client: ClientRecord
   if (!governing.length) {
     const verb = usage === 'readable' ? 'reading' : 'writing';
     const names = covering.map((p) => `"${p.name}"`).join(', ');
-    throw new ApiError(405, 'profile_method_not_allowed', `this client's assigned profile ${names} covers ${resource.name} but does not allow ${verb} it`);
+    throw new ApiError('profile_method_not_allowed', `this client's assigned profile ${names} covers ${resource.name} but does not allow ${verb} it`);
   }
   const allowed = governing.map((name) => profileMediaType(resource, name, usage));
   const header = usage === 'readable' ? 'Accept' : 'Content-Type';
-  throw new ApiError(403, 'profile_required', `this client is assigned a profile for ${resource.name}; send ${header}: ${allowed.join(' or ')}`, {
+  throw new ApiError('profile_required', `this client is assigned a profile for ${resource.name}; send ${header}: ${allowed.join(' or ')}`, {
     allowedMediaTypes: allowed,
     errors: [requiredTypesMessage(allowed, usage)],
   });
@@ -120,34 +120,35 @@ function chosenProfile(
   const header = usage === 'readable' ? 'Accept' : 'Content-Type';
   if (requested.usage !== usage) {
     const expected = usage === 'readable' ? 'a readable type to read (GET)' : 'a writable type to write (POST, PUT)';
-    throw new ApiError(400, 'profile_usage_mismatch', `${header} ${requested.text} is ${requested.usage}; use ${expected}`, {
+    throw new ApiError('profile_usage_mismatch', `${header} ${requested.text} is ${requested.usage}; use ${expected}`, {
       errors: [`A profile-based content type that is ${requested.usage} cannot be used with ${method.toUpperCase()} requests.`],
     });
   }
   if (registry.invalidProfile(requested.profile)) {
     // The ODS/API's answer to a profile that is configured but invalid, for reads and writes alike.
-    throw new ApiError(406, 'invalid_profile', `profile "${requested.profile}" is defined on this host but invalid, so ${requested.text} cannot be used`, {
+    throw new ApiError('invalid_profile', `profile "${requested.profile}" is defined on this host but invalid, so ${requested.text} cannot be used`, {
       errors: [`The profile specified by the content type in the '${header}' header is configured but invalid.`],
     });
   }
   const profile = registry.find(requested.profile);
   if (!profile) {
     const [status, outcome] = usage === 'readable' ? [406, 'served'] : [415, 'accepted'];
-    throw new ApiError(status, 'unknown_profile', `no profile named "${requested.profile}" is defined on this host, so ${requested.text} cannot be ${outcome}`, {
-      errors: [`The profile specified by the content type in the '${header}' header is not supported by this host.`],
-    });
+    throw new ApiError(
+      'unknown_profile',
+      `no profile named "${requested.profile}" is defined on this host, so ${requested.text} cannot be ${outcome}`,
+      { errors: [`The profile specified by the content type in the '${header}' header is not supported by this host.`] },
+      {},
+      status,
+    );
   }
   const rules = registry.rulesFor(profile, resource);
   if (requested.resource.toLowerCase() !== resource.mediaName.toLowerCase()) {
-    throw new ApiError(400, 'invalid_profile_usage', 'The request construction was invalid with respect to usage of a data policy.', {
+    throw new ApiError('invalid_profile_usage', 'The request construction was invalid with respect to usage of a data policy.', {
       errors: [`The resource specified by the profile-based content type ('${requested.resource}') does not match the requested resource ('${resource.edfiName}').`],
     });
   }
   if (!rules) {
-    throw new ApiError(
-      400,
-      'invalid_profile_usage',
-      'The request construction was invalid with respect to usage of a data policy. The resource is not contained by the profile used by (or applied to) the request.',
+    throw new ApiError('invalid_profile_usage', 'The request construction was invalid with respect to usage of a data policy. The resource is not contained by the profile used by (or applied to) the request.',
       { errors: [`Resource '${resource.edfiName}' is not accessible through the '${requested.profile}' profile specified by the content type.`] },
     );
   }
@@ -155,16 +156,13 @@ function chosenProfile(
   if (covering.length && !covering.some((p) => p.name.toLowerCase() === profile.name.toLowerCase())) {
     const governing = covering.filter((p) => p.allows);
     const allowed = (governing.length ? governing : covering).map((p) => profileMediaType(resource, p.name, usage));
-    throw new ApiError(403, 'profile_not_assigned', `profile "${profile.name}" is not assigned to this client`, { errors: [requiredTypesMessage(allowed, usage)] });
+    throw new ApiError('profile_not_assigned', `profile "${profile.name}" is not assigned to this client`, { errors: [requiredTypesMessage(allowed, usage)] });
   }
   const content = contentOf(rules, usage);
   if (!content) {
     const verb = usage === 'readable' ? 'reading' : 'writing';
     const able = usage === 'readable' ? 'readable' : 'writable';
-    throw new ApiError(
-      405,
-      'profile_method_not_allowed',
-      `The request construction was invalid with respect to usage of a data policy. An attempt was made to access a resource that is not ${able} using the profile.`,
+    throw new ApiError('profile_method_not_allowed', `The request construction was invalid with respect to usage of a data policy. An attempt was made to access a resource that is not ${able} using the profile.`,
       { errors: [`Resource class '${resource.edfiName}' is not ${able} using API profile '${requested.profile}'.`, `profile "${profile.name}" does not allow ${verb} ${resource.name}`] },
     );
   }
@@ -173,7 +171,6 @@ function chosenProfile(
 
 function cannotCreate(profile: string, resource: ResourceMeta, missing: string[]): ApiError {
   return new ApiError(
-    400,
     'data_policy_enforced',
     `profile "${profile}" cannot create ${resource.name}: it does not let you write the required ${missing.join(', ')}; it can only update existing items`,
     {

@@ -66,7 +66,6 @@ function filterRefusal(rules: CollectionRules, entry: Item, path: string): ApiEr
   const filter = rules.filter!;
   const verb = filter.mode === 'IncludeOnly' ? 'only allows' : 'does not allow';
   return new ApiError(
-    400,
     'data_policy_enforced',
     `${path}.${filter.propertyName} is ${JSON.stringify(entry[filter.propertyName] ?? null)}, but the profile ${verb} ${filter.values.join(', ')}`,
   );
