@@ -1,12 +1,13 @@
 import { dialectOf, type Db } from '../db/knex.js';
 import { retriedTransaction } from '../db/transaction.js';
-import { documentInfoOf, naturalKeyOf, type DocumentColumns, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
+import { documentInfoOf, naturalKeyOf, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
 import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
 import type { EdfiModel } from '../edfi/model/index.js';
 import type { ResourceDeclaration } from '../edfi/resource-declaration.js';
 import { assumedTarget, resolveReferences } from '../edfi/store.js';
 import { ApiError } from '../errors.js';
 import type { RosterRecord } from './roster.js';
+import type { DocumentRow } from '../db/tables.js';
 
 export interface SyncCounts {
   received: number;
@@ -18,7 +19,6 @@ export interface SyncCounts {
 type Body = Record<string, unknown>;
 
 /** An edfi_documents row, built from the model as the Ed-Fi resource API builds it. */
-type DocumentRow = { id: string; resource: string; key_hash: string; body: string; etag: string; last_modified: number; created_by: string | null } & DocumentColumns;
 
 interface Desired {
   keyHash: string;
