@@ -10,6 +10,7 @@ const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<voi
   usage: () => import('./usage.js'),
   startup: () => import('./startup.js'),
   changes: () => import('./changes.js'),
+  scale: () => import('./scale.js'),
 };
 
 async function main() {

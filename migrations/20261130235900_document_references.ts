@@ -110,6 +110,9 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('edfi_documents', (t) => {
     t.dropIndex(['resource', 'namespace']);
     t.dropIndex(['key_hash']);
-    t.dropColumn('namespace');
   });
+  // Not knex's dropColumn: on SQLite it rebuilds the table, and inside the migration's transaction the foreign keys
+  // stay on, so dropping the old copy cascades into every table that references a document (the reach links).
+  // Both engines drop an unindexed column in place.
+  await knex.raw('alter table edfi_documents drop column namespace');
 }

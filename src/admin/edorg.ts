@@ -7,8 +7,8 @@ import { listEdorgs, putEdorg, validateEdorgInput, type EdorgInput, type UpsertO
 import type { Db } from '../db/knex.js';
 import { ApiError } from '../errors.js';
 import { flagString, table, type AdminContext, type Command } from './context.js';
+import { edorgTypes } from '../db/tables.js';
 
-const typeRank = { sea: 0, esc: 1, lea: 2, school: 3 } as const;
 
 function describe(row: { id: number; type: string; name: string; parent_id: number | null }) {
   return { id: Number(row.id), type: row.type, name: row.name, parent: row.parent_id === null ? null : Number(row.parent_id) };
@@ -57,7 +57,8 @@ export function readEdorgFile(path: string): EdorgInput[] {
 /** Idempotent bulk load: parents before children, each row created, updated or left as it is. */
 export async function importEdorgs(db: Db, rows: EdorgInput[], onRow: () => void = () => {}) {
   const counts: Record<UpsertOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
-  const ordered = [...rows].sort((a, b) => typeRank[a.type] - typeRank[b.type]);
+  // Parents before children: the types' own order, from the top of the tree.
+  const ordered = [...rows].sort((a, b) => edorgTypes.indexOf(a.type) - edorgTypes.indexOf(b.type));
   for (const row of ordered) {
     counts[await putEdorg(db, row, { upsert: true })] += 1;
     onRow();

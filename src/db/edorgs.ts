@@ -1,8 +1,6 @@
 import { ApiError } from '../errors.js';
 import type { Db } from './knex.js';
-import type { EdorgRow, EdorgType } from './tables.js';
-
-export const edorgTypes: readonly EdorgType[] = ['sea', 'esc', 'lea', 'school'];
+import { edorgTypes, type EdorgRow, type EdorgType } from './tables.js';
 
 /** Which types may be a parent: a school hangs from its LEA; an LEA from an ESC or SEA. */
 const allowedParents: Record<EdorgType, readonly EdorgType[]> = {

@@ -1,6 +1,9 @@
 /** Row shapes as they come back from the database (both dialects). Booleans arrive as 0/1. */
 
-export type EdorgType = 'sea' | 'esc' | 'lea' | 'school';
+/** The ed-org tree's kinds, from the top: state agency, service centre, local agency (district), school. */
+export const edorgTypes = ['sea', 'esc', 'lea', 'school'] as const;
+
+export type EdorgType = (typeof edorgTypes)[number];
 
 export interface EdorgRow {
   id: number;
@@ -9,6 +12,48 @@ export interface EdorgRow {
   parent_id: number | null;
   created_at: number;
   updated_at: number;
+}
+
+/**
+ * One stored Ed-Fi item (edfi_documents): the body as JSON, and the columns a write derives from it once, through
+ * the model (natural key hash, and the securable values reach is checked against). MySQL hands BIGINTs back as strings.
+ */
+export interface DocumentRow {
+  id: string;
+  resource: string;
+  key_hash: string;
+  body: string;
+  etag: string;
+  last_modified: number | string;
+  created_by: string | null;
+  edorg_id: number | string | null;
+  student_unique_id: string | null;
+  staff_unique_id: string | null;
+  contact_unique_id: string | null;
+  namespace: string | null;
+  /** The change version of the write that last changed it (migrations/20261202000000_change_queries.ts); reads rarely select it. */
+  change_version?: number | string;
+}
+
+/** edfi_tracked_changes: a delete or identity change, with the identity and securable values the item had then. */
+export interface TrackedChangeRow {
+  change_version: number | string;
+  document_id: string;
+  kind: 'delete' | 'keyChange';
+  resource: string;
+  key_hash: string;
+  /** keyValues JSON; new_key only for key changes. */
+  old_key: string;
+  new_key: string | null;
+  created_by: string | null;
+  edorg_id: number | string | null;
+  student_unique_id: string | null;
+  staff_unique_id: string | null;
+  contact_unique_id: string | null;
+  namespace: string | null;
+  subject_type: 'student' | 'staff' | null;
+  subject_id: string | null;
+  subject_edorg_id: number | string | null;
 }
 
 export interface ClientRow {

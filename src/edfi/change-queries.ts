@@ -12,13 +12,11 @@ import type { ResourceDeclaration } from './resource-declaration.js';
 import { materialiseEdorgDocuments } from './store.js';
 import { deletesPage, keyChangesPage, type TrackedPage } from './tracked-changes.js';
 
-/** What the change-query routes borrow from the resource routes: the same lookups, the same refusals. */
+/** What the change-query routes borrow from the resource routes: the same start (snapshot, resource, caller), the same authoriser. */
 export interface ChangeQueryDeps {
   db: Knex;
   authorizer: Authorizer;
-  resourceOf(ctx: Context): ResourceDeclaration;
-  callerOf(ctx: Context): Promise<Caller>;
-  refuseSnapshot(ctx: Context): void;
+  begin(ctx: Context): Promise<{ resource: ResourceDeclaration; caller: Caller }>;
 }
 
 /** GET /changeQueries/v1/availableChangeVersions, behind the gateway like /data/. */
@@ -83,9 +81,7 @@ export function trackedChangeRoutes(router: Router, collection: string, deps: Ch
   const { db, authorizer } = deps;
 
   async function readScope(ctx: Context) {
-    deps.refuseSnapshot(ctx);
-    const resource = deps.resourceOf(ctx);
-    const caller = await deps.callerOf(ctx);
+    const { resource, caller } = await deps.begin(ctx);
     const scope = await authorizer.collectionScope(caller, resource);
     if ('ok' in scope) {
       enforce(scope);

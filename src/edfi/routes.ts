@@ -14,7 +14,7 @@ import { hasIdentity, naturalKeyOf } from './document-info.js';
 import type { EdfiModel } from './model/index.js';
 import { dataRoot } from './paths.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
-import { trackedChangeRoutes } from './change-queries.js';
+import { trackedChangeRoutes, type ChangeQueryDeps } from './change-queries.js';
 import { countItems, listPage } from './collection.js';
 import { encodeCursor, nextCursor } from './cursor.js';
 import { filterablesOf, parsePage } from './query.js';
@@ -71,145 +71,159 @@ export interface EdfiDeps {
   config: Pick<Config, 'publicUrl'>;
 }
 
+/**
+ * The Ed-Fi resource API for every resource of the model: one method a verb, each in the contract's order (snapshot,
+ * resource, caller, media type, body, authorisation, write).
+ */
+class ResourceApi {
+  private readonly validator: ResourceValidator = new ResourceValidator();
+  private readonly authorizer: Authorizer;
+  private readonly filterables: Map<ResourceDeclaration, ReturnType<typeof filterablesOf>>;
+
+  constructor(
+    private readonly model: EdfiModel,
+    private readonly policy: ContentPolicy,
+    claimSets: ClaimSets,
+    private readonly deps: EdfiDeps,
+  ) {
+    this.authorizer = new Authorizer(deps.db, claimSets);
+    this.filterables = new Map(model.resources.map((r) => [r, filterablesOf(r)]));
+  }
+
+  async list(ctx: Context): Promise<void> {
+    const { resource, caller } = await this.begin(ctx);
+    const read = this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+    const page = parsePage(ctx.query, this.filterables.get(resource)!, read.readable);
+    const scope = await this.authorizer.collectionScope(caller, resource);
+    if ('ok' in scope) return enforce(scope);
+    const { db } = this.deps;
+    if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
+    const items = await listPage(db, resource, scope, page);
+    // A full cursor page may have a next one; a short page is the partition's last.
+    if (page.cursor && items.length === page.limit && items.length) ctx.set('Next-Page-Token', encodeCursor(nextCursor(page.cursor, items[items.length - 1].id)));
+    ctx.type = read.contentType;
+    ctx.body = items.map((stored) => read.shape(representation(stored)));
+  }
+
+  async read(ctx: Context): Promise<void> {
+    const { resource, caller } = await this.begin(ctx);
+    const read = this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+    const stored = await this.storedItem(ctx, resource);
+    enforce(await this.authorizer.forStored(caller, resource, 'read', stored));
+    ctx.set('ETag', quoted(stored.etag));
+    if (notModified(ctx, stored.etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.type = read.contentType;
+    ctx.body = read.shape(representation(stored));
+  }
+
+  /** POST: creates the item, or updates the one with the same natural key (Ed-Fi's upsert). */
+  async create(ctx: Context): Promise<void> {
+    const { resource, caller } = await this.begin(ctx);
+    enforce(this.authorizer.anyOf(caller, resource, ['create', 'update']));
+    const write = this.policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
+    const incoming = this.validator.normalise(resource, await readItem(ctx));
+    if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
+    const existing = await this.storedByKeyIfPossible(resource, incoming);
+    const body = write.filter(incoming, existing?.body);
+    this.validator.check(resource, body);
+    const result = await upsertDocument(this.deps.db, resource, body, this.writeContext(ctx, caller, resource));
+    this.written(resource);
+    ctx.status = result.outcome === 'created' ? 201 : 200;
+    ctx.set('Location', `${this.deps.config.publicUrl}${dataRoot}/${resource.project}/${resource.name}/${result.id}`);
+    ctx.set('ETag', quoted(result.etag));
+    // An empty body, as the ODS/API answers; without one Koa would send its status text ("Created").
+    ctx.body = '';
+    ctx.remove('Content-Type');
+  }
+
+  async replace(ctx: Context): Promise<void> {
+    const { resource, caller } = await this.begin(ctx);
+    const write = this.policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
+    const stored = await this.storedItem(ctx, resource);
+    enforce(await this.authorizer.forStored(caller, resource, 'update', stored));
+    const { id, ...incoming } = this.validator.normalise(resource, await readItem(ctx));
+    if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
+    const body = write.filter(incoming, stored.body);
+    this.validator.check(resource, body);
+    const written = await replaceDocument(this.deps.db, resource, stored.id, body, this.writeContext(ctx, caller, resource));
+    this.written(resource);
+    ctx.status = 204;
+    ctx.set('ETag', quoted(written.etag));
+  }
+
+  async remove(ctx: Context): Promise<void> {
+    const { resource, caller } = await this.begin(ctx);
+    await removeDocument(this.deps.db, resource, String(ctx.params.id), this.writeContext(ctx, caller, resource));
+    this.written(resource);
+    ctx.status = 204;
+  }
+
+  /** What /deletes, /keyChanges and /partitions share with the verbs: the same start, the same authoriser. */
+  changeQueries(): ChangeQueryDeps {
+    return { db: this.deps.db, authorizer: this.authorizer, begin: (ctx) => this.begin(ctx) };
+  }
+
+  /** What every verb starts with: no snapshot, a served resource, a known caller, ed-org items in place. */
+  private async begin(ctx: Context): Promise<{ resource: ResourceDeclaration; caller: Caller }> {
+    refuseSnapshot(ctx);
+    const resource = this.model.find(String(ctx.params.project), String(ctx.params.resource));
+    if (!resource) throw new ApiError('not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
+    const caller = await this.callerOf(ctx);
+    if (resource.edorg) await materialiseEdorgDocuments(this.deps.db, resource);
+    return { resource, caller };
+  }
+
+  private async callerOf(ctx: Context): Promise<Caller> {
+    const client = await this.deps.directory.find(String(ctx.state.clientId ?? ''));
+    // The gateway has authenticated the client already; no record here means fail closed.
+    if (!client || client.disabled) throw new ApiError('invalid_token', 'the client behind this token is unknown or disabled');
+    return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
+  }
+
+  private async storedItem(ctx: Context, resource: ResourceDeclaration): Promise<StoredDocument> {
+    const stored = await documentById(this.deps.db, resource.name, String(ctx.params.id));
+    if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+    return stored;
+  }
+
+  /** The stored item a POST would update, when the body's identity is complete enough to find it. */
+  private async storedByKeyIfPossible(resource: ResourceDeclaration, body: Body): Promise<StoredDocument | undefined> {
+    if (!hasIdentity(resource, body)) return undefined;
+    return documentByKey(this.deps.db, resource.name, naturalKeyOf(resource, body));
+  }
+
+  private writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): WriteContext {
+    const { authorizer } = this;
+    return {
+      clientId: caller.client.clientId,
+      ifMatch: ctx.get('if-match') || undefined,
+      async authorize(trx, action: Action, incoming, stored) {
+        if (stored) enforce(await authorizer.forStored(caller, resource, action, stored, trx));
+        if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming.info, trx));
+      },
+    };
+  }
+
+  /** An ed-org written here changes reach for every client: reload them, here and in new tokens. */
+  private written(resource: ResourceDeclaration): void {
+    if (resource.edorg) this.deps.directory.forgetAll();
+  }
+}
+
 /** The Ed-Fi resource API for every resource of the model, behind the gateway. */
 export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, claimSets: ClaimSets = loadClaimSets()) {
-  return (router: Router, { db, directory, config }: EdfiDeps): void => {
-    const validator: ResourceValidator = new ResourceValidator();
-    const authorizer = new Authorizer(db, claimSets);
-    const filterables = new Map(model.resources.map((r) => [r, filterablesOf(r)]));
-    // An ed-org written here changes reach for every client: reload them, here and in new tokens.
-    const edorgTreeChanged = () => directory.forgetAll();
-
-    function resourceOf(ctx: Context): ResourceDeclaration {
-      const resource = model.find(String(ctx.params.project), String(ctx.params.resource));
-      if (!resource) throw new ApiError('not_found', `No resource ${ctx.params.project}/${ctx.params.resource} is served here.`);
-      return resource;
-    }
-
-    async function callerOf(ctx: Context): Promise<Caller> {
-      const client = await directory.find(String(ctx.state.clientId ?? ''));
-      // The gateway has authenticated the client already; no record here means fail closed.
-      if (!client || client.disabled) throw new ApiError('invalid_token', 'the client behind this token is unknown or disabled');
-      return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
-    }
-
-    function writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): WriteContext {
-      return {
-        clientId: caller.client.clientId,
-        ifMatch: ctx.get('if-match') || undefined,
-        async authorize(trx, action: Action, incoming, stored) {
-          if (stored) enforce(await authorizer.forStored(caller, resource, action, stored, trx));
-          if (incoming) enforce(await authorizer.forIncoming(caller, resource, action, incoming.info, trx));
-        },
-      };
-    }
-
-    async function readable(ctx: Context, resource: ResourceDeclaration, caller: Caller): Promise<StoredDocument> {
-      const stored = await documentById(db, resource.name, String(ctx.params.id));
-      if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
-      enforce(await authorizer.forStored(caller, resource, 'read', stored));
-      return stored;
-    }
-
-    const prepare = async (resource: ResourceDeclaration) => {
-      if (resource.edorg) await materialiseEdorgDocuments(db, resource);
-    };
-
-    /** The stored item a POST would update, when the body's identity is complete enough to find it. */
-    async function storedByKeyIfPossible(resource: ResourceDeclaration, body: Body): Promise<StoredDocument | undefined> {
-      if (!hasIdentity(resource, body)) return undefined;
-      return documentByKey(db, resource.name, naturalKeyOf(resource, body));
-    }
-
+  return (router: Router, deps: EdfiDeps): void => {
+    const api = new ResourceApi(model, policy, claimSets, deps);
     const collection = `${dataRoot}/:project/:resource`;
     const item = `${collection}/:id`;
-    trackedChangeRoutes(router, collection, { db, authorizer, resourceOf, callerOf, refuseSnapshot });
-
-    router.get(collection, async (ctx) => {
-      refuseSnapshot(ctx);
-      const resource = resourceOf(ctx);
-      const caller = await callerOf(ctx);
-      const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
-      const page = parsePage(ctx.query, filterables.get(resource)!, read.readable);
-      await prepare(resource);
-      const scope = await authorizer.collectionScope(caller, resource);
-      if ('ok' in scope) {
-        enforce(scope);
-        return;
-      }
-      if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
-      const items = await listPage(db, resource, scope, page);
-      // A full cursor page may have a next one; a short page is the partition's last.
-      if (page.cursor && items.length === page.limit && items.length) ctx.set('Next-Page-Token', encodeCursor(nextCursor(page.cursor, items[items.length - 1].id)));
-      ctx.type = read.contentType;
-      ctx.body = items.map((stored) => read.shape(representation(stored)));
-    });
-
-    router.get(item, async (ctx) => {
-      refuseSnapshot(ctx);
-      const resource = resourceOf(ctx);
-      const caller = await callerOf(ctx);
-      const read = policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
-      await prepare(resource);
-      const stored = await readable(ctx, resource, caller);
-      ctx.set('ETag', quoted(stored.etag));
-      if (notModified(ctx, stored.etag)) {
-        ctx.status = 304;
-        return;
-      }
-      ctx.type = read.contentType;
-      ctx.body = read.shape(representation(stored));
-    });
-
-    router.post(collection, async (ctx) => {
-      refuseSnapshot(ctx);
-      const resource = resourceOf(ctx);
-      const caller = await callerOf(ctx);
-      enforce(authorizer.anyOf(caller, resource, ['create', 'update']));
-      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
-      const incoming = validator.normalise(resource, await readItem(ctx));
-      if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
-      await prepare(resource);
-      const existing = await storedByKeyIfPossible(resource, incoming);
-      const body = write.filter(incoming, existing?.body);
-      validator.check(resource, body);
-      const result = await upsertDocument(db, resource, body, writeContext(ctx, caller, resource));
-      if (resource.edorg) edorgTreeChanged();
-      ctx.status = result.outcome === 'created' ? 201 : 200;
-      ctx.set('Location', `${config.publicUrl}${dataRoot}/${resource.project}/${resource.name}/${result.id}`);
-      ctx.set('ETag', quoted(result.etag));
-      // An empty body, as the ODS/API answers; without one Koa would send its status text ("Created").
-      ctx.body = '';
-      ctx.remove('Content-Type');
-    });
-
-    router.put(item, async (ctx) => {
-      refuseSnapshot(ctx);
-      const resource = resourceOf(ctx);
-      const caller = await callerOf(ctx);
-      const write = policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
-      await prepare(resource);
-      const stored = await documentById(db, resource.name, String(ctx.params.id));
-      if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
-      enforce(await authorizer.forStored(caller, resource, 'update', stored));
-      const { id, ...incoming } = validator.normalise(resource, await readItem(ctx));
-      if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
-      const body = write.filter(incoming, stored.body);
-      validator.check(resource, body);
-      const written = await replaceDocument(db, resource, stored.id, body, writeContext(ctx, caller, resource));
-      if (resource.edorg) edorgTreeChanged();
-      ctx.status = 204;
-      ctx.set('ETag', quoted(written.etag));
-    });
-
-    router.delete(item, async (ctx) => {
-      refuseSnapshot(ctx);
-      const resource = resourceOf(ctx);
-      const caller = await callerOf(ctx);
-      await prepare(resource);
-      await removeDocument(db, resource, String(ctx.params.id), writeContext(ctx, caller, resource));
-      if (resource.edorg) edorgTreeChanged();
-      ctx.status = 204;
-    });
+    trackedChangeRoutes(router, collection, api.changeQueries());
+    router.get(collection, (ctx) => api.list(ctx));
+    router.get(item, (ctx) => api.read(ctx));
+    router.post(collection, (ctx) => api.create(ctx));
+    router.put(item, (ctx) => api.replace(ctx));
+    router.delete(item, (ctx) => api.remove(ctx));
   };
 }

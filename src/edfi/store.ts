@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
 import { reserveChangeVersions } from './change-versions.js';
-import type { EdorgType } from '../db/tables.js';
+import type { DocumentRow as StoredRow, EdorgType } from '../db/tables.js';
 import { isDuplicateKey } from '../db/driver-errors.js';
 import { documentInfoOf, type DocumentInfo, type ReferenceValue } from './document-info.js';
 import { documentEtag, naturalKeyHash, newDocumentId } from './documents.js';
@@ -26,19 +26,8 @@ export const documentColumns = [
   'd.namespace',
 ] as const;
 
-interface DocumentRow {
-  id: string;
-  body: string;
-  etag: string;
-  last_modified: number | string;
-  created_by: string | null;
-  key_hash: string;
-  edorg_id: number | string | null;
-  student_unique_id: string | null;
-  staff_unique_id: string | null;
-  contact_unique_id: string | null;
-  namespace: string | null;
-}
+/** What reads select: every column but the resource, which the caller named. */
+type DocumentRow = Omit<StoredRow, 'resource'>;
 
 export interface StoredDocument {
   id: string;

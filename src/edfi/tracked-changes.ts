@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 
+import type { TrackedChangeRow } from '../db/tables.js';
 import type { CollectionScope } from './authorization.js';
 import { documentInfoOf } from './document-info.js';
 import { subjectsInReach, whereInReach, type Reach } from './reach.js';
@@ -21,7 +22,7 @@ export function keyValuesOf(resource: ResourceDeclaration, body: Body): Record<s
   return Object.fromEntries(resource.identityParts.map((part) => [part.key, valueAt(body, part.path)]));
 }
 
-function trackedRow(resource: ResourceDeclaration, stored: StoredDocument, kind: ChangeKind, changeVersion: number) {
+function trackedRow(resource: ResourceDeclaration, stored: StoredDocument, kind: ChangeKind, changeVersion: number): TrackedChangeRow {
   const subject = documentInfoOf(resource, stored.body).subject;
   const { edorg_id, student_unique_id, staff_unique_id, contact_unique_id, namespace } = stored.securables;
   return {
@@ -156,7 +157,7 @@ export async function deletesPage(db: Knex, resource: ResourceDeclaration, scope
     .orderBy('t.change_version')
     .orderBy('t.document_id')
     .offset(page.offset)
-    .limit(page.limit)) as Array<{ document_id: string; change_version: number | string; old_key: string }>;
+    .limit(page.limit)) as Array<Pick<TrackedChangeRow, 'document_id' | 'change_version' | 'old_key'>>;
   const items = rows.map((r) => ({ id: r.document_id, changeVersion: Number(r.change_version), keyValues: JSON.parse(r.old_key) as Record<string, unknown> }));
   if (!page.totalCount) return { items };
   const [{ total }] = (await base().count({ total: '*' })) as Array<{ total: number | string }>;
@@ -179,19 +180,16 @@ export async function keyChangesPage(db: Knex, resource: ResourceDeclaration, sc
     .limit(page.limit)) as Array<{ document_id: string; first: number | string; last: number | string }>;
   const versions = groups.flatMap((g) => [Number(g.first), Number(g.last)]);
   const rows = versions.length
-    ? ((await db('edfi_tracked_changes').where({ resource: resource.name, kind: 'keyChange' }).whereIn('change_version', versions).select('document_id', 'change_version', 'old_key', 'new_key')) as Array<{
-        document_id: string;
-        change_version: number | string;
-        old_key: string;
-        new_key: string;
-      }>)
+    ? ((await db('edfi_tracked_changes').where({ resource: resource.name, kind: 'keyChange' }).whereIn('change_version', versions).select('document_id', 'change_version', 'old_key', 'new_key')) as Array<
+        Pick<TrackedChangeRow, 'document_id' | 'change_version' | 'old_key' | 'new_key'>
+      >)
     : [];
   const at = new Map(rows.map((r) => [`${r.document_id}@${Number(r.change_version)}`, r]));
   const items = groups.map((g) => ({
     id: g.document_id,
     changeVersion: Number(g.last),
     oldKeyValues: JSON.parse(at.get(`${g.document_id}@${Number(g.first)}`)!.old_key) as Record<string, unknown>,
-    newKeyValues: JSON.parse(at.get(`${g.document_id}@${Number(g.last)}`)!.new_key) as Record<string, unknown>,
+    newKeyValues: JSON.parse(at.get(`${g.document_id}@${Number(g.last)}`)!.new_key ?? '{}') as Record<string, unknown>,
   }));
   if (!page.totalCount) return { items };
   const [{ total }] = (await trackedScope(db, resource, 'keyChange', scope, page).countDistinct({ total: 't.document_id' })) as Array<{ total: number | string }>;

@@ -1,12 +1,9 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import * as addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 
 import { ApiError } from '../errors.js';
+import { schemaValidator } from './ajv.js';
 import { equalityViolations } from './document-info.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
-
-// ajv-formats is CommonJS; under NodeNext its default export arrives as the module object.
-const addFormats = addFormatsModule.default as unknown as (ajv: Ajv2020) => Ajv2020;
 
 type Body = Record<string, unknown>;
 
@@ -69,12 +66,7 @@ export function validationFailed(errors: Record<string, string[]>): ApiError {
  */
 export class ResourceValidator {
   private readonly validators = new Map<string, ValidateFunction>();
-  // Not strict: the schemas are data (an ApiSchema), not code this project can correct.
-  private readonly ajv = new Ajv2020({ allErrors: true, strict: false });
-
-  constructor() {
-    addFormats(this.ajv);
-  }
+  private readonly ajv = schemaValidator({ allErrors: true });
 
   private validatorOf(resource: ResourceDeclaration): ValidateFunction {
     const key = `${resource.project}/${resource.name}`;

@@ -1,8 +1,8 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import formatsPlugin from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 
 import { embeddedModel, type EdfiModel } from '../edfi/model/index.js';
 import { ApiError } from '../errors.js';
+import { schemaValidator } from '../edfi/ajv.js';
 
 /** One roster record: a student and their association with one school (contract section 7). */
 export interface RosterRecord {
@@ -62,9 +62,6 @@ const memberRules: Record<string, string> = {
   students: 'must be an array of student records',
 };
 
-// The types of ajv-formats describe its ESM default, while Node hands over the CommonJS export.
-const addFormats = ((formatsPlugin as unknown as { default?: typeof formatsPlugin }).default ?? formatsPlugin) as unknown as (ajv: Ajv2020) => void;
-
 interface RosterValidators {
   recordSchema: Schema;
   batch: ValidateFunction;
@@ -80,8 +77,7 @@ const validatorsByModel = new WeakMap<EdfiModel, RosterValidators>();
 function validatorsOf(model: EdfiModel): RosterValidators {
   let validators = validatorsByModel.get(model);
   if (!validators) {
-    const ajv = new Ajv2020({ allErrors: false, strict: false, allowUnionTypes: true });
-    addFormats(ajv);
+    const ajv = schemaValidator({ allErrors: false });
     const recordSchema = recordSchemaOf(model);
     const batchSchema = { type: 'object', required: ['students'], additionalProperties: false, properties: { students: { type: 'array', items: recordSchema } } };
     validators = { recordSchema, batch: ajv.compile(batchSchema), record: ajv.compile(recordSchema) };

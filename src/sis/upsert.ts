@@ -1,6 +1,6 @@
 import { dialectOf, type Db } from '../db/knex.js';
 import { retriedTransaction } from '../db/transaction.js';
-import { documentInfoOf, naturalKeyOf, type DocumentColumns, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
+import { documentInfoOf, naturalKeyOf, type DocumentInfo, type ReferenceValue } from '../edfi/document-info.js';
 import { reserveChangeVersions } from '../edfi/change-versions.js';
 import { canonicalJson, documentEtag, newDocumentId } from '../edfi/documents.js';
 import type { EdfiModel } from '../edfi/model/index.js';
@@ -8,6 +8,7 @@ import type { ResourceDeclaration } from '../edfi/resource-declaration.js';
 import { assumedTarget, resolveReferences } from '../edfi/store.js';
 import { ApiError } from '../errors.js';
 import type { RosterRecord } from './roster.js';
+import type { DocumentRow } from '../db/tables.js';
 
 export interface SyncCounts {
   received: number;
@@ -19,7 +20,6 @@ export interface SyncCounts {
 type Body = Record<string, unknown>;
 
 /** An edfi_documents row, built from the model as the Ed-Fi resource API builds it. */
-type DocumentRow = { id: string; resource: string; key_hash: string; body: string; etag: string; last_modified: number; created_by: string | null } & DocumentColumns;
 
 interface Desired {
   keyHash: string;

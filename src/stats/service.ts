@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from 'pino';
@@ -7,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/knex.js';
 import { requireAssertion, type AssertionCheck } from '../gateway/assertion.js';
 import { errorHandler } from '../http/error-response.js';
+import { listen, type Listening } from '../http/listen.js';
 import { createMetrics } from '../http/metrics.js';
 import { requestContext } from '../http/request-context.js';
 import { statsRoutes } from './routes.js';
@@ -20,11 +19,7 @@ export interface StatsServiceOptions {
   port: number;
 }
 
-export interface RunningStatsService {
-  server: Server;
-  port: number;
-  close(): Promise<void>;
-}
+export type RunningStatsService = Listening;
 
 /**
  * The attendance statistics as a service of their own, run behind edgate's gateway
@@ -49,23 +44,5 @@ export function statsApp({ db, logger, assertion }: Pick<StatsServiceOptions, 'd
 }
 
 export async function startStatsService(options: StatsServiceOptions): Promise<RunningStatsService> {
-  const server = createServer(statsApp(options).callback());
-  // Longer than the gateway's pooled connections stay idle, so the gateway closes them first.
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    server,
-    port,
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const grace = setTimeout(() => server.closeAllConnections(), 5000);
-      await closed;
-      clearTimeout(grace);
-    },
-  };
+  return listen(statsApp(options).callback(), options);
 }

@@ -1,4 +1,4 @@
-import type { EdorgType } from '../../db/tables.js';
+import { edorgTypes as allEdorgTypes, type EdorgType } from '../../db/tables.js';
 import type { EdorgMirror, Projection, ReachKind, Reference, ResourceDeclaration, SecurableColumn, SubjectLink } from '../resource-declaration.js';
 import { descriptorKey } from './load.js';
 import type { ApiModel, IdentityPart, ResourceModel } from './types.js';
@@ -75,7 +75,7 @@ export function declareResources(model: ApiModel, projections: Record<string, Pr
       ...(concrete ? [{ endpoint: concrete.endpoint, identityKeys: keysOf(concrete) }] : []),
       ...subclasses.map((r) => ({ endpoint: r.endpoint, identityKeys: keysOf(r), rename: r.superclass?.identityRename })),
     ];
-    const edorgTypes = ref.target === 'EducationOrganization' ? (['sea', 'esc', 'lea', 'school'] as EdorgType[]) : treeTypes[ref.target] ? [treeTypes[ref.target].type] : undefined;
+    const edorgTypes = ref.target === 'EducationOrganization' ? [...allEdorgTypes] : treeTypes[ref.target] ? [treeTypes[ref.target].type] : undefined;
     void resource;
     return {
       name: ref.name,

@@ -72,6 +72,19 @@ function equalityConstraints(schema: Json): EqualityConstraint[] {
   return ((schema.equalityConstraints ?? []) as Json[]).map((c) => ({ source: relativePath(c.sourceJsonPath), target: relativePath(c.targetJsonPath) }));
 }
 
+/** The members both ApiSchema formats name alike. */
+function sharedMembers(project: string, endpoint: string, schema: Json) {
+  return {
+    project,
+    endpoint,
+    resourceName: String(schema.resourceName),
+    isDescriptor: Boolean(schema.isDescriptor),
+    allowIdentityUpdates: Boolean(schema.allowIdentityUpdates),
+    insertSchema: schema.jsonSchemaForInsert,
+    updateSchema: schema.jsonSchemaForUpdate,
+  };
+}
+
 function meadowlarkResource(project: string, endpoint: string, schema: Json): ResourceModel {
   const isDescriptor = Boolean(schema.isDescriptor);
   const rename =
@@ -79,13 +92,7 @@ function meadowlarkResource(project: string, endpoint: string, schema: Json): Re
       ? { from: String(schema.subclassIdentityDocumentKey), to: String(schema.superclassIdentityDocumentKey) }
       : undefined;
   return {
-    project,
-    endpoint,
-    resourceName: String(schema.resourceName),
-    isDescriptor,
-    allowIdentityUpdates: Boolean(schema.allowIdentityUpdates),
-    insertSchema: schema.jsonSchemaForInsert,
-    updateSchema: schema.jsonSchemaForUpdate,
+    ...sharedMembers(project, endpoint, schema),
     identity: isDescriptor ? descriptorIdentity() : meadowlarkIdentity(schema),
     references: isDescriptor ? [] : meadowlarkReferences(schema),
     equalityConstraints: equalityConstraints(schema),
@@ -120,13 +127,7 @@ function dmsResource(project: string, endpoint: string, schema: Json): ResourceM
   const superKey = schema.superclassIdentityJsonPath ? relativePath(schema.superclassIdentityJsonPath) : undefined;
   const rename = superKey && identity.length === 1 && identity[0].key !== superKey ? { from: identity[0].key, to: superKey } : undefined;
   return {
-    project,
-    endpoint,
-    resourceName: String(schema.resourceName),
-    isDescriptor,
-    allowIdentityUpdates: Boolean(schema.allowIdentityUpdates),
-    insertSchema: schema.jsonSchemaForInsert,
-    updateSchema: schema.jsonSchemaForUpdate,
+    ...sharedMembers(project, endpoint, schema),
     identity,
     references: isDescriptor ? [] : dmsReferences(schema),
     equalityConstraints: equalityConstraints(schema),
