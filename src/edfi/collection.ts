@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 
+import { dialectOf } from '../db/knex.js';
 import type { CollectionScope } from './authorization.js';
 import { applyFilters, applyWindow, type Page } from './query.js';
 import { subjectsInReach, whereInReach } from './reach.js';
@@ -11,8 +12,21 @@ function orderColumnOf(resource: ResourceDeclaration): string {
   return resource.orderColumn ? `d.${resource.orderColumn}` : 'd.id';
 }
 
+/** The (resource, id, change_version) index of migrations/20261202000000_change_queries.ts. */
+const cursorIndex = 'edfi_documents_resource_id_change_version_index';
+
+/**
+ * The documents table a query reads. A cursor page must walk the (resource, id) index and stop after a page;
+ * MariaDB's planner, left alone, scans the clustered primary key (whole rows, every resource) or sorts the whole
+ * resource off the change-version index, so on MySQL the walk names its index.
+ */
+function documents(db: Knex, page: Page): Knex.QueryBuilder {
+  if (page.cursor && dialectOf(db) === 'mysql') return db.from(db.raw('?? as d force index (??)', ['edfi_documents', cursorIndex]));
+  return db('edfi_documents as d');
+}
+
 function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Knex.QueryBuilder {
-  const query = db('edfi_documents as d').where('d.resource', resource.name);
+  const query = documents(db, page).where('d.resource', resource.name);
   if (scope.kind === 'owned') query.where('d.created_by', scope.clientId);
   if (scope.kind === 'reach') whereInReach(db, query, resource.reach, scope.reach);
   if (scope.kind === 'namespace') {
