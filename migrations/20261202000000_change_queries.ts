@@ -61,7 +61,10 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('edfi_documents', (t) => {
     t.dropIndex(['resource', 'id', 'change_version']);
     t.dropIndex(['resource', 'change_version']);
-    t.dropColumn('change_version');
   });
+  // Not knex's dropColumn: on SQLite it rebuilds the table, and inside the migration's transaction the foreign keys
+  // stay on, so dropping the old copy would cascade into every table that references a document. Both engines drop
+  // an unindexed column in place.
+  await knex.raw('alter table edfi_documents drop column change_version');
   await knex.schema.dropTableIfExists('edfi_change_version');
 }
