@@ -1,7 +1,8 @@
 /** A throw-away edgate for the conformance run: its own database, the suites' clients, a server in a child process. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 import { loadConfig } from '../src/config/index.js';
@@ -10,6 +11,8 @@ import { loadClaimSets } from '../src/config/claim-sets.js';
 import { createClient, setClientDisabled } from '../src/db/clients.js';
 import { missingEdorgs } from '../src/db/edorgs.js';
 import { createDb } from '../src/db/knex.js';
+import { ensureDescriptors } from '../src/edfi/descriptors.js';
+import { loadEdfiModel } from '../src/edfi/model/index.js';
 import { migrate } from '../migrations/index.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 
@@ -62,6 +65,28 @@ export async function edgateEnvironment(databaseUrl: string, profilesDir: string
     LOG_LEVEL: process.env.CONFORMANCE_LOG_LEVEL ?? 'warn',
     REDIS_URL: '',
   };
+}
+
+/**
+ * The descriptor values the suites name (`uri://ed-fi.org/TermDescriptor#Fall Semester`), written before the run as
+ * the ODS/API's populated template ships them: its database holds every published Ed-Fi descriptor value, and the
+ * suites rely on that. Only the values they use are written, read from the suites' own text.
+ */
+export async function seedSuiteDescriptors(env: NodeJS.ProcessEnv, postmanDir: string): Promise<number> {
+  const values: Record<string, Set<string>> = {};
+  for (const file of readdirSync(postmanDir).filter((f) => f.endsWith('.json'))) {
+    for (const [, descriptor, code] of readFileSync(join(postmanDir, file), 'utf8').matchAll(/uri:\/\/ed-fi\.org\/(\w+Descriptor)#([^"\\{}]{1,50})(?=["\\])/g)) {
+      (values[descriptor] ??= new Set()).add(code);
+    }
+  }
+  const config = loadConfig(env);
+  const db = createDb(config.databaseUrl);
+  try {
+    const model = loadEdfiModel(config.edfiApiSchema);
+    return await ensureDescriptors(db, model, { namespace: 'uri://ed-fi.org', values: Object.fromEntries(Object.entries(values).map(([d, codes]) => [d, [...codes]])) });
+  } finally {
+    await db.destroy();
+  }
 }
 
 export function seedDemoDistrict(env: NodeJS.ProcessEnv): void {
