@@ -49,9 +49,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The environment every edgate process of the run shares: database, keys, profiles. */
-export async function edgateEnvironment(databaseUrl: string, profilesDir: string): Promise<NodeJS.ProcessEnv> {
+/**
+ * The environment every edgate process of the run shares: database, keys, profiles, and the model. The suites are
+ * written against the whole Data Standard, so that is the model measured (`dataStandard`: Ed-Fi's ApiSchema beside
+ * the project); `CONFORMANCE_MODEL=embedded` measures edgate's embedded model instead.
+ */
+export async function edgateEnvironment(databaseUrl: string, profilesDir: string, dataStandard: string): Promise<NodeJS.ProcessEnv> {
   const port = await freePort();
+  const embedded = process.env.CONFORMANCE_MODEL === 'embedded';
   return {
     ...process.env,
     NODE_ENV: 'development',
@@ -62,6 +67,7 @@ export async function edgateEnvironment(databaseUrl: string, profilesDir: string
     DATABASE_URL: databaseUrl,
     SECRET_HASH_KEY: randomBytes(32).toString('base64url'),
     PROFILES_DIR: profilesDir,
+    EDFI_API_SCHEMA: embedded ? '' : dataStandard,
     LOG_LEVEL: process.env.CONFORMANCE_LOG_LEVEL ?? 'warn',
     REDIS_URL: '',
   };

@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     return;
   }
   const workDir = mkdtempSync(join(tmpdir(), 'edgate-conformance-'));
-  const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'));
+  const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'), join(edfiDir, 'api-schema', 'DataStandard-5.0.0-pre.1.json'));
   seedDemoDistrict(env);
   const descriptors = await seedSuiteDescriptors(env, postmanDir);
   const { credentials, notes } = await createSuiteClients(env);
