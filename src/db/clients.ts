@@ -28,6 +28,8 @@ export interface ClientInput {
   tier?: string;
   claimSet?: string;
   edorgIds?: number[];
+  /** Assign ed-orgs that are not created yet (as the ODS/API allows): their reach starts when they are written. */
+  edorgsLater?: boolean;
   profiles?: string[];
   namespacePrefixes?: string[];
 }
@@ -103,8 +105,9 @@ async function checkInput(db: Db, input: ClientInput, rules: ClientRules): Promi
   if (undefinedProfile) {
     throw new ApiError('unknown_profile', `profile "${undefinedProfile}" is not defined in profilesDir; defined: ${rules.profiles!.join(', ') || 'none'}`, {}, {}, 400);
   }
-  const missing = await missingEdorgs(db, input.edorgIds ?? []);
-  if (missing.length) throw new ApiError('unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
+  const missing = input.edorgsLater ? [] : await missingEdorgs(db, input.edorgIds ?? []);
+  // Refused by default: a mistyped id would give a client no reach and no error.
+  if (missing.length) throw new ApiError('unknown_edorg', `no education organisation with id ${missing.join(', ')} (create it first, or assign it ahead with --edorg-later)`);
   for (const prefix of input.namespacePrefixes ?? []) {
     if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(prefix)) throw new ApiError('invalid_field', `namespace prefix must be a URI such as uri://ed-fi.org, got "${prefix}"`);
   }
