@@ -86,6 +86,10 @@ describe.each(engines)('admin CLI on $name', (engine) => {
     await json('edorg', 'add', '--id', '500001', '--type', 'school', '--name', 'Late High', '--parent', '500');
     // The server holds client records for a moment (REFRESH_SECONDS); the next token after that carries the school.
     await expect.poll(() => schoolsOf(early), { timeout: 10_000, interval: 500 }).toEqual(['500001']);
+    // As many as the ODS harness gives one client (3,000 ed-orgs, most of them created later).
+    const many = Array.from({ length: 3000 }, (_, i) => ['--edorg', String(2_147_480_647 + i)]).flat();
+    const wide = await json('client', 'create', '--name', 'Many', '--tier', 'free', ...many, '--edorg-later');
+    expect(wide.education_organization_ids).toHaveLength(3000);
   });
 
   it('creates, shows, updates, rotates, disables and enables clients', async () => {

@@ -147,7 +147,10 @@ export async function listClients(db: Db): Promise<ClientRecord[]> {
 async function replaceEdorgs(db: Db, clientId: string, edorgIds: number[]): Promise<void> {
   await db('client_edorgs').where({ client_id: clientId }).del();
   const unique = [...new Set(edorgIds)];
-  if (unique.length) await db('client_edorgs').insert(unique.map((edorg_id) => ({ client_id: clientId, edorg_id })));
+  // In chunks: SQLite refuses one INSERT of more than 500 rows (knex writes it as a compound SELECT).
+  for (let i = 0; i < unique.length; i += 500) {
+    await db('client_edorgs').insert(unique.slice(i, i + 500).map((edorg_id) => ({ client_id: clientId, edorg_id })));
+  }
 }
 
 /** Creates a client; the plain secret is returned this once and only its keyed hash is stored. */
