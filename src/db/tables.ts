@@ -31,7 +31,7 @@ export interface DocumentRow {
   staff_unique_id: string | null;
   contact_unique_id: string | null;
   namespace: string | null;
-  /** The change version of the write that last changed it (migrations/20261202000000_change_queries.ts); reads rarely select it. */
+  /** The change version of the write that last changed it (migrations/20261202020000_change_queries.ts); reads rarely select it. */
   change_version?: number | string;
 }
 

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 /**
- * Change versions come from the database's one-row sequence (migrations/20261202000000_change_queries.ts), bumped in
+ * Change versions come from the database's one-row sequence (migrations/20261202020000_change_queries.ts), bumped in
  * the writer's own transaction. The UPDATE locks the row until that transaction ends, so a writer that takes a version
  * after another waits for the other's commit: versions are committed in the order they are issued, on every instance
  * sharing the database. A reader who sees newestChangeVersion N can therefore never later find a new item at ≤ N.

@@ -12,7 +12,7 @@ function orderColumnOf(resource: ResourceDeclaration): string {
   return resource.orderColumn ? `d.${resource.orderColumn}` : 'd.id';
 }
 
-/** The (resource, id, change_version) index of migrations/20261202000000_change_queries.ts. */
+/** The (resource, id, change_version) index of migrations/20261202020000_change_queries.ts. */
 const cursorIndex = 'edfi_documents_resource_id_change_version_index';
 
 /**
