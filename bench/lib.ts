@@ -81,7 +81,7 @@ export function writeReport(report: Report): void {
   const dir = fromRoot('bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${dir}/${report.scenario}.json`, JSON.stringify(report, null, 2) + '\n');
-  const scenarios = ['tokens', 'gateway', 'gateway-proxied', 'edfi', 'sis', 'usage', 'startup'];
+  const scenarios = ['tokens', 'gateway', 'gateway-proxied', 'edfi', 'sis', 'usage', 'startup', 'scale'];
   const sections = scenarios.flatMap((name) => {
     try {
       const r = JSON.parse(readFileSync(`${dir}/${name}.json`, 'utf8')) as Report;

@@ -9,6 +9,7 @@ const scenarios: Record<string, () => Promise<{ run(args: string[]): Promise<voi
   sis: () => import('./sis.js'),
   usage: () => import('./usage.js'),
   startup: () => import('./startup.js'),
+  scale: () => import('./scale.js'),
 };
 
 async function main() {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { defaultTiers, loadConfig } from '../src/config/index.js';
 import { fromRoot } from '../src/config/paths.js';
+import { parseClusterUrl } from '../src/config/redis-url.js';
 
 describe('configuration', () => {
   it('has the contract defaults', () => {
@@ -39,6 +40,26 @@ describe('configuration', () => {
     const file = join(tmpdir(), `edgate-bad-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ tiers: { free: { requestsPerMinute: -1, costPerDay: 5 } } }));
     expect(() => loadConfig({ EDGATE_CONFIG: file })).toThrow(/tiers.free.requestsPerMinute/);
+  });
+
+  it('reads REDIS_URL as one server or as a Redis Cluster, and refuses a URL it could not connect to as written', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(loadConfig({ REDIS_URL: 'redis-cluster://10.0.0.1:7000,10.0.0.2:7001' }).redisUrl).toBe('redis-cluster://10.0.0.1:7000,10.0.0.2:7001');
+    expect(parseClusterUrl('rediss-cluster://app:s%40cret@[::1]:7000,h:7001')).toEqual({
+      nodes: [{ host: '::1', port: 7000 }, { host: 'h', port: 7001 }],
+      username: 'app',
+      password: 's@cret',
+      tls: true,
+    });
+    expect(() => loadConfig({ REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/REDIS_URL must start with redis:\/\/, rediss:\/\/ or redis-cluster:\/\//);
+    expect(() => loadConfig({ REDIS_URL: 'redis-cluster://' })).toThrow(/names at least one seed node/);
+    expect(() => loadConfig({ REDIS_URL: 'redis-cluster://h:7000,h' })).toThrow(/"h" is not host:port/);
+  });
+
+  it('drains for DRAIN_SECONDS on SIGTERM: 0 by default, a whole number of seconds', () => {
+    expect(loadConfig({}).drainSeconds).toBe(0);
+    expect(loadConfig({ DRAIN_SECONDS: '3' }).drainSeconds).toBe(3);
+    expect(() => loadConfig({ DRAIN_SECONDS: '-1' })).toThrow(/DRAIN_SECONDS must be an integer ≥ 0/);
   });
 
   it('refuses to start in production on insecure defaults, with a clear message', () => {

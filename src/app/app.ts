@@ -66,7 +66,12 @@ export function buildApp(services: Services): RequestListener {
     cookies: portalCookies(services.config),
   };
   const koa = buildKoaApp(services, common, portal).callback();
-  return (req, res) => (isProviderPath(req.url) ? provider.listener(req, res) : koa(req, res));
+  return (req, res) => {
+    // A draining instance answers, but closes each connection after its answer: a balancer's pooled connection
+    // is never reused into a closing server.
+    if (services.lifecycle.draining) res.setHeader('Connection', 'close');
+    return isProviderPath(req.url) ? provider.listener(req, res) : koa(req, res);
+  };
 }
 
 function buildKoaApp(services: Services, common: Middleware[], portal: PortalDeps): Koa {

@@ -13,7 +13,7 @@ import { startServer } from './server.js';
 import { createLogger } from '../http/logger.js';
 import { openServices } from './services.js';
 
-/** SIGTERM to exit, at most: the documented shutdown bound (README, Cross-cutting). */
+/** SIGTERM to exit, at most, after the drain: the documented shutdown bound (README, Cross-cutting). */
 const shutdownBoundMs = 10_000;
 /** How long a clean exit waits for queued log lines to reach a slow reader. */
 const logDrainMs = 1_000;
@@ -60,13 +60,14 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    const drainMs = config.drainSeconds * 1000;
     // First, before anything can get stuck: the watchdog thread kills the process at the bound, come what may.
-    armForcedExit(shutdownBoundMs);
+    armForcedExit(drainMs + shutdownBoundMs);
     // The gentler forced exit (status 1), a second earlier, for when closing hangs but the main thread still runs.
-    setTimeout(() => process.exit(1), shutdownBoundMs - 1_000).unref();
-    logger.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), drainMs + shutdownBoundMs - 1_000).unref();
+    logger.info({ signal, drainSeconds: config.drainSeconds }, 'shutting down');
     const exit = (code: number) => log.drained(logDrainMs).then(() => process.exit(code));
-    running.close().then(
+    running.close({ drainMs }).then(
       () => exit(0),
       (err) => {
         logger.error({ err }, 'shutdown failed');

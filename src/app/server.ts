@@ -9,7 +9,8 @@ export interface RunningServer {
   server: Server;
   services: Services;
   url: string;
-  close(): Promise<void>;
+  /** Drains for `drainMs` (still serving, failing /ready), then stops accepting and finishes in-flight requests. */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
 
 export async function startServer(config: Config, services?: Services): Promise<RunningServer> {
@@ -19,7 +20,11 @@ export async function startServer(config: Config, services?: Services): Promise<
     server: listening.server,
     services: svc,
     url: `http://127.0.0.1:${listening.port}`,
-    async close() {
+    async close({ drainMs = 0 } = {}) {
+      // First the drain: /ready fails while requests are still served, so a balancer stops sending new ones (it
+      // notices within its check interval times its fall count, which drainMs must cover).
+      svc.lifecycle.draining = true;
+      if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
       // Stop accepting, let in-flight requests finish, then release the database and Redis.
       await listening.close();
       await svc.close();

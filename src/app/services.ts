@@ -1,8 +1,8 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import { createDb, type Db } from '../db/knex.js';
+import { connectRedis, type RedisClient } from '../db/redis.js';
 import { migrate } from '../../migrations/index.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
@@ -35,7 +35,9 @@ export interface Services {
   /** Per-client call counts for the portal's usage page, kept by the gateway. */
   usage: UsageMeter;
   /** Shared state for several instances; absent means in-process state. */
-  redis?: Redis;
+  redis?: RedisClient;
+  /** Set once SIGTERM starts the drain: /ready fails and no connection is kept alive, so a balancer moves away. */
+  lifecycle: { draining: boolean };
   close(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export async function openServices(config: Config, logger = createLogger(config)
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
     ? // A Redis that accepts and then stays silent must not hold requests: every command has a deadline.
-      new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false, connectTimeout: 2000, commandTimeout: 2000 })
+      connectRedis(config.redisUrl, { connectTimeoutMs: 2000, commandTimeoutMs: 2000, offlineQueue: false, reconnect: true })
     : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
   const directory = new ClientDirectory(db);
@@ -85,6 +87,7 @@ export async function openServices(config: Config, logger = createLogger(config)
     model,
     profiles: profiles.registry,
     redis,
+    lifecycle: { draining: false },
     async close() {
       keyring.close();
       usage.close();

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
+import { namesCluster, parseClusterUrl, RedisUrlError } from './redis-url.js';
 import { parseRoutes, RouteConfigError, type UpstreamRoute } from './routes.js';
 
 export type TierName = string;
@@ -21,6 +22,7 @@ export interface Config {
   databaseUrl: string;
   /** Bound on every database step (connect, pool acquire, statement); past it the API answers 503. */
   databaseTimeoutMs: number;
+  /** One server (`redis://`) or a Redis Cluster (`redis-cluster://host:port,host:port,...`). */
   redisUrl?: string;
   /** Prefix for every Redis key, so several deployments (or test runs) can share one Redis. */
   redisPrefix: string;
@@ -41,6 +43,11 @@ export interface Config {
   gatewayJwksUrl?: string;
   /** How often an instance looks for rotated signing keys and disabled clients. */
   refreshSeconds: number;
+  /**
+   * On SIGTERM, how long the instance keeps serving while failing /ready, so a load balancer stops sending it new
+   * requests before it stops listening. 0 (one instance, nothing to tell) closes at once.
+   */
+  drainSeconds: number;
   logLevel: string;
   /** Prefixes the gateway forwards to other processes (config file `routes`); none by default. */
   routes: UpstreamRoute[];
@@ -168,12 +175,14 @@ export function loadConfig(env: Env = process.env): Config {
     keyEncryptionSecret: pick('KEY_ENCRYPTION_SECRET', 'keyEncryptionSecret'),
     gatewayJwksUrl: pick('GATEWAY_JWKS_URL', 'gatewayJwksUrl'),
     refreshSeconds: int('REFRESH_SECONDS', pick('REFRESH_SECONDS', 'refreshSeconds') ?? 5, 1),
+    drainSeconds: int('DRAIN_SECONDS', pick('DRAIN_SECONDS', 'drainSeconds') ?? 0, 0),
     logLevel: pick('LOG_LEVEL', 'logLevel') ?? 'info',
     routes: upstreamRoutes(file.routes, publicUrl),
     portal: parsePortal(file.portal, tiers, env),
   };
   const databaseUrl = pick('DATABASE_URL', 'databaseUrl');
   if (databaseUrl !== undefined) checkDatabaseUrl(databaseUrl, env);
+  if (config.redisUrl !== undefined) checkRedisUrl(config.redisUrl);
   if (config.production) refuseInsecureDefaults(config, env);
   return config;
 }
@@ -190,6 +199,19 @@ function checkDatabaseUrl(url: string, env: Env): void {
   const folder = dirname(resolve(path));
   if (!existsSync(folder)) {
     throw new ConfigError(`DATABASE_URL ${url}: the folder ${folder} does not exist (a typo?). Create it, or set NODE_ENV=development to let edgate create it.`);
+  }
+}
+
+/** A REDIS_URL that cannot be connected to as written stops the start, rather than failing every request closed. */
+function checkRedisUrl(url: string): void {
+  if (!/^(rediss?|rediss?-cluster):\/\//.test(url)) {
+    throw new ConfigError(`REDIS_URL must start with redis://, rediss:// or redis-cluster:// (a cluster), got ${url.split(':')[0]}:`);
+  }
+  try {
+    if (namesCluster(url)) parseClusterUrl(url);
+  } catch (err) {
+    if (err instanceof RedisUrlError) throw new ConfigError(err.message);
+    throw err;
   }
 }
 

@@ -98,13 +98,28 @@ function mysqlConfig(url: string, timeoutMs: number): Knex.Config {
       min: 0,
       max: 10,
       createTimeoutMillis: timeoutMs,
-      // The server also stops a statement at the bound (MariaDB: seconds, fractions allowed), so a
-      // statement the client gave up on does not keep running and holding locks.
-      afterCreate(conn: { query(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
-        conn.query(`SET SESSION max_statement_time = ${timeoutMs / 1000}`, (err) => done(err, conn));
-      },
+      afterCreate: (conn: SessionConnection, done: (err: Error | null, conn: unknown) => void) => boundStatements(conn, timeoutMs, (err) => done(err, conn)),
     },
   };
+}
+
+interface SessionConnection {
+  query(sql: string, cb: (err: (Error & { errno?: number }) | null) => void): void;
+}
+
+/** MySQL's "unknown system variable": the server is not the dialect the statement was written for. */
+const unknownSystemVariable = 1193;
+
+/**
+ * The server also stops a statement at the bound, so a statement the client gave up on does not keep running and
+ * holding locks: MariaDB's `max_statement_time` (seconds, fractions allowed), else MySQL's, TiDB's and Aurora's
+ * `max_execution_time` (milliseconds, reads only). A server that knows neither keeps the client deadline alone.
+ */
+export function boundStatements(conn: SessionConnection, timeoutMs: number, done: (err: Error | null) => void): void {
+  conn.query(`SET SESSION max_statement_time = ${timeoutMs / 1000}`, (err) => {
+    if (err?.errno !== unknownSystemVariable) return done(err);
+    conn.query(`SET SESSION max_execution_time = ${Math.round(timeoutMs)}`, (again) => done(again?.errno === unknownSystemVariable ? null : again));
+  });
 }
 
 function unboundedMysqlConfig(url: string): Knex.Config {

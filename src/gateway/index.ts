@@ -1,10 +1,10 @@
-import type { Redis } from 'ioredis';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 
 import type { ClientDirectory } from '../clients/directory.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import type { RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
 import type { Metrics } from '../http/metrics.js';
 import { routeFor } from '../config/routes.js';
@@ -37,7 +37,7 @@ export interface GatewayDeps {
   directory: ClientDirectory;
   limits: RateLimits;
   usage: UsageMeter;
-  redis?: Redis;
+  redis?: RedisClient;
 }
 
 function revocationsFor({ redis, config, db, logger }: GatewayDeps): Revocations {

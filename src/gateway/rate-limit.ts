@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, type RateLimiterRes } from 'rate-limiter-flexible';
 
 import type { Tier } from '../config/index.js';
+import { slotTag, type RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
 
 const minuteSeconds = 60;
@@ -18,7 +18,7 @@ export interface Admission {
 
 /** Where the counters live: this process, or a Redis shared by every instance. */
 export interface LimitStore {
-  redis?: Redis;
+  redis?: RedisClient;
   /** config.redisPrefix: keeps deployments (and test runs) sharing one Redis apart. */
   prefix: string;
 }
@@ -91,24 +91,26 @@ end
 return {minute, pttl(KEYS[1], ARGV[1]), day, pttl(KEYS[2], ARGV[2]), refused}
 `;
 
-function redisCounters(redis: Redis, prefix: string, tierName: string, tier: Tier): Counters {
+function redisCounters(redis: RedisClient, prefix: string, tierName: string, tier: Tier): Counters {
   const command = `edgateTally`;
   if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 2, lua: tallyScript });
+  const dayKey = (clientId: string) => `${prefix}rl:day:${tierName}:${slotTag(redis, clientId)}`;
   const run = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<[number, number, number, number, string]>>)[command].bind(redis);
   return {
     async hit(clientId, cost) {
-      // Key names as rate-limiter-flexible wrote them, so counters survive an upgrade in place.
-      const keys = [`${prefix}rl:minute:${tierName}:${clientId}`, `${prefix}rl:day:${tierName}:${clientId}`];
+      // Key names as rate-limiter-flexible wrote them, so counters survive an upgrade in place; on a cluster the
+      // client id is a hash tag, as the script touches both keys.
+      const keys = [`${prefix}rl:minute:${tierName}:${slotTag(redis, clientId)}`, dayKey(clientId)];
       const [minute, minuteMs, day, dayMs, refused] = await run(...keys, minuteSeconds, daySeconds, tier.requestsPerMinute, tier.costPerDay, cost);
       return { minute: { used: minute, msBeforeNext: minuteMs }, day: { used: day, msBeforeNext: dayMs }, refused: (refused || undefined) as Tally['refused'] };
     },
     async today(clientId) {
-      const key = `${prefix}rl:day:${tierName}:${clientId}`;
+      const key = dayKey(clientId);
       const [used, ttl] = await Promise.all([redis.get(key), redis.pttl(key)]);
       return { used: Number(used ?? 0), msBeforeNext: ttl > 0 ? ttl : 0 };
     },
     async adjust(clientId, points) {
-      await redis.eval(adjustScript, 1, `${prefix}rl:day:${tierName}:${clientId}`, points);
+      await redis.eval(adjustScript, 1, dayKey(clientId), points);
     },
   };
 }

@@ -1,8 +1,8 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 import { disabledClientIds } from '../db/clients.js';
 import type { Db } from '../db/knex.js';
+import { connectRedis, type RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
 
 /** Whether a client's outstanding tokens are revoked (the client is disabled). */
@@ -85,7 +85,7 @@ const redisRefreshMs = 1000;
  * its disabled clients into the set, which heals a flushed Redis or a disable made while Redis was
  * unreachable.
  */
-export function redisRevocations(redis: Redis, redisPrefix: string, db: Db, logger: Logger): Revocations {
+export function redisRevocations(redis: RedisClient, redisPrefix: string, db: Db, logger: Logger): Revocations {
   const key = revokedClientsKey(redisPrefix);
   const copyFromDatabase = async () => {
     try {
@@ -106,7 +106,7 @@ export function redisRevocations(redis: Redis, redisPrefix: string, db: Db, logg
  */
 export async function announceRevocation(redisUrl: string | undefined, redisPrefix: string, clientId: string, revoked: boolean): Promise<void> {
   if (!redisUrl) return;
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 3000, retryStrategy: () => null });
+  const redis = connectRedis(redisUrl, { connectTimeoutMs: 3000, commandTimeoutMs: 3000, offlineQueue: true, reconnect: false, lazyConnect: true });
   redis.on('error', () => undefined);
   try {
     await redis.connect();

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { slotTag, type RedisClient } from '../db/redis.js';
 
 const minuteMs = 60_000;
 const hourMs = 3_600_000;
@@ -89,17 +89,21 @@ export function memoryUsage(): UsageMeter & { counters: Map<string, Counter> } {
   };
 }
 
-/** Counts buffered in memory and added to Redis every second; snapshots read Redis (every instance's calls). */
-export function redisUsage(redis: Redis, prefix: string, flushMs = 1000): UsageMeter {
+/**
+ * Counts buffered in memory and added to Redis every second; snapshots read Redis (every instance's calls). A client's
+ * keys share a hash slot (its id is their hash tag on a cluster), so each client's counts go in one pipeline, which a
+ * cluster requires to stay on one node.
+ */
+export function redisUsage(redis: RedisClient, prefix: string, flushMs = 1000): UsageMeter {
   let pending = new Map<string, { minute: number; minuteCount: number; hours: Map<number, [number, number]> }>();
-  const key = (clientId: string, part: string) => `${prefix}usage:${clientId}:${part}`;
+  const key = (clientId: string, part: string) => `${prefix}usage:${slotTag(redis, clientId)}:${part}`;
 
   const flush = async () => {
     if (!pending.size) return;
     const batch = pending;
     pending = new Map();
-    const pipeline = redis.pipeline();
-    for (const [clientId, counts] of batch) {
+    await Promise.all([...batch].map(([clientId, counts]) => {
+      const pipeline = redis.pipeline();
       pipeline.incrby(key(clientId, `m${counts.minute}`), counts.minuteCount);
       pipeline.pexpire(key(clientId, `m${counts.minute}`), 2 * minuteMs);
       for (const [hour, [admitted, limited]] of counts.hours) {
@@ -107,8 +111,8 @@ export function redisUsage(redis: Redis, prefix: string, flushMs = 1000): UsageM
         if (limited) pipeline.hincrby(key(clientId, `h${hour}`), 'limited', limited);
         pipeline.pexpire(key(clientId, `h${hour}`), (hoursKept + 1) * hourMs);
       }
-    }
-    await pipeline.exec();
+      return pipeline.exec();
+    }));
   };
   const timer = setInterval(() => void flush().catch(() => undefined), flushMs);
   timer.unref();

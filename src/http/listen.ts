@@ -23,9 +23,13 @@ export async function listen(listener: RequestListener, at: { port: number; host
     port,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A keep-alive connection whose request was in flight goes idle once answered, and would hold the close open
+      // until the client hangs up: close each as soon as it is idle.
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), 100);
       const grace = setTimeout(() => server.closeAllConnections(), 5000);
       await closed;
+      clearInterval(sweep);
       clearTimeout(grace);
     },
   };

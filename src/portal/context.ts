@@ -1,11 +1,11 @@
 import { parse as parseQuery } from 'node:querystring';
-import type { Redis } from 'ioredis';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import type { RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
 import type { RateLimits } from '../gateway/rate-limit.js';
 import type { UsageMeter } from '../gateway/usage.js';
@@ -30,7 +30,7 @@ export interface PortalDeps {
   loginLimits: LoginLimits;
   limits: RateLimits;
   usage: UsageMeter;
-  redis?: Redis;
+  redis?: RedisClient;
   /** The provider of the current signing keys (it is rebuilt when they rotate). */
   provider(): Provider;
   cookies: CookieNames;

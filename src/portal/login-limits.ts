@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+import type { RedisClient } from '../db/redis.js';
 
 /** Failed sign-ins allowed per account in 15 minutes, and per client address in an hour. */
 export const failuresPerAccount = 5;
@@ -14,7 +15,7 @@ export class LoginLimits {
   private readonly account: RateLimiterAbstract;
   private readonly address: RateLimiterAbstract;
 
-  constructor(store: { redis?: Redis; prefix: string }) {
+  constructor(store: { redis?: RedisClient; prefix: string }) {
     const make = (name: string, points: number, duration: number) =>
       store.redis
         ? new RateLimiterRedis({ storeClient: store.redis, points, duration, keyPrefix: `${store.prefix}login:${name}`, rejectIfRedisNotReady: true })

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 
 import type { Db } from '../db/knex.js';
+import type { RedisClient } from '../db/redis.js';
 
 /** A signed-in person: who, for which partner, their CSRF token and what sign-out needs. */
 export interface PortalSession {
@@ -73,7 +73,7 @@ export function databaseSessions(db: Db): SessionStore {
   };
 }
 
-export function redisSessions(redis: Redis, prefix: string): SessionStore {
+export function redisSessions(redis: RedisClient, prefix: string): SessionStore {
   const key = (id: string) => `${prefix}portal-session:${keyOf(id)}`;
   return {
     async get(id) {

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
+import type { RedisClient } from '../db/redis.js';
 import { ApiError } from '../errors.js';
 import type { Config } from '../config/index.js';
 
@@ -15,7 +15,7 @@ export interface SisRateLimiter {
  * `503 rate_limit_unavailable`, the gateway's rule: a per-instance fallback would multiply the
  * limit by the number of instances exactly when the shared state is gone.
  */
-export function sisRateLimiter({ config, redis }: { config: Config; redis?: Redis }): SisRateLimiter {
+export function sisRateLimiter({ config, redis }: { config: Config; redis?: RedisClient }): SisRateLimiter {
   const options = { points: config.sisSync.requestsPerMinute, duration: 60, keyPrefix: `${config.redisPrefix}sis-sync` };
   const limiter: RateLimiterAbstract = redis
     ? new RateLimiterRedis({ ...options, storeClient: redis, rejectIfRedisNotReady: true })

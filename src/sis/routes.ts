@@ -1,11 +1,11 @@
 import type Router from '@koa/router';
-import type { Redis } from 'ioredis';
 import type { Context } from 'koa';
 
 import { ApiError } from '../errors.js';
 import { readJsonBody } from '../http/body.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
+import type { RedisClient } from '../db/redis.js';
 import type { EdfiModel } from '../edfi/model/index.js';
 import { sisRateLimiter } from './rate-limit.js';
 import { enforceReach } from './reach.js';
@@ -27,7 +27,7 @@ export interface SisDeps {
   hashKey: Buffer;
   config: Config;
   model: EdfiModel;
-  redis?: Redis;
+  redis?: RedisClient;
 }
 
 async function authenticate(ctx: Context, { db, hashKey }: SisDeps): Promise<number> {

@@ -10,6 +10,8 @@ export interface ServiceProcess {
   port: number;
   pid: number;
   logs(): string;
+  /** Its exit code (null when a signal ended it), once it has exited. */
+  exited: Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -17,6 +19,7 @@ export interface ServiceProcess {
 export async function startProcess(args: string[], env: Record<string, string> = {}): Promise<ServiceProcess> {
   const child: ChildProcess = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdout!.on('data', (chunk) => (logs += chunk));
   child.stderr!.on('data', (chunk) => (logs += chunk));
   // Generous: on a loaded machine a Node process can take tens of seconds to load and listen.
@@ -32,6 +35,7 @@ export async function startProcess(args: string[], env: Record<string, string> =
     port,
     pid: child.pid!,
     logs: () => logs,
+    exited,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
