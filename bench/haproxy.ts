@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,8 @@ export interface Balancer {
   answered(): Promise<Record<string, number>>;
   /** Waits until HAProxy sees every named server in `state` (by default every server UP). */
   waitFor(state: 'UP' | 'DOWN', names?: string[], withinMs?: number): Promise<void>;
+  /** user + system CPU HAProxy has used so far, in microseconds (Linux /proc, 10 ms ticks). */
+  cpuMicros(): number;
   logs(): string;
   stop(): Promise<void>;
 }
@@ -115,6 +117,11 @@ export async function startHaproxy(servers: Record<string, number>): Promise<Bal
         if (Date.now() > deadline) throw new Error(`HAProxy: ${names.join(', ')} not ${state} within ${withinMs} ms (${JSON.stringify(seen)})\n${logs}`);
         await new Promise((r) => setTimeout(r, 100));
       }
+    },
+    cpuMicros() {
+      // Fields 14 and 15 of /proc/PID/stat, after the parenthesised command name: utime and stime in clock ticks.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10_000;
     },
     logs: () => logs,
     async stop() {
