@@ -42,11 +42,12 @@ export interface Balancer {
 }
 
 /**
- * A real HAProxy, round-robin over `servers` (name → local port), health-checked on GET /ready. Connection failures
- * are retried on another server (`option redispatch`), as any production setup does; nothing else is retried, so a
- * request an instance accepted and then dropped shows up as an error.
+ * A real HAProxy, round-robin over `servers` (name → local port), health-checked on GET /ready. With `retries`, a
+ * refused connection is retried on another server (`option redispatch`), as a production setup does; without, every
+ * request sent to an instance that is not listening, or that drops it, is an error the client sees (the tests' setting,
+ * so that only the drain can keep a restart lossless).
  */
-export async function startHaproxy(servers: Record<string, number>): Promise<Balancer> {
+export async function startHaproxy(servers: Record<string, number>, { retries = true } = {}): Promise<Balancer> {
   const dir = mkdtempSync(join(tmpdir(), 'edgate-haproxy-'));
   const port = await freePort();
   const socket = join(dir, 'admin.sock');
@@ -61,8 +62,7 @@ export async function startHaproxy(servers: Record<string, number>): Promise<Bal
     '  timeout server 60s',
     // Without it a check may take only `inter` (250 ms): a loaded machine would flap healthy servers out.
     '  timeout check 2s',
-    '  retries 2',
-    '  option redispatch',
+    ...(retries ? ['  retries 2', '  option redispatch'] : ['  retries 0']),
     'frontend edgate',
     `  bind 127.0.0.1:${port}`,
     '  default_backend instances',
