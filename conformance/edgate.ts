@@ -1,7 +1,8 @@
 /** A throw-away edgate for the conformance run: its own database, the suites' clients, a server in a child process. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 import { loadConfig } from '../src/config/index.js';
@@ -10,6 +11,8 @@ import { loadClaimSets } from '../src/config/claim-sets.js';
 import { createClient, setClientDisabled } from '../src/db/clients.js';
 import { missingEdorgs } from '../src/db/edorgs.js';
 import { createDb } from '../src/db/knex.js';
+import { ensureDescriptors } from '../src/edfi/descriptors.js';
+import { loadEdfiModel } from '../src/edfi/model/index.js';
 import { migrate } from '../migrations/index.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 
@@ -46,9 +49,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The environment every edgate process of the run shares: database, keys, profiles. */
-export async function edgateEnvironment(databaseUrl: string, profilesDir: string): Promise<NodeJS.ProcessEnv> {
+/**
+ * The environment every edgate process of the run shares: database, keys, profiles, and the model. The suites are
+ * written against the whole Data Standard, so that is the model measured (`dataStandard`: Ed-Fi's ApiSchema beside
+ * the project); `CONFORMANCE_MODEL=embedded` measures edgate's embedded model instead.
+ */
+export async function edgateEnvironment(databaseUrl: string, profilesDir: string, dataStandard: string): Promise<NodeJS.ProcessEnv> {
   const port = await freePort();
+  const embedded = process.env.CONFORMANCE_MODEL === 'embedded';
   return {
     ...process.env,
     NODE_ENV: 'development',
@@ -59,9 +67,32 @@ export async function edgateEnvironment(databaseUrl: string, profilesDir: string
     DATABASE_URL: databaseUrl,
     SECRET_HASH_KEY: randomBytes(32).toString('base64url'),
     PROFILES_DIR: profilesDir,
+    EDFI_API_SCHEMA: embedded ? '' : dataStandard,
     LOG_LEVEL: process.env.CONFORMANCE_LOG_LEVEL ?? 'warn',
     REDIS_URL: '',
   };
+}
+
+/**
+ * The descriptor values the suites name (`uri://ed-fi.org/TermDescriptor#Fall Semester`), written before the run as
+ * the ODS/API's populated template ships them: its database holds every published Ed-Fi descriptor value, and the
+ * suites rely on that. Only the values they use are written, read from the suites' own text.
+ */
+export async function seedSuiteDescriptors(env: NodeJS.ProcessEnv, postmanDir: string): Promise<number> {
+  const values: Record<string, Set<string>> = {};
+  for (const file of readdirSync(postmanDir).filter((f) => f.endsWith('.json'))) {
+    for (const [, descriptor, code] of readFileSync(join(postmanDir, file), 'utf8').matchAll(/uri:\/\/ed-fi\.org\/(\w+Descriptor)#([^"\\{}]{1,50})(?=["\\])/g)) {
+      (values[descriptor] ??= new Set()).add(code);
+    }
+  }
+  const config = loadConfig(env);
+  const db = createDb(config.databaseUrl);
+  try {
+    const model = loadEdfiModel(config.edfiApiSchema);
+    return await ensureDescriptors(db, model, { namespace: 'uri://ed-fi.org', values: Object.fromEntries(Object.entries(values).map(([d, codes]) => [d, [...codes]])) });
+  } finally {
+    await db.destroy();
+  }
 }
 
 export function seedDemoDistrict(env: NodeJS.ProcessEnv): void {
@@ -73,8 +104,8 @@ const expand = (edorgs: SuiteClient['edorgs']) =>
   edorgs.flatMap((e) => (typeof e === 'number' ? [e] : Array.from({ length: e.count }, (_, i) => e.start + i)));
 
 /**
- * Creates the suites' clients. The ODS lets a client name ed-orgs that do not exist yet; edgate refuses that, so
- * such ed-orgs are left out of the client and noted. Claim sets edgate lacks become the sandbox mapping.
+ * Creates the suites' clients, with the ed-orgs they name whether or not those exist yet (`--edorg-later`), as the
+ * ODS harness configures them. Claim sets edgate lacks become the sandbox mapping.
  */
 export async function createSuiteClients(env: NodeJS.ProcessEnv): Promise<PreparedClients> {
   const file = JSON.parse(readFileSync(fromRoot('conformance', 'clients.json'), 'utf8')) as { sandboxClaimSet: string; clients: SuiteClient[] };
@@ -88,8 +119,9 @@ export async function createSuiteClients(env: NodeJS.ProcessEnv): Promise<Prepar
     const claimSets = Object.keys(loadClaimSets());
     for (const client of file.clients) {
       const wanted = expand(client.edorgs);
-      const missing = new Set(await missingEdorgs(db, wanted));
-      if (missing.size) notes.push(`client ${client.name}: ${missing.size} ed-org(s) not created yet left out (${[...missing].slice(0, 3).join(', ')}${missing.size > 3 ? ', …' : ''})`);
+      // The suites create many of these ed-orgs as they run; they are assigned ahead, as the ODS/API allows.
+      const later = (await missingEdorgs(db, wanted)).length;
+      if (later) notes.push(`client ${client.name}: ${later} ed-org(s) assigned before they exist`);
       const claimSet = client.claimSet !== 'Ed-Fi Sandbox' && claimSets.includes(client.claimSet) ? client.claimSet : file.sandboxClaimSet;
       const { client: created, secret } = await createClient(
         db,
@@ -98,7 +130,8 @@ export async function createSuiteClients(env: NodeJS.ProcessEnv): Promise<Prepar
           name: client.name,
           tier: 'premium',
           claimSet,
-          edorgIds: wanted.filter((id) => !missing.has(id)),
+          edorgIds: wanted,
+          edorgsLater: true,
           profiles: client.profiles ?? [],
           namespacePrefixes: client.namespaces,
         },

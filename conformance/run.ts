@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import newman from 'newman';
 
 import { fromRoot } from '../src/config/paths.js';
-import { createSuiteClients, edgateEnvironment, seedDemoDistrict, startEdgate } from './edgate.js';
+import { createSuiteClients, edgateEnvironment, seedDemoDistrict, seedSuiteDescriptors, startEdgate } from './edgate.js';
 import { pruneTo, unitsOf, type PostmanItem, type Unit } from './folders.js';
 
 const edfiDir = resolve(process.env.EDFI_SHARED_DIR ?? fromRoot('..', 'shared', 'edfi'));
@@ -26,6 +26,8 @@ interface Failure {
   request: string;
   assertion: string;
   message: string;
+  /** The request and the first 400 characters of the answer it got. */
+  answer?: string;
 }
 
 interface CollectionResult {
@@ -84,6 +86,7 @@ async function runCollection(file: string, environment: Record<string, string>, 
   };
   if (!running.length) return result;
   const requestFolder = new Map<string, string>();
+  const lastAnswer = new Map<string, string>();
   const walk = (item: PostmanItem, folder: string) => (item.item ? item.item.forEach((child) => walk(child, folder)) : requestFolder.set(item.name, folder));
   running.forEach((u) => {
     walk(u.item, u.path);
@@ -97,8 +100,11 @@ async function runCollection(file: string, environment: Record<string, string>, 
         reporters: [],
         timeoutRequest: 30_000,
       })
-      .on('request', () => {
+      .on('request', (_err: unknown, args: { item: { name: string }; request: { method: string; url: { toString(): string } }; response?: { code: number; stream?: Buffer } }) => {
         result.requests += 1;
+        // What the failure's request got back, so a failing folder can be read without re-running it.
+        const body = args.response?.stream?.toString('utf8').slice(0, 400) ?? '';
+        lastAnswer.set(args.item.name, `${args.request.method} ${args.request.url.toString().replace(/^https?:\/\/[^/]+/, '')} -> ${args.response?.code ?? 'no answer'} ${body}`);
       })
       .on('assertion', (err: { message?: string } | null, args: { assertion: string; item: { name: string } }) => {
         if (!err) {
@@ -106,7 +112,7 @@ async function runCollection(file: string, environment: Record<string, string>, 
           return;
         }
         result.assertions.failed += 1;
-        result.failures.push({ folder: requestFolder.get(args.item.name) ?? '', request: args.item.name, assertion: args.assertion, message: String(err.message ?? err) });
+        result.failures.push({ folder: requestFolder.get(args.item.name) ?? '', request: args.item.name, assertion: args.assertion, message: String(err.message ?? err), answer: lastAnswer.get(args.item.name) });
       })
       .on('script', (err: { message?: string } | null, args: { item: { name: string }; event: { listen: string } }) => {
         if (!err) return;
@@ -134,8 +140,9 @@ async function main(): Promise<void> {
     return;
   }
   const workDir = mkdtempSync(join(tmpdir(), 'edgate-conformance-'));
-  const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'));
+  const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'), join(edfiDir, 'api-schema', 'DataStandard-5.0.0-pre.1.json'));
   seedDemoDistrict(env);
+  const descriptors = await seedSuiteDescriptors(env, postmanDir);
   const { credentials, notes } = await createSuiteClients(env);
   const edgate = await startEdgate(env);
   const results: CollectionResult[] = [];
@@ -162,6 +169,7 @@ async function main(): Promise<void> {
   const notRun = results.reduce((n, r) => n + r.folders.notRun, 0);
   const run = results.reduce((n, r) => n + r.folders.run, 0);
   console.log(`total: ${total.passed} of ${total.passed + total.failed} assertions passed (${percent(total.rate)}) in ${run} folders run; ${notRun} folders not run (they touch resources or APIs edgate lacks)`);
+  console.log(`environment: ${descriptors} descriptor values the suites name, written as the ODS/API's populated template ships them`);
   for (const note of notes) console.log(`note: ${note}`);
   writeFileSync(resultsFile, JSON.stringify({ passRate: total.rate, passed: total.passed, failed: total.failed, folders: { run, notRun }, notes, collections: results }, null, 2) + '\n');
   if (args.has('--record')) {

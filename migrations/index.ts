@@ -6,6 +6,7 @@ import * as sisSecrets from './20261122055000_sis_secrets.js';
 import * as documentReferences from './20261130235900_document_references.js';
 import * as byteCollation from './20261201000000_byte_collation.js';
 import * as portal from './20261201010000_portal.js';
+import * as clientEdorgsLater from './20261202010000_client_edorgs_later.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261130235900_document_references', documentReferences],
   ['20261201000000_byte_collation', byteCollation],
   ['20261201010000_portal', portal],
+  ['20261202010000_client_edorgs_later', clientEdorgsLater],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

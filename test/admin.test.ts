@@ -73,6 +73,25 @@ describe.each(engines)('admin CLI on $name', (engine) => {
     expect(payload.schools).toEqual(['300002']);
   });
 
+  it('assigns an ed-org ahead of its creation with --edorg-later; reach starts when it is written', async () => {
+    const schoolsOf = async (client: { client_id: string; client_secret: string }) =>
+      JSON.parse(Buffer.from((await app.token({ clientId: client.client_id, secret: client.client_secret })).split('.')[1], 'base64url').toString()).schools;
+    const refused = await app.cli('client', 'create', '--name', 'Early', '--tier', 'free', '--edorg', '500', '--json');
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout)).toMatchObject({ error: 'unknown_edorg', detail: expect.stringContaining('--edorg-later') });
+    const early = await json('client', 'create', '--name', 'Early', '--tier', 'free', '--edorg', '500', '--edorg-later');
+    expect(early.education_organization_ids).toEqual([500]);
+    expect(await schoolsOf(early)).toEqual([]);
+    await json('edorg', 'add', '--id', '500', '--type', 'lea', '--name', 'Late ISD');
+    await json('edorg', 'add', '--id', '500001', '--type', 'school', '--name', 'Late High', '--parent', '500');
+    // The server holds client records for a moment (REFRESH_SECONDS); the next token after that carries the school.
+    await expect.poll(() => schoolsOf(early), { timeout: 10_000, interval: 500 }).toEqual(['500001']);
+    // As many as the ODS harness gives one client (3,000 ed-orgs, most of them created later).
+    const many = Array.from({ length: 3000 }, (_, i) => ['--edorg', String(2_147_480_647 + i)]).flat();
+    const wide = await json('client', 'create', '--name', 'Many', '--tier', 'free', ...many, '--edorg-later');
+    expect(wide.education_organization_ids).toHaveLength(3000);
+  });
+
   it('creates, shows, updates, rotates, disables and enables clients', async () => {
     const created = await json('client', 'create', '--name', 'Vendor', '--tier', 'standard', '--edorg', '255901', '--profile', 'Nutrition', '--claim-set', 'Bootstrap', '--namespace', 'uri://ed-fi.org', '--namespace', 'uri://vendor.example');
     expect(created).toMatchObject({

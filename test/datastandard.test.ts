@@ -153,8 +153,37 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     for (const path of ['termDescriptors', 'sections', 'courses', 'calendars', 'grades', 'programs', 'studentSectionAssociations']) {
       expect((await sandbox.get(path)).status, path).toBe(200);
     }
-    const id = await sandbox.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Fall Semester', shortDescription: 'Fall Semester' });
-    expect(await json(await sandbox.get(`termDescriptors/${id}`))).toMatchObject({ codeValue: 'Fall Semester' });
+    const id = await sandbox.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Winter Intersession', shortDescription: 'Winter Intersession' });
+    expect(await json(await sandbox.get(`termDescriptors/${id}`))).toMatchObject({ codeValue: 'Winter Intersession' });
+  });
+
+  it('reads times and timestamps without an offset, and member names in any case, as the ODS/API does', async () => {
+    const period = { classPeriodName: 'First', schoolReference: { schoolId: 255901001 }, meetingTimes: [{ startTime: '08:00:00', endTime: '08:50:00' }] };
+    expect((await sandbox.post('classPeriods', period)).status).toBe(201);
+    const bell = {
+      bellScheduleName: 'Regular day',
+      schoolReference: { schoolId: 255901001 },
+      startTime: '08:00:00',
+      endTime: '15:30:00',
+      classPeriods: [{ classPeriodReference: { classPeriodName: 'First', schoolId: 255901001 } }],
+    };
+    const created = await sandbox.post('bellSchedules', bell);
+    expect(created.status, await created.clone().text()).toBe(201);
+    expect((await sandbox.post('bellSchedules', { ...bell, bellScheduleName: 'Late start', startTime: '8 am' })).status).toBe(400);
+    const withOffset = await sandbox.post('bellSchedules', { ...bell, bellScheduleName: 'Zoned', startTime: '08:00:00Z' });
+    expect(withOffset.status).toBe(201);
+    await sandbox.create('students', { StudentUniqueId: 'CASE1', FirstName: 'Ada', LastSurname: 'Byron', BirthDate: '2010-12-10' });
+    const [read] = await json<Item[]>(await sandbox.get('students?studentUniqueId=CASE1'));
+    expect(read).toMatchObject({ studentUniqueId: 'CASE1', firstName: 'Ada', lastSurname: 'Byron', birthDate: '2010-12-10' });
+  });
+
+  it('seeds the demo district in the model\'s shape: sessions first, and attendance events that name theirs', async () => {
+    const seeded = await app.cli('db', 'seed', '--json');
+    expect(seeded.code, seeded.stderr).toBe(0);
+    expect(JSON.parse(seeded.stdout).roster).toMatchObject({ sessions: { created: 3 }, studentSchoolAttendanceEvents: { created: 18 } });
+    const [event] = await json<Item[]>(await sandbox.get('studentSchoolAttendanceEvents?limit=1'));
+    expect(event).toMatchObject({ sessionReference: { schoolYear: 2026, sessionName: '2025-2026 Fall Semester' } });
+    expect((await app.cli('db', 'seed', '--json')).code).toBe(0);
   });
 
   it('orders every resource after what it references in /metadata/dependencies', async () => {

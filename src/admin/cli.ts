@@ -46,7 +46,8 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   edorg add --id N --type sea|esc|lea|school --name "…" [--parent N]
   edorg import FILE            JSON or CSV (id,type,name,parent); idempotent
   edorg list
-  client create --name "…" --tier TIER [--edorg N]… [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…
+  client create --name "…" --tier TIER [--edorg N]… [--edorg-later] [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…
+                               --edorg-later: ed-orgs not created yet are assigned too; reach starts when they are
   client list
   client show|update|rotate-secret|disable|enable CLIENT_ID   (update takes the create flags)
   client pending               portal applications waiting for an admin's approval
@@ -79,6 +80,7 @@ const options = {
   file: { type: 'string' },
   tier: { type: 'string' },
   edorg: { type: 'string', multiple: true },
+  'edorg-later': { type: 'boolean' },
   profile: { type: 'string', multiple: true },
   'claim-set': { type: 'string' },
   namespace: { type: 'string', multiple: true },

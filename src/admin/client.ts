@@ -41,6 +41,7 @@ function inputFrom({ flags }: AdminContext): ClientInput {
     tier: flagString(flags, 'tier'),
     claimSet: flagString(flags, 'claim-set'),
     edorgIds: edorgIds(flags),
+    edorgsLater: flags['edorg-later'] === true,
     profiles: flagList(flags, 'profile'),
     namespacePrefixes: flagList(flags, 'namespace'),
   };

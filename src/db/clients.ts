@@ -28,6 +28,8 @@ export interface ClientInput {
   tier?: string;
   claimSet?: string;
   edorgIds?: number[];
+  /** Assign ed-orgs that are not created yet (as the ODS/API allows): their reach starts when they are written. */
+  edorgsLater?: boolean;
   profiles?: string[];
   namespacePrefixes?: string[];
 }
@@ -103,8 +105,9 @@ async function checkInput(db: Db, input: ClientInput, rules: ClientRules): Promi
   if (undefinedProfile) {
     throw new ApiError('unknown_profile', `profile "${undefinedProfile}" is not defined in profilesDir; defined: ${rules.profiles!.join(', ') || 'none'}`, {}, {}, 400);
   }
-  const missing = await missingEdorgs(db, input.edorgIds ?? []);
-  if (missing.length) throw new ApiError('unknown_edorg', `no education organisation with id ${missing.join(', ')}`);
+  const missing = input.edorgsLater ? [] : await missingEdorgs(db, input.edorgIds ?? []);
+  // Refused by default: a mistyped id would give a client no reach and no error.
+  if (missing.length) throw new ApiError('unknown_edorg', `no education organisation with id ${missing.join(', ')} (create it first, or assign it ahead with --edorg-later)`);
   for (const prefix of input.namespacePrefixes ?? []) {
     if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(prefix)) throw new ApiError('invalid_field', `namespace prefix must be a URI such as uri://ed-fi.org, got "${prefix}"`);
   }
@@ -144,7 +147,10 @@ export async function listClients(db: Db): Promise<ClientRecord[]> {
 async function replaceEdorgs(db: Db, clientId: string, edorgIds: number[]): Promise<void> {
   await db('client_edorgs').where({ client_id: clientId }).del();
   const unique = [...new Set(edorgIds)];
-  if (unique.length) await db('client_edorgs').insert(unique.map((edorg_id) => ({ client_id: clientId, edorg_id })));
+  // In chunks: SQLite refuses one INSERT of more than 500 rows (knex writes it as a compound SELECT).
+  for (let i = 0; i < unique.length; i += 500) {
+    await db('client_edorgs').insert(unique.slice(i, i + 500).map((edorg_id) => ({ client_id: clientId, edorg_id })));
+  }
 }
 
 /** Creates a client; the plain secret is returned this once and only its keyed hash is stored. */

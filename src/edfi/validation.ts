@@ -30,9 +30,16 @@ interface SchemaNode {
 
 const numericString = /^-?\d+(\.\d+)?$/;
 
+/** The schema's own spelling of a member sent in another letter case; undefined when it has none. */
+function memberNamed(schema: SchemaNode, sent: string): string | undefined {
+  const lower = sent.toLowerCase();
+  return Object.keys(schema.properties ?? {}).find((name) => name.toLowerCase() === lower);
+}
+
 /**
  * What real Ed-Fi clients send, read as the ODS/API reads it: a numeric string where the schema wants a number
- * (`"schoolId":"255901001"`) is that number, and an empty string in an optional member is the member left out.
+ * (`"schoolId":"255901001"`) is that number, an empty string in an optional member is the member left out, and a
+ * member named in another letter case is the schema's member.
  * Anything else is left for the schema to judge.
  */
 export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
@@ -44,7 +51,9 @@ export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
   if (schema.properties && value && typeof value === 'object' && !Array.isArray(value)) {
     const required = new Set(schema.required ?? []);
     const out: Record<string, unknown> = {};
-    for (const [name, member] of Object.entries(value as Record<string, unknown>)) {
+    for (const [sent, member] of Object.entries(value as Record<string, unknown>)) {
+      // Member names match in any case, as the ODS/API's JSON reader matches them (`ContactUniqueId`).
+      const name = schema.properties[sent] ? sent : (memberNamed(schema, sent) ?? sent);
       const memberSchema = schema.properties[name];
       if (!memberSchema) out[name] = member;
       else if (member === '' && memberSchema.type === 'string' && !required.has(name)) continue;
