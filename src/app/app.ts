@@ -20,6 +20,7 @@ import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from '../http/body.js';
 import { errorHandler } from '../http/error-response.js';
 import { requestContext } from '../http/request-context.js';
+import { apiDescriptions, serviceInfo } from './openapi.js';
 import type { Services } from './services.js';
 import { systemRoutes } from '../http/system.js';
 
@@ -30,7 +31,7 @@ const openRoutes: RouteModule[] = [
   systemRoutes,
   (router, services) => oauthRoutes(router, { ...services, resources: services.model.resources }),
   sisRoutes,
-  (router, services) => openApiRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
+  (router, services) => openApiRoutes(services.model, profileMediaTypes(services.profiles), apiDescriptions(services), serviceInfo)(router, services),
   (router, services) => discoveryRoutes(services.model, profileMediaTypes(services.profiles))(router, services),
 ];
 

@@ -15,7 +15,7 @@ export const dataStandardVersion = '5.0.0';
 /** The ODS/API release whose behaviour edgate follows. */
 export const odsApiVersion = '7.3';
 
-type Json = { paths: Record<string, unknown> } & Record<string, unknown>;
+type Json = Record<string, unknown>;
 
 /**
  * The ODS/API's discovery documents, public as there: the version document at `/`, the OpenAPI sections under
@@ -25,12 +25,15 @@ export function discoveryRoutes(model: EdfiModel, profiles: ProfileMediaTypes) {
   return (router: Router, { config }: { config: Pick<Config, 'publicUrl'> }): void => {
     const base = config.publicUrl.replace(/\/$/, '');
     const dependencies = loadOrder(model.resources);
-    // Built on first request, as /metadata/openapi.json is: the whole Data Standard makes a large document.
-    let whole: Json | undefined;
+    // Built on first request, as /metadata/openapi.json is: the whole Data Standard makes a large document. Each
+    // section is a document of its own resources, so it names no schema it does not use.
+    const sections = new Map<boolean, Json>();
     const section = (descriptors: boolean): Json => {
-      whole ??= openApiDocument(config.publicUrl, model.metas, profiles) as Json;
-      const paths = Object.fromEntries(Object.entries(whole.paths).filter(([path]) => /Descriptors(\/|$)/.test(path) === descriptors));
-      return { ...whole, paths };
+      const cached = sections.get(descriptors);
+      if (cached) return cached;
+      const document = openApiDocument(config.publicUrl, model.metas.filter((meta) => /Descriptors$/.test(meta.name) === descriptors), profiles);
+      sections.set(descriptors, document);
+      return document;
     };
 
     router.get('/', (ctx) => {

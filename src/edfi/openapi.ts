@@ -1,14 +1,13 @@
 import type Router from '@koa/router';
 
 import type { Config } from '../config/index.js';
-
+import { costOf } from '../gateway/costs.js';
+import { apiDocument, errorResponses, rateLimitHeaders, security, type ApiDescription, type CodeAt, type Json } from '../http/openapi.js';
 import type { ResourceMeta } from './resource-meta.js';
 import { loadOrder } from './dependencies.js';
 import type { EdfiModel } from './model/index.js';
 import { dataRoot } from './paths.js';
 import type { ProfileMediaTypes } from './profiles/media-type.js';
-
-type Json = Record<string, unknown>;
 
 const noProfiles: ProfileMediaTypes = () => ({ readable: [], writable: [] });
 
@@ -18,101 +17,138 @@ const stored: Json = {
   _lastModifiedDate: { type: 'string', format: 'date-time', readOnly: true },
 };
 
-function problem(description: string): Json {
-  return { description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
-}
+/** What every call under the gateway may answer besides the resource's own errors: authentication, limits, a dependency down. */
+const gatewayCodes: CodeAt[] = ['missing_token', 'invalid_token', 'rate_limited', 'cost_quota_exceeded', 'database_unavailable', 'rate_limit_unavailable', 'revocation_unavailable'];
+
+/** The error answers of one verb: its own codes and the gateway's, as problem details. */
+const answers = (...codes: CodeAt[]) => errorResponses('problem', [...codes, ...gatewayCodes], { metered: true });
 
 function content(mediaTypes: string[], schema: Json): Json {
   return Object.fromEntries(['application/json', ...mediaTypes].map((type) => [type, { schema }]));
 }
 
-function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): Json {
+/** The ODS/API's verbs on one resource: summaries in its words, each verb's error codes (statuses from the catalogue). */
+function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescription['paths'] {
   const { readable, writable } = profiles(meta);
   const ref = { $ref: `#/components/schemas/${meta.edfiName}` };
   const read = { allOf: [ref, { type: 'object', properties: stored }] };
   const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9a-f]{32}$' } };
   const ifMatch = { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } };
-  const errors = {
-    '400': problem('data_validation_failed, bad_request'),
-    '401': problem('missing_token, invalid_token'),
-    '403': problem('authorization_denied, namespace_not_permitted'),
-  };
+  const forbidden: CodeAt[] = ['authorization_denied', 'namespace_not_permitted', 'profile_required', 'profile_not_assigned', 'profile_not_defined'];
   const filters = Object.entries((meta.schema.properties ?? {}) as Record<string, { type?: string }>)
     .filter(([, schema]) => ['string', 'integer', 'number', 'boolean'].includes(schema.type ?? ''))
     .map(([name, schema]) => ({ name, in: 'query', required: false, schema: { type: schema.type } }));
+  const collection = `${dataRoot}/${meta.project ?? 'ed-fi'}/${meta.name}`;
+  const item = `${collection}/{id}`;
+  // The route's price against the daily cost quota, from the gateway's one cost table.
+  const operation = (method: string, path: string, fields: Json): Json => ({ tags: [meta.name], security: security.accessToken, ...fields, 'x-edgate-cost': costOf(method.toUpperCase(), path) });
+  const profileUsage: CodeAt[] = ['malformed_profile_media_type', 'profile_usage_mismatch', 'invalid_profile_usage', 'profile_method_not_allowed', 'invalid_profile'];
+  const reads: CodeAt[] = [...forbidden, ...profileUsage, 'unknown_profile', 'bad_request', 'not_found', 'snapshot_not_configured'];
+  const writes: CodeAt[] = [
+    ...forbidden,
+    'data_validation_failed',
+    'bad_request',
+    'invalid_json',
+    'key_change_not_supported',
+    'data_policy_enforced',
+    ...profileUsage,
+    'snapshot_read_only',
+    'optimistic_lock_failed',
+    'unsupported_media_type',
+    ['unknown_profile', 415],
+    'unresolved_reference',
+    'identity_conflict',
+    'write_conflict',
+  ];
   return {
-    [`${dataRoot}/${meta.project ?? 'ed-fi'}/${meta.name}`]: {
-      get: {
-        tags: [meta.name],
+    [collection]: {
+      get: operation('get', collection, {
         operationId: `get${meta.edfiName}s`,
+        summary: `List ${meta.edfiName} items in reach`,
         parameters: [
           { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 500, default: 25 } },
           { name: 'totalCount', in: 'query', schema: { type: 'boolean', default: false } },
           ...filters,
         ],
-        responses: { '200': { description: 'The items in reach', content: content(readable, { type: 'array', items: read }) }, ...errors },
-      },
-      post: {
-        tags: [meta.name],
+        responses: { '200': { description: 'The items in reach', headers: rateLimitHeaders, content: content(readable, { type: 'array', items: read }) }, ...answers(...reads) },
+      }),
+      post: operation('post', collection, {
         operationId: `post${meta.edfiName}`,
+        summary: `Create or update a ${meta.edfiName} by its natural key`,
         requestBody: { required: true, content: content(writable, ref) },
-        responses: { '200': { description: 'Updated' }, '201': { description: 'Created' }, ...errors, '409': problem('unresolved_reference'), '412': problem('optimistic_lock_failed') },
-      },
+        responses: {
+          '200': { description: 'Updated the item with the same natural key', headers: rateLimitHeaders },
+          '201': { description: 'Created; Location names the new item', headers: rateLimitHeaders },
+          ...answers(...writes, 'type_change'),
+        },
+      }),
     },
-    [`${dataRoot}/${meta.project ?? 'ed-fi'}/${meta.name}/{id}`]: {
-      get: { tags: [meta.name], operationId: `get${meta.edfiName}ById`, parameters: [idParam], responses: { '200': { description: 'The item', content: content(readable, read) }, ...errors, '404': problem('not_found') } },
-      put: {
-        tags: [meta.name],
+    [item]: {
+      get: operation('get', item, {
+        operationId: `get${meta.edfiName}ById`,
+        summary: `Read one ${meta.edfiName}`,
+        parameters: [idParam],
+        responses: {
+          '200': { description: 'The item', headers: rateLimitHeaders, content: content(readable, read) },
+          '304': { description: 'If-None-Match names the current ETag', headers: rateLimitHeaders },
+          ...answers(...reads.filter((code) => code !== 'bad_request')),
+        },
+      }),
+      put: operation('put', item, {
         operationId: `put${meta.edfiName}`,
+        summary: `Replace one ${meta.edfiName}`,
         parameters: [idParam, ifMatch],
         requestBody: { required: true, content: content(writable, ref) },
-        responses: { '204': { description: 'Updated' }, ...errors, '404': problem('not_found'), '409': problem('unresolved_reference'), '412': problem('optimistic_lock_failed') },
-      },
-      delete: {
-        tags: [meta.name],
+        responses: {
+          '204': { description: 'Updated', headers: rateLimitHeaders },
+          ...answers(...writes, 'not_found', 'dependent_item_exists'),
+        },
+      }),
+      delete: operation('delete', item, {
         operationId: `delete${meta.edfiName}`,
+        summary: `Delete one ${meta.edfiName}`,
         parameters: [idParam, ifMatch],
-        responses: { '204': { description: 'Deleted' }, ...errors, '404': problem('not_found'), '409': problem('dependent_item_exists'), '412': problem('optimistic_lock_failed') },
-      },
+        responses: {
+          '204': { description: 'Deleted', headers: rateLimitHeaders },
+          ...answers(...forbidden, 'not_found', 'snapshot_read_only', 'dependent_item_exists', 'write_conflict', 'optimistic_lock_failed'),
+        },
+      }),
     },
   };
 }
 
-/** OpenAPI 3.1 of the resource API, from the same schemas the validators compile. */
-export function openApiDocument(serverUrl: string, metas: ResourceMeta[], profiles: ProfileMediaTypes = noProfiles): Json {
-  const schemas: Json = {
-    Problem: {
-      type: 'object',
-      properties: {
-        type: { type: 'string' },
-        title: { type: 'string' },
-        status: { type: 'integer' },
-        detail: { type: 'string' },
-        correlationId: { type: 'string' },
-        error: { type: 'string' },
-        validationErrors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-      },
-    },
-  };
+/** The resource API's part of the document, from the same model and schemas the validators compile. */
+export function resourceDescription(metas: ResourceMeta[], profiles: ProfileMediaTypes = noProfiles): ApiDescription {
+  const schemas: Json = {};
   for (const meta of metas) {
     const { $schema, ...schema } = meta.schema;
     void $schema; // The document's jsonSchemaDialect says 2020-12 once for all schemas.
     schemas[meta.edfiName] = schema;
   }
   return {
-    openapi: '3.1.0',
-    jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
-    info: { title: 'edgate Ed-Fi resource API', version: '3' },
-    servers: [{ url: serverUrl }],
-    security: [{ bearer: [] }],
+    tags: metas.map((meta) => ({ name: meta.name, description: `The Ed-Fi ${meta.edfiName} resource; natural key: ${meta.identity.join(', ') || 'id'}.` })),
     paths: Object.assign({}, ...metas.map((meta) => pathsOf(meta, profiles))),
-    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    schemas,
   };
 }
 
-/** Public, like Ed-Fi's metadata endpoints: no token needed to discover the API. */
-export function openApiRoutes(model: EdfiModel, profiles: ProfileMediaTypes = noProfiles) {
+export const resourceApiInfo = {
+  title: 'edgate Ed-Fi resource API',
+  version: '3',
+  description: 'The Ed-Fi resources of the served model, behind the gateway: a client-credentials access token, rate limits per tier, school-level authorisation.',
+};
+
+/** OpenAPI 3.1 of the resource API alone: the ODS/API's metadata sections are cut from it (discovery.ts). */
+export function openApiDocument(serverUrl: string, metas: ResourceMeta[], profiles: ProfileMediaTypes = noProfiles): Json {
+  return apiDocument(serverUrl, resourceApiInfo, [resourceDescription(metas, profiles)]);
+}
+
+/**
+ * Public, like Ed-Fi's metadata endpoints: no token needed to discover the API. `/metadata/openapi.json` describes
+ * the whole service: the resources, and the other modules' operations the app hands in (token, SIS sync, stats).
+ */
+export function openApiRoutes(model: EdfiModel, profiles: ProfileMediaTypes = noProfiles, others: ApiDescription[] = [], info = resourceApiInfo) {
   return (router: Router, { config }: { config: Pick<Config, 'publicUrl'> }): void => {
     // Built on first request: the whole Data Standard makes a document of several megabytes.
     let document: Json | undefined;
@@ -121,7 +157,7 @@ export function openApiRoutes(model: EdfiModel, profiles: ProfileMediaTypes = no
       ctx.body = dependencies;
     });
     router.get('/metadata/openapi.json', (ctx) => {
-      document ??= openApiDocument(config.publicUrl, model.metas, profiles);
+      document ??= apiDocument(config.publicUrl, info, [...others, resourceDescription(model.metas, profiles)]);
       ctx.body = document;
     });
   };

@@ -6,6 +6,7 @@ import { ApiError } from '../errors.js';
 import type { TokenVerifier } from '../gateway/verifier.js';
 import { readParams } from '../http/body.js';
 import { secretMatches } from '../secret-hash.js';
+import { introspectionPath } from './paths.js';
 import type { ClientDirectory } from '../clients/directory.js';
 
 export interface IntrospectionDeps {
@@ -53,7 +54,7 @@ const inactive = { active: false };
  * Any enabled client may introspect any token: the JWT's claims are readable by whoever holds it.
  */
 export function introspectionRoutes(router: Router, deps: IntrospectionDeps): void {
-  router.post('/oauth/introspect', async (ctx) => {
+  router.post(introspectionPath, async (ctx) => {
     const params = await readParams(ctx);
     await authenticateCaller(ctx, params, deps);
     if (!params.token) throw new ApiError('invalid_request', 'send the token to introspect as `token`');

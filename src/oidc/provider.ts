@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import { secretMatches } from '../secret-hash.js';
 import type { Db } from '../db/knex.js';
 import { adapterFactory } from './adapter.js';
+import { tokenPath } from './paths.js';
 import type { ClientDirectory } from '../clients/directory.js';
 import { signingAlg, type SigningKeySet } from '../keys/signing-keys.js';
 import { edorgScopeOf } from './token-request.js';
@@ -95,7 +96,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: { sameSite: 'lax' },
     },
     routes: {
-      token: '/oauth/token',
+      token: tokenPath,
       jwks: '/.well-known/jwks.json',
       // Served only where providerRoutes (routes.ts) lists them: authorization and end_session for the portal;
       // userinfo stays under /oauth/ for the day it is.

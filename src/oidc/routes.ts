@@ -15,6 +15,7 @@ import type { ClientDirectory } from '../clients/directory.js';
 import type { Keyring } from '../keys/keyring.js';
 import { oauthMetadataPath, openIdMetadataPath, servedMetadata } from './discovery.js';
 import { introspectionRoutes } from './introspection.js';
+import { tokenPath } from './paths.js';
 import { buildProvider, type FirstPartyClient } from './provider.js';
 import { normaliseTokenRequest } from './token-request.js';
 import { tokenInfoRoutes } from './token-info.js';
@@ -38,7 +39,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => Pro
  * (PAR, userinfo, …) stays unreachable, and discovery advertises only these (discovery.ts).
  */
 const providerRoutes: Record<string, string[]> = {
-  '/oauth/token': ['POST'],
+  [tokenPath]: ['POST'],
   [openIdMetadataPath]: ['GET'],
   [oauthMetadataPath]: ['GET'],
   '/.well-known/jwks.json': ['GET'],
@@ -80,7 +81,7 @@ async function onlyProviderRoutes(ctx: Context, next: Next): Promise<void> {
     throw new ApiError('method_not_allowed', `${ctx.path} accepts ${methods.join(', ')} only`);
   }
   ctx.state.route = route;
-  if (ctx.path === '/oauth/token') return normaliseTokenRequest(ctx, next);
+  if (ctx.path === tokenPath) return normaliseTokenRequest(ctx, next);
   if (ctx.path === openIdMetadataPath || ctx.path === oauthMetadataPath) return servedMetadata(ctx, next);
   await next();
 }

@@ -7,6 +7,7 @@ import { loadClaimSets, strategyFor, type Action, type ClaimSets } from '../conf
 import { ApiError } from '../errors.js';
 import { bearerToken, invalidToken, type TokenVerifier } from '../gateway/verifier.js';
 import { readParams } from '../http/body.js';
+import { tokenInfoPath } from './paths.js';
 import type { ClientDirectory } from '../clients/directory.js';
 
 const idKey: Record<EdorgType, string> = {
@@ -55,7 +56,7 @@ function bodyToken(params: Record<string, string>): string | undefined {
 
 /** POST /oauth/token_info — Ed-Fi's token information endpoint; its errors are problem details, as the ODS/API's. */
 export function tokenInfoRoutes(router: Router, { db, verifier, directory, resources = [], claimSets = loadClaimSets() }: TokenInfoDeps): void {
-  router.post('/oauth/token_info', async (ctx) => {
+  router.post(tokenInfoPath, async (ctx) => {
     const token = bodyToken(await readParams(ctx));
     if (!token) {
       throw new ApiError('invalid_request', 'An invalid token was provided', { errors: ['The token was not present, or was not processable as a GUID value.'] });

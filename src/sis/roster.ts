@@ -78,12 +78,17 @@ function validatorsOf(model: EdfiModel): RosterValidators {
   let validators = validatorsByModel.get(model);
   if (!validators) {
     const ajv = schemaValidator({ allErrors: false });
-    const recordSchema = recordSchemaOf(model);
-    const batchSchema = { type: 'object', required: ['students'], additionalProperties: false, properties: { students: { type: 'array', items: recordSchema } } };
+    const batchSchema = rosterBatchSchemaOf(model);
+    const recordSchema = batchSchema.properties.students.items;
     validators = { recordSchema, batch: ajv.compile(batchSchema), record: ajv.compile(recordSchema) };
     validatorsByModel.set(model, validators);
   }
   return validators;
+}
+
+/** The request body's JSON Schema: the validators and the OpenAPI document read the same one. */
+export function rosterBatchSchemaOf(model: EdfiModel) {
+  return { type: 'object', required: ['students'], additionalProperties: false, properties: { students: { type: 'array', items: recordSchemaOf(model) } } };
 }
 
 /** The request body's JSON Schema under the embedded model; exported for the property-based tests that generate bodies from it. */

@@ -13,6 +13,9 @@ import { validateBatch } from './roster.js';
 import { institutionForSecret } from './institution-secrets.js';
 import { checkRosterDescriptors, syncRoster } from './upsert.js';
 
+/** Where institutions push their rosters; the OpenAPI description (openapi.ts) is keyed by it. */
+export const sisSyncPath = '/api/sis/sync';
+
 function presentedSecret(ctx: Context): string | undefined {
   return /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))?.[1];
 }
@@ -44,7 +47,7 @@ async function authenticate(ctx: Context, { db, hashKey }: SisDeps): Promise<num
  */
 export function sisRoutes(router: Router, services: SisDeps): void {
   const limiter = sisRateLimiter(services);
-  router.post('/api/sis/sync', async (ctx) => {
+  router.post(sisSyncPath, async (ctx) => {
     const institution = await authenticate(ctx, services);
     ctx.state.clientId = `sis:${institution}`;
     await limiter.admit(institution);

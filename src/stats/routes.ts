@@ -42,8 +42,11 @@ function approvedSchool(ctx: Context): string {
   return schoolId;
 }
 
+/** The one statistics route; the OpenAPI description (openapi.ts) is keyed by it. */
+export const attendanceSummaryPath = '/stats/v1/attendance/summary';
+
 export function statsRoutes(router: Router, { db }: { db: Db }): void {
-  router.get('/stats/v1/attendance/summary', async (ctx) => {
+  router.get(attendanceSummaryPath, async (ctx) => {
     const schoolId = approvedSchool(ctx);
     const range = dateRange(ctx);
     const figures = await attendanceSummary(db, Number(schoolId), range);
