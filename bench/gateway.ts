@@ -34,7 +34,7 @@ import { signingAlg } from '../src/keys/signing-keys.js';
 import { statsRoutes } from '../src/stats/routes.js';
 import { seedAttendance } from './attendance.js';
 import { proxiedScenario, type ProxiedFigure } from './proxied.js';
-import { compare, failToParent, forkServer, load, loadWithCpu, machine, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
+import { benchClientId, compare, failToParent, forkServer, load, loadWithCpu, machine, registerBenchClient, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 /** Quotas no run can reach, so every call is admitted and the figures measure the checks alone. */
@@ -61,11 +61,11 @@ interface VerifyFigures {
 async function benchToken(services: Services): Promise<string> {
   const jwk = services.keyring.current.privateJwks[0];
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: 'bench-client', tier: 'bench', schools: ['255901001', '255901044', '255901107'], jti: randomUUID() })
+  return new SignJWT({ client_id: benchClientId, tier: 'bench', schools: ['255901001', '255901044', '255901107'], jti: randomUUID() })
     .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
     .setIssuer(issuer)
     .setAudience(issuer)
-    .setSubject('bench-client')
+    .setSubject(benchClientId)
     .setIssuedAt(now)
     .setExpirationTime(now + 3600)
     .sign(await importJWK(jwk, signingAlg));
@@ -169,6 +169,7 @@ async function serve(redisUrl: string | undefined): Promise<void> {
     tiers: { bench: benchTier },
   };
   const services = await openServices(config);
+  await registerBenchClient(services.db);
   await seedAttendance(services.db, school);
   const token = await benchToken(services);
   const pair = async (handler: Handler, path: string) => ({

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import autocannon from 'autocannon';
+import type { Knex } from 'knex';
 
 import { fromRoot } from '../src/config/paths.js';
 
@@ -193,4 +194,25 @@ export async function loadWithCpu(server: ServerProcess<unknown>, label: string,
 /** Median of a number list; used for CPU-per-request across rounds. */
 export function medianOf(values: number[]): number {
   return median(values);
+}
+
+/** The client the benchmarks' hand-signed tokens name: the gateway refuses tokens for clients it does not know. */
+export const benchClientId = 'bench-client';
+
+/** Registers the benchmarks' client (tier `bench`), once per database. */
+export async function registerBenchClient(db: Knex): Promise<void> {
+  if (await db('clients').where({ client_id: benchClientId }).first()) return;
+  const now = Date.now();
+  await db('clients').insert({
+    client_id: benchClientId,
+    name: 'benchmark',
+    secret_hash: 'none: its tokens are signed by the benchmark itself',
+    tier: 'bench',
+    claim_set: 'SIS Vendor',
+    namespace_prefixes: '[]',
+    profiles: '[]',
+    disabled: false,
+    created_at: now,
+    updated_at: now,
+  });
 }

@@ -22,7 +22,7 @@ import { Keyring } from '../src/keys/keyring.js';
 import { loadSigningKeys, signingAlg } from '../src/keys/signing-keys.js';
 import { statsApp } from '../src/stats/service.js';
 import { seedAttendance } from './attendance.js';
-import { compare, failToParent, forkServer, load, serveToParent, type Figure, type ServerProcess } from './lib.js';
+import { benchClientId, compare, failToParent, forkServer, load, registerBenchClient, serveToParent, type Figure, type ServerProcess } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 const audience = `${issuer}/stats/`;
@@ -63,14 +63,15 @@ async function serveGateway(databaseUrl: string, upstream: string): Promise<void
   const route = { prefix: '/stats/', upstream: new URL(upstream), cost: { GET: 10 }, timeoutMs: 5000, passAuthorization: false, audience, costHeader: false, circuit: { volumeThreshold: 1_000_000, errorThresholdPercentage: 100, resetTimeoutMs: 1000, windowMs: 10_000 } };
   const config = benchConfig(databaseUrl, { routes: [route] });
   const services = await openServices(config);
+  await registerBenchClient(services.db);
   const running = await startServer(config, services);
   const jwk = services.keyring.current.privateJwks[0];
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ client_id: 'bench-client', tier: 'bench', schools, jti: randomUUID() })
+  const token = await new SignJWT({ client_id: benchClientId, tier: 'bench', schools, jti: randomUUID() })
     .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
     .setIssuer(issuer)
     .setAudience(issuer)
-    .setSubject('bench-client')
+    .setSubject(benchClientId)
     .setIssuedAt(now)
     .setExpirationTime(now + 3600)
     .sign(await importJWK(jwk, signingAlg));
@@ -79,7 +80,7 @@ async function serveGateway(databaseUrl: string, upstream: string): Promise<void
   serveToParent(
     { url: running.url, token },
     {
-      answer: async (m) => (m.assertion ? { assertion: await assertions.assertion(audience, { clientId: 'bench-client', tier: 'bench', schools }) } : undefined),
+      answer: async (m) => (m.assertion ? { assertion: await assertions.assertion(audience, { clientId: benchClientId, tier: 'bench', schools }) } : undefined),
       stop: () => running.close(),
     },
   );

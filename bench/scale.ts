@@ -27,13 +27,22 @@ const tiers = {
 interface Path {
   label: string;
   url: string;
+  /** The balancer on this path, whose CPU per request is its overhead; none when direct. */
+  balancer?: Balancer;
 }
 
+type Measured = Figure & { balancerCpuMicrosPerRequest?: number };
+
 /** One load per path per round, alternating, so a slow moment of the shared machine hurts every path alike. */
-async function roundsOf(rounds: number, paths: Path[], options: (url: string) => LoadOptions): Promise<Map<string, Figure[]>> {
-  const figures = new Map(paths.map((path) => [path.label, [] as Figure[]]));
+async function roundsOf(rounds: number, paths: Path[], options: (url: string) => LoadOptions): Promise<Map<string, Measured[]>> {
+  const figures = new Map(paths.map((path) => [path.label, [] as Measured[]]));
   for (let round = 0; round < rounds; round++) {
-    for (const path of paths) figures.get(path.label)!.push(await load(path.label, options(path.url)));
+    for (const path of paths) {
+      const before = path.balancer?.cpuMicros() ?? 0;
+      const figure: Measured = await load(path.label, options(path.url));
+      if (path.balancer) figure.balancerCpuMicrosPerRequest = Math.round(((path.balancer.cpuMicros() - before) / figure.requests) * 10) / 10;
+      figures.get(path.label)!.push(figure);
+    }
   }
   for (const [label, list] of figures) {
     const refused = list.find((f) => f.non2xx);
@@ -42,8 +51,8 @@ async function roundsOf(rounds: number, paths: Path[], options: (url: string) =>
   return figures;
 }
 
-function rowsOf(load: string, figures: Map<string, Figure[]>, direct: string): Array<Record<string, string | number>> {
-  const med = (list: Figure[], pick: (f: Figure) => number) => medianOf(list.map(pick));
+function rowsOf(load: string, figures: Map<string, Measured[]>, direct: string): Array<Record<string, string | number>> {
+  const med = (list: Measured[], pick: (f: Measured) => number) => medianOf(list.map(pick));
   const directFigures = figures.get(direct)!;
   return [...figures].map(([label, list]) => ({
     load,
@@ -53,6 +62,7 @@ function rowsOf(load: string, figures: Map<string, Figure[]>, direct: string): A
     'p99 ms': med(list, (f) => f.p99Ms),
     'p50 added ms': Math.round((med(list, (f) => f.p50Ms) - med(directFigures, (f) => f.p50Ms)) * 100) / 100,
     'ratio (req/s) to direct': Math.round((med(list, (f) => f.requestsPerSec) / med(directFigures, (f) => f.requestsPerSec)) * 1000) / 1000,
+    'HAProxy CPU µs/req': list[0].balancerCpuMicrosPerRequest === undefined ? '' : med(list, (f) => f.balancerCpuMicrosPerRequest!),
   }));
 }
 
@@ -101,8 +111,8 @@ export async function run(args: string[]): Promise<void> {
     await toThree.waitFor('UP');
     const paths: Path[] = [
       { label: 'direct to 1 instance', url: instances[0].url },
-      { label: 'HAProxy → 1 instance', url: toOne.url },
-      { label: 'HAProxy → 3 instances', url: toThree.url },
+      { label: 'HAProxy → 1 instance', url: toOne.url, balancer: toOne },
+      { label: 'HAProxy → 3 instances', url: toThree.url, balancer: toThree },
     ];
     const token = await tokenOf(toThree.url, basic);
 
@@ -117,6 +127,9 @@ export async function run(args: string[]): Promise<void> {
     }));
     console.log(`gateway: ${rounds} rounds × ${paths.length} paths × ${seconds} s`);
     const gateway = await roundsOf(rounds, paths, (url) => ({ url: url + summary, headers: { authorization: `Bearer ${token}` }, connections: 10, durationSec: seconds }));
+    // The balancer alone: an answer that costs edgate next to nothing, so what HAProxy adds is most of what differs.
+    console.log(`health: ${rounds} rounds × ${paths.length} paths × ${seconds} s`);
+    const health = await roundsOf(rounds, paths, (url) => ({ url: `${url}/health`, connections: 10, durationSec: seconds }));
 
     const limited = await newClient('quota');
     const limitedToken = await tokenOf(toThree.url, 'Basic ' + Buffer.from(`${limited.client.clientId}:${limited.secret}`).toString('base64'));
@@ -131,10 +144,10 @@ export async function run(args: string[]): Promise<void> {
       rounds,
       secondsPerRound: seconds,
       method:
-        '3 edgate processes (dist/src/app/main.js, LOG_LEVEL=info) on one MariaDB and one Redis; two HAProxy processes (round-robin, /ready checks), one over the first instance, one over all three; token grants (Basic auth) and gateway calls (attendance summary, SQL aggregate) by autocannon with 10 connections, alternating paths each round; medians. On 2 cores shared with the load generator, HAProxy and MariaDB, 3 instances cannot add throughput: the figures to read are the balancer’s added latency and the shared limit’s exactness.',
+        '3 edgate processes (dist/src/app/main.js, LOG_LEVEL=info) on one MariaDB and one Redis; two HAProxy processes (round-robin, /ready checks), one over the first instance, one over all three; token grants (Basic auth), gateway calls (attendance summary, SQL aggregate) and GET /health (next to no work: the balancer’s own cost) by autocannon with 10 connections, alternating paths each round; medians. On 2 cores shared with the load generator, HAProxy and MariaDB, 3 instances cannot add throughput: the figures to read are the balancer’s added latency, its CPU per request (/proc) and the shared limit’s exactness.',
       sharedLimit: { quota, ...shared },
-      rows: [...rowsOf('tokens', tokens, paths[0].label), ...rowsOf('gateway', gateway, paths[0].label)],
-      details: { tokens: Object.fromEntries(tokens), gateway: Object.fromEntries(gateway) },
+      rows: [...rowsOf('tokens', tokens, paths[0].label), ...rowsOf('gateway', gateway, paths[0].label), ...rowsOf('health', health, paths[0].label)],
+      details: { tokens: Object.fromEntries(tokens), gateway: Object.fromEntries(gateway), health: Object.fromEntries(health) },
     });
   } finally {
     for (const balancer of balancers) await balancer.stop();

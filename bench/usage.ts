@@ -19,7 +19,7 @@ import { gateway } from '../src/gateway/index.js';
 import { memoryUsage, type UsageMeter } from '../src/gateway/usage.js';
 import { openServices, type Services } from '../src/app/services.js';
 import { signingAlg } from '../src/keys/signing-keys.js';
-import { machine, medianOf, writeReport } from './lib.js';
+import { benchClientId, machine, medianOf, registerBenchClient, writeReport } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 const noCounter: UsageMeter = { record() {}, snapshot: async () => ({ thisMinute: 0, hours: [] }), close() {} };
@@ -27,11 +27,11 @@ const noCounter: UsageMeter = { record() {}, snapshot: async () => ({ thisMinute
 async function token(services: Services): Promise<string> {
   const jwk = services.keyring.current.privateJwks[0];
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: 'bench-client', tier: 'bench', schools: ['255901001'], jti: randomUUID() })
+  return new SignJWT({ client_id: benchClientId, tier: 'bench', schools: ['255901001'], jti: randomUUID() })
     .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
     .setIssuer(issuer)
     .setAudience(issuer)
-    .setSubject('bench-client')
+    .setSubject(benchClientId)
     .setIssuedAt(now)
     .setExpirationTime(now + 3600)
     .sign(await importJWK(jwk, signingAlg));
@@ -62,6 +62,7 @@ export async function run(args: string[]): Promise<void> {
     tiers: { bench: { requestsPerMinute: 1_000_000_000, costPerDay: 1_000_000_000_000 } },
   };
   const services = await openServices(config);
+  await registerBenchClient(services.db);
   try {
     const bearer = await token(services);
     const counted = memoryUsage();

@@ -35,6 +35,8 @@ if (skipped) console.warn(`test/scale-out.test.ts skipped: ${skipped}`);
 /**
  * Three edgate processes on one MariaDB and one Redis behind a real HAProxy (round-robin, health-checked on /ready):
  * the deployment a state runs. The instances start once for the file; the rolling restart comes last.
+ * To add once change queries (issue 14) are on main: change versions only grow across the instances (see README,
+ * Several instances behind a load balancer).
  */
 describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped ? `: skipped, ${skipped}` : ''}`, () => {
   let db: Db;
@@ -86,7 +88,8 @@ describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped
     db = createDb(env.DATABASE_URL);
     hashKey = await resolveSecretHashKey(db, loadConfig(env));
     for (const row of grandBend) await putEdorg(db, row, { upsert: true });
-    balancer = await startHaproxy(ports);
+    // No retries: a request HAProxy sent to an instance that had stopped listening would reach the client as an error.
+    balancer = await startHaproxy(ports, { retries: false });
     await balancer.waitFor('UP');
   }, 300_000);
 

@@ -120,7 +120,8 @@ export class TokenVerifier {
     } catch (err) {
       const { keys } = this.options;
       // A kid we have not seen may be a rotation made by another instance: reload once and retry.
-      if (err instanceof joseErrors.JWKSNoMatchingKey && !(keys instanceof URL) && (await keys.refreshSoon())) {
+      if (err instanceof joseErrors.JWKSNoMatchingKey && !(keys instanceof URL)) {
+        await keys.refreshSoon();
         return this.verifyOnce(token).catch((e) => Promise.reject(asInvalidToken(e)));
       }
       throw asInvalidToken(err);

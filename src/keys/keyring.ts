@@ -13,6 +13,8 @@ export class Keyring {
   private listeners: Listener[] = [];
   private timer?: NodeJS.Timeout;
   private lastForcedRefresh = 0;
+  /** The forced reload callers are waiting for, until it starts; a caller arriving after that waits for the next. */
+  private nextForced?: Promise<void>;
 
   private constructor(
     private readonly db: Db,
@@ -38,12 +40,26 @@ export class Keyring {
     return true;
   }
 
-  /** At most once a second, so a flood of tokens with made-up `kid`s cannot flood the database. */
-  async refreshSoon(): Promise<boolean> {
-    const now = Date.now();
-    if (now - this.lastForcedRefresh < 1000) return false;
-    this.lastForcedRefresh = now;
-    return this.refresh();
+  /**
+   * A reload for a verifier that met an unknown `kid`, resolved once it has read the database. Every caller waiting
+   * joins one reload, and reloads start at least a second apart, so a flood of made-up `kid`s costs the database one
+   * query a second. A caller is never refused a reload: with several instances, tokens signed with a new key arrive
+   * in bursts, and one whose reload was refused as "too soon" would be a 401 for a valid token (seen with 3
+   * instances behind a balancer right after `edgate keys rotate`). It waits at most a second for it instead.
+   */
+  refreshSoon(): Promise<void> {
+    this.nextForced ??= this.forcedRefresh();
+    return this.nextForced;
+  }
+
+  private async forcedRefresh(): Promise<void> {
+    // Always through a timer, even at 0: `nextForced` must hold this promise before the line below clears it.
+    const wait = Math.max(0, this.lastForcedRefresh + 1000 - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    // From here a new caller may have a token signed after this read starts: it schedules the next reload.
+    this.nextForced = undefined;
+    this.lastForcedRefresh = Date.now();
+    await this.refresh().catch(() => undefined);
   }
 
   close(): void {
