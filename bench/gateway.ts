@@ -13,14 +13,14 @@
  * First, the proxied scenario (bench/proxied.ts): the stats service as its own process, through the
  * gateway's upstream route and called directly. `--proxied-only` runs just that one.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createLocalJWKSet, importJWK, jwtVerify, SignJWT } from 'jose';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
 
@@ -34,7 +34,7 @@ import { signingAlg } from '../src/keys/signing-keys.js';
 import { statsRoutes } from '../src/stats/routes.js';
 import { seedAttendance } from './attendance.js';
 import { proxiedScenario, type ProxiedFigure } from './proxied.js';
-import { benchClientId, compare, failToParent, forkServer, load, loadWithCpu, machine, registerBenchClient, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
+import { benchToken, compare, failToParent, forkServer, load, loadWithCpu, machine, registerBenchClient, serveToParent, writeReport, type Measured, type ServerProcess } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 /** Quotas no run can reach, so every call is admitted and the figures measure the checks alone. */
@@ -58,18 +58,6 @@ interface VerifyFigures {
 
 // ---------------------------------------------------------------- child: the two servers
 
-async function benchToken(services: Services): Promise<string> {
-  const jwk = services.keyring.current.privateJwks[0];
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: benchClientId, tier: 'bench', schools: ['255901001', '255901044', '255901107'], jti: randomUUID() })
-    .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
-    .setIssuer(issuer)
-    .setAudience(issuer)
-    .setSubject(benchClientId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(await importJWK(jwk, signingAlg));
-}
 
 type Handler = (app: Koa, services: Services) => void;
 
@@ -171,7 +159,7 @@ async function serve(redisUrl: string | undefined): Promise<void> {
   const services = await openServices(config);
   await registerBenchClient(services.db);
   await seedAttendance(services.db, school);
-  const token = await benchToken(services);
+  const token = await benchToken(services.keyring, issuer, ['255901001', '255901044', '255901107']);
   const pair = async (handler: Handler, path: string) => ({
     guarded: await listen(benchApp(services, true, handler), path),
     unguarded: await listen(benchApp(services, false, handler), path),

@@ -1,10 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import autocannon from 'autocannon';
+import { importJWK, SignJWT } from 'jose';
 import type { Knex } from 'knex';
 
 import { fromRoot } from '../src/config/paths.js';
+import type { Keyring } from '../src/keys/keyring.js';
+import { signingAlg } from '../src/keys/signing-keys.js';
 
 /** One measured load: autocannon's median-ish figures, kept small and comparable. */
 export interface Figure {
@@ -198,6 +202,23 @@ export function medianOf(values: number[]): number {
 
 /** The client the benchmarks' hand-signed tokens name: the gateway refuses tokens for clients it does not know. */
 export const benchClientId = 'bench-client';
+
+/**
+ * An access token for the benchmarks' client, signed with the server's current key as its issuer would sign it, so a
+ * load run needs no token round trip. Register the client first (`registerBenchClient`).
+ */
+export async function benchToken(keyring: Keyring, issuer: string, schools: string[]): Promise<string> {
+  const jwk = keyring.current.privateJwks[0];
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ client_id: benchClientId, tier: 'bench', schools, jti: randomUUID() })
+    .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
+    .setIssuer(issuer)
+    .setAudience(issuer)
+    .setSubject(benchClientId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + 3600)
+    .sign(await importJWK(jwk, signingAlg));
+}
 
 /** Registers the benchmarks' client (tier `bench`), once per database. */
 export async function registerBenchClient(db: Knex): Promise<void> {

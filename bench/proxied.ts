@@ -6,10 +6,9 @@
  * Two handlers: an empty one (the worst case: the proxy against nothing but HTTP) and the real
  * attendance summary.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { importJWK, SignJWT } from 'jose';
 
 import { loadConfig, type Config } from '../src/config/index.js';
 import { createDb } from '../src/db/knex.js';
@@ -19,10 +18,10 @@ import { startServer } from '../src/app/server.js';
 import { createLogger } from '../src/http/logger.js';
 import { openServices } from '../src/app/services.js';
 import { Keyring } from '../src/keys/keyring.js';
-import { loadSigningKeys, signingAlg } from '../src/keys/signing-keys.js';
+import { loadSigningKeys } from '../src/keys/signing-keys.js';
 import { statsApp } from '../src/stats/service.js';
 import { seedAttendance } from './attendance.js';
-import { benchClientId, compare, failToParent, forkServer, load, registerBenchClient, serveToParent, type Figure, type ServerProcess } from './lib.js';
+import { benchClientId, benchToken, compare, failToParent, forkServer, load, registerBenchClient, serveToParent, type Figure, type ServerProcess } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 const audience = `${issuer}/stats/`;
@@ -65,16 +64,7 @@ async function serveGateway(databaseUrl: string, upstream: string): Promise<void
   const services = await openServices(config);
   await registerBenchClient(services.db);
   const running = await startServer(config, services);
-  const jwk = services.keyring.current.privateJwks[0];
-  const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ client_id: benchClientId, tier: 'bench', schools, jti: randomUUID() })
-    .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
-    .setIssuer(issuer)
-    .setAudience(issuer)
-    .setSubject(benchClientId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(await importJWK(jwk, signingAlg));
+  const token = await benchToken(services.keyring, issuer, schools);
   // Direct calls carry what the gateway would send: a fresh assertion for the same claims, on request.
   const assertions = new ClaimAssertions(services.keyring, issuer);
   serveToParent(

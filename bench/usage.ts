@@ -6,36 +6,22 @@
  * alternating rounds in one process: the ratio is what counting costs the hot path. In memory
  * (the Redis variant buffers the same way and flushes off the hot path, once a second).
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { importJWK, SignJWT } from 'jose';
 import type { Context } from 'koa';
 
 import { loadConfig } from '../src/config/index.js';
 import { gateway } from '../src/gateway/index.js';
 import { memoryUsage, type UsageMeter } from '../src/gateway/usage.js';
 import { openServices, type Services } from '../src/app/services.js';
-import { signingAlg } from '../src/keys/signing-keys.js';
-import { benchClientId, machine, medianOf, registerBenchClient, writeReport } from './lib.js';
+import { benchToken, machine, medianOf, registerBenchClient, writeReport } from './lib.js';
 
 const issuer = 'http://bench.edgate';
 const noCounter: UsageMeter = { record() {}, snapshot: async () => ({ thisMinute: 0, hours: [] }), close() {} };
 
-async function token(services: Services): Promise<string> {
-  const jwk = services.keyring.current.privateJwks[0];
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ client_id: benchClientId, tier: 'bench', schools: ['255901001'], jti: randomUUID() })
-    .setProtectedHeader({ alg: signingAlg, typ: 'at+jwt', kid: jwk.kid })
-    .setIssuer(issuer)
-    .setAudience(issuer)
-    .setSubject(benchClientId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(await importJWK(jwk, signingAlg));
-}
 
 /** Microseconds per admitted call of the gateway middleware with this usage counter. */
 async function microsPerCall(services: Services, usage: UsageMeter, bearer: string, ms: number): Promise<number> {
@@ -64,7 +50,7 @@ export async function run(args: string[]): Promise<void> {
   const services = await openServices(config);
   await registerBenchClient(services.db);
   try {
-    const bearer = await token(services);
+    const bearer = await benchToken(services.keyring, issuer, ['255901001']);
     const counted = memoryUsage();
     await microsPerCall(services, counted, bearer, ms); // warm-up: JIT, token cache, revocation snapshot
     const withCounter: number[] = [];
