@@ -11,8 +11,7 @@ import { createDb } from '../db/knex.js';
 import { migrate } from '../../migrations/index.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { ApiError } from '../errors.js';
-import { PullRefused } from '../integrator/edfi-api.js';
-import { PushRefused } from '../integrator/sis-push.js';
+import { ServerRefused } from '../integrator/server-calls.js';
 import { accessCommands } from './access.js';
 import { auditCommands } from './audit.js';
 import { clientCommands } from './client.js';
@@ -166,7 +165,7 @@ main(process.argv.slice(2)).catch((err) => {
   // A required flag or argument left out is a usage error, like an unknown one: exit 2.
   if (err instanceof ApiError && err.code === 'missing_field') fail(`${err.detail ?? err.code}\n\n${usage}`, err.code, json, 2);
   if (err instanceof ApiError) fail(err.detail ?? err.code, err.code, json, 1);
-  if (err instanceof PushRefused || err instanceof PullRefused) fail(err.message, err.code, json, 1);
+  if (err instanceof ServerRefused) fail(err.message, err.code, json, 1);
   if (err instanceof ConfigError) fail(err.message, 'config', json, 78);
   // knex prefixes driver errors with the SQL, which may hold hashes: show only the driver's words.
   const message = err instanceof Error ? err.message.split(' - ').pop()! : String(err);

@@ -1,15 +1,5 @@
 import { ApiError } from '../errors.js';
-
-/** The server refused a call: its own error code and words, for the CLI to pass on (not one of edgate's answers). */
-export class PullRefused extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PullRefused';
-  }
-}
+import { backoffMs, pause, retryAfterMs, ServerRefused } from './server-calls.js';
 
 /**
  * The consumer's side of the Ed-Fi API, for `edgate pull`: a client-credentials token, and GETs that wait out
@@ -29,19 +19,6 @@ export interface Answer<T> {
   body: T;
   headers: Headers;
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Milliseconds from a Retry-After header (delta-seconds or an HTTP date); 1 s when absent or unreadable. */
-export function retryAfterMs(header: string | null): number {
-  if (!header) return 1000;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? 1000 : Math.max(0, at - Date.now());
-}
-
-const backoffMs = (attempt: number) => Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
 
 export class EdfiApi {
   readonly base: string;
@@ -64,7 +41,7 @@ export class EdfiApi {
     });
     const answer = (await response.json().catch(() => ({}))) as { access_token?: string; error?: string; error_description?: string };
     if (!response.ok || !answer.access_token) {
-      throw new PullRefused(answer.error ?? 'token_refused', `the token endpoint answered ${response.status} ${answer.error ?? ''}: ${answer.error_description ?? 'no detail'}`);
+      throw new ServerRefused(answer.error ?? 'token_refused', `the token endpoint answered ${response.status} ${answer.error ?? ''}: ${answer.error_description ?? 'no detail'}`);
     }
     return answer.access_token;
   }
@@ -82,7 +59,7 @@ export class EdfiApi {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ token }),
     });
-    if (!response.ok) throw new PullRefused('pull_failed', `token_info answered ${response.status}`);
+    if (!response.ok) throw new ServerRefused('pull_failed', `token_info answered ${response.status}`);
     return (await response.json()) as { resources?: Array<{ resource: string; operations: string[] }> };
   }
 
@@ -119,7 +96,7 @@ export class EdfiApi {
         await this.retry(`server answered ${response.status}`, backoffMs(failures));
         continue;
       }
-      throw new PullRefused(answer.error ?? 'pull_failed', `GET ${path} answered ${response.status} ${answer.error ?? ''}: ${answer.detail ?? 'no detail'}`);
+      throw new ServerRefused(answer.error ?? 'pull_failed', `GET ${path} answered ${response.status} ${answer.error ?? ''}: ${answer.detail ?? 'no detail'}`);
     }
   }
 

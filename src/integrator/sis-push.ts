@@ -5,17 +5,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { ApiError } from '../errors.js';
 import { crossRecordProblem, recordProblem, type RosterProblem, type RosterRecord } from '../sis/roster.js';
 import type { SyncCounts } from '../sis/upsert.js';
-
-/** The server refused a batch: its own error code and words, for the CLI to pass on (not one of edgate's answers). */
-export class PushRefused extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'PushRefused';
-  }
-}
+import { backoffMs, pause, retryAfterMs, ServerRefused } from './server-calls.js';
 
 /**
  * The integrator's side of SIS sync (`edgate sis push`): read a roster file, check every row, then
@@ -137,23 +127,10 @@ export interface PushSummary extends SyncCounts {
   seconds: number;
 }
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export function syncUrl(url: string): string {
   const base = url.replace(/\/+$/, '');
   return base.endsWith('/api/sis/sync') ? base : `${base}/api/sis/sync`;
 }
-
-/** Seconds from a Retry-After header (delta-seconds or an HTTP date); 1 when absent or unreadable. */
-function retryAfterMs(header: string | null): number {
-  if (!header) return 1000;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds) * 1000;
-  const at = Date.parse(header);
-  return Number.isNaN(at) ? 1000 : Math.max(0, at - Date.now());
-}
-
-const backoffMs = (attempt: number) => Math.min(8000, 250 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
 
 interface Batch {
   offset: number;
@@ -227,13 +204,13 @@ class Sender {
   }
 
   /** A refusal the client cannot fix by waiting: name the rows and pass on the server's words. */
-  private refusal(batch: Batch, status: number, answer: { error?: string; detail?: string; field?: string }): PushRefused {
+  private refusal(batch: Batch, status: number, answer: { error?: string; detail?: string; field?: string }): ServerRefused {
     const first = this.roster.whereIs(batch.offset);
     const last = this.roster.whereIs(batch.offset + batch.records.length - 1);
     const index = /^students\[(\d+)\]/.exec(answer.field ?? '')?.[1];
     const at = index === undefined ? '' : ` (${this.roster.whereIs(batch.offset + Number(index))})`;
     const earlier = this.summary.batches ? `; the ${this.summary.batches} batch(es) accepted before it are written, so fix the file and re-run` : '';
-    return new PushRefused(answer.error ?? 'push_failed', `the server refused the batch from ${first} to ${last} with ${status} ${answer.error ?? ''}${at}: ${answer.detail ?? 'no detail'}${earlier}`);
+    return new ServerRefused(answer.error ?? 'push_failed', `the server refused the batch from ${first} to ${last} with ${status} ${answer.error ?? ''}${at}: ${answer.detail ?? 'no detail'}${earlier}`);
   }
 }
 
