@@ -11,6 +11,7 @@ import { putEdorg } from '../src/db/edorgs.js';
 import { createDb, type Db } from '../src/db/knex.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 import { issueSisSecret } from '../src/sis/institution-secrets.js';
+import { student } from './edfi-helpers.js';
 import { grandBend, issuer, runCli, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';
 import { bearer, within } from './helpers/gateway.js';
@@ -35,8 +36,6 @@ if (skipped) console.warn(`test/scale-out.test.ts skipped: ${skipped}`);
 /**
  * Three edgate processes on one MariaDB and one Redis behind a real HAProxy (round-robin, health-checked on /ready):
  * the deployment a state runs. The instances start once for the file; the rolling restart comes last.
- * To add once change queries (issue 14) are on main: change versions only grow across the instances (see README,
- * Several instances behind a load balancer).
  */
 describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped ? `: skipped, ${skipped}` : ''}`, () => {
   let db: Db;
@@ -47,8 +46,8 @@ describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped
   let balancer: Balancer;
   const ports: Record<string, number> = {};
 
-  const newClient = async (tier = 'standard') => {
-    const { client, secret } = await createClient(db, hashKey, { name: 'scale client', tier, edorgIds: [255901] }, { tiers: ['standard', 'tiny', 'bulk'], claimSets: ['SIS Vendor'] });
+  const newClient = async (tier = 'standard', claimSet = 'SIS Vendor') => {
+    const { client, secret } = await createClient(db, hashKey, { name: 'scale client', tier, claimSet, edorgIds: [255901] }, { tiers: ['standard', 'tiny', 'bulk'], claimSets: ['SIS Vendor', 'Ed-Fi Sandbox'] });
     return { clientId: client.clientId, secret };
   };
   const tokenFrom = async (base: string, client: { clientId: string; secret: string }) => {
@@ -181,6 +180,67 @@ describe.skipIf(skipped)(`3 instances behind HAProxy on MariaDB + Redis${skipped
     const again = await send(instances[2]);
     expect(await again.json()).toMatchObject({ received: 200, created: 0, updated: 0, unchanged: 200 });
   });
+
+  it('issues change versions that only grow across the three: each once, committed in order, none lost', async () => {
+    const writes = 30;
+    const writer = await tokenFrom(balancer.url, await newClient('bulk'));
+    // A sandbox client reads every student, enrolled or not (a SIS vendor's reach needs an enrolment).
+    const reader = await tokenFrom(balancer.url, await newClient('bulk', 'Ed-Fi Sandbox'));
+    const read = async (instance: Instance, path: string) => {
+      const res = await fetch(instance.url + path, bearer(reader));
+      expect(res.status, `${instance.name} ${path}`).toBe(200);
+      return res;
+    };
+    const newestOn = async (instance: Instance) => ((await (await read(instance, '/changeQueries/v1/availableChangeVersions')).json()) as { newestChangeVersion: number }).newestChangeVersion;
+    const before = await newestOn(instances[0]);
+
+    // While the writes land, three readers go from instance to instance: the newest version one shows, and how many
+    // of the new students up to it the next one lists. Versions are committed in order only if that is all of them.
+    const seen: Array<Array<{ newest: number; listed: number }>> = [[], [], []];
+    const look = async (reader: number, i: number) => {
+      const newest = await newestOn(instances[i % 3]);
+      const res = await read(instances[(i + 1) % 3], `/data/v3/ed-fi/students?minChangeVersion=${before + 1}&maxChangeVersion=${newest}&totalCount=true&limit=1`);
+      await res.arrayBuffer();
+      seen[reader].push({ newest, listed: Number(res.headers.get('total-count')) });
+    };
+    let writing = true;
+    const reading = Promise.all(
+      seen.map(async (_, reader) => {
+        for (let i = reader; writing; i++) await look(reader, i);
+      }),
+    );
+    const answeredBefore = await balancer.answered();
+    const post = (i: number) =>
+      fetch(`${balancer.url}/data/v3/ed-fi/students`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' },
+        body: JSON.stringify(student(`CV${String(i).padStart(3, '0')}`)),
+      });
+    const answers = await Promise.all(Array.from({ length: writes }, (_, i) => post(i)));
+    const answeredAfter = await balancer.answered();
+    writing = false;
+    await reading;
+    await look(0, 0);
+
+    const looks = seen.flat();
+    const midway = looks.filter((s) => s.newest > before && s.newest < before + writes).length;
+    console.info(`change versions: ${writes} writes through HAProxy, ${looks.length} reads meanwhile (${midway} while some of them had landed)`);
+    expect(answers.map((res) => res.status)).toEqual(Array(writes).fill(201));
+    // The reader calls the instances directly, so the balancer counts the writes alone: a third on each.
+    expect(Object.keys(answeredAfter).map((server) => answeredAfter[server] - answeredBefore[server])).toEqual([10, 10, 10]);
+    // Each committed write holds one version of its own: the 30 after the start, no gap, no repeat.
+    const versions = (await db('edfi_documents').where({ resource: 'students' }).where('change_version', '>', before).pluck('change_version')).map(Number).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: writes }, (_, i) => before + 1 + i));
+    // Every instance's newest is the largest of them.
+    for (const instance of instances) expect(await newestOn(instance)).toBe(Math.max(...versions));
+    // No reader's newest ever went down, and every version up to it was already there to list.
+    for (const one of seen) {
+      const newests = one.map((s) => s.newest);
+      expect(newests).toEqual([...newests].sort((a, b) => a - b));
+    }
+    expect(looks.filter((s) => s.listed !== s.newest - before)).toEqual([]);
+    expect(seen[0].at(-1)!.newest).toBe(before + writes);
+  }, 60_000);
 
   it('keeps a portal session signed in through one instance valid on the others', async () => {
     const through = (instance: Instance) =>
