@@ -125,6 +125,12 @@ describe.skipIf(!existsSync(executablePath))('developer portal in a browser (chr
     const seconds = (Date.now() - started) / 1000;
     console.log(`onboarding, invite link to first 200: ${seconds.toFixed(1)} s (scripted browser; the promise to a person is five minutes)`);
     expect(seconds).toBeLessThan(300);
+    // The copy button (hidden until the script runs) puts the secret on the clipboard.
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.config.publicUrl });
+    const copy = page.locator('button[data-copy=client_secret]');
+    await copy.click();
+    expect(await copy.textContent()).toBe('Copied');
+    expect(await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText())).toBe(secret);
   }, 120_000);
 
   it('never shows the secret again after a reload', async () => {

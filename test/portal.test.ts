@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../src/db/knex.js';
 import { migrate, rollbackAll } from '../migrations/index.js';
 import { startServer } from '../src/app/server.js';
-import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { inviteTtlMs } from '../src/portal/partners.js';
+import { grandBend, runCli, startTestApp, type TestApp } from './helpers/app.js';
 import { engines, redisUrl } from './helpers/engines.js';
 import { createApp, field, formAction, onboard, password, PortalBrowser, signIn } from './helpers/portal.js';
+import { startSmtpSink } from './helpers/smtp.js';
 
 /** Tiers as in the contract, plus a tiny one whose minute quota a test can exhaust. */
 function portalConfigFile(): string {
@@ -71,6 +73,9 @@ describe.each(engines)('developer portal on $name', (engine) => {
     const set = await browser.post('/portal/invite', { token: field(form.text, 'token'), csrf: field(form.text, 'csrf'), password, confirm: password });
     expect(set.text).toContain('Your password is set');
     expect((await browser.get(invited.body.invite_url)).res.status).toBe(410); // one use only
+    expect(Math.abs(Date.parse(invited.body.expires_at) - Date.now() - inviteTtlMs)).toBeLessThan(60_000);
+    const stored = (await app.services.db('portal_users').where({ email: 'grace@example.com' }).first('password_hash')).password_hash as string;
+    expect(stored).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
 
     const { landed, page } = await signIn(app, 'GRACE@example.com');
     expect(landed).toBe('/portal/apps');
@@ -82,6 +87,65 @@ describe.each(engines)('developer portal on $name', (engine) => {
     const events = (await cliJson(app, 'audit', 'list', '--limit', '5')).body.events as Array<{ request_id: string | null }>;
     expect(events.every((e) => e.request_id)).toBe(true);
   }, 120_000);
+
+  it('refuses an invite link once its 72 hours have passed, and sets no password', async () => {
+    const partner = (await cliJson(app, 'partner', 'list')).body.partners[0];
+    const invited = (await cliJson(app, 'partner', 'invite', '--partner', partner.partner_id, '--email', 'late@example.com')).body;
+    const browser = new PortalBrowser(app);
+    const form = await browser.get(invited.invite_url);
+    expect(form.res.status).toBe(200);
+    const user = await app.services.db('portal_users').where({ email: 'late@example.com' }).first('id');
+    await app.services.db('portal_invites').where({ user_id: user.id }).update({ expires_at: Date.now() - 1 }); // 72 hours later
+    expect((await browser.get(invited.invite_url)).res.status).toBe(410);
+    const late = await browser.post('/portal/invite', { token: field(form.text, 'token'), csrf: field(form.text, 'csrf'), password, confirm: password });
+    expect(late.res.status).toBe(410);
+    expect((await app.services.db('portal_users').where({ id: user.id }).first('password_hash')).password_hash).toBeNull();
+  });
+
+  it('mails the invite link when SMTP_URL is set, and still prints it when the mail server is down', async () => {
+    const partner = (await cliJson(app, 'partner', 'list')).body.partners[0];
+    const sink = await startSmtpSink();
+    try {
+      const env = { ...app.env, SMTP_URL: sink.url, MAIL_FROM: 'portal@edgate.test' };
+      const sent = await runCli(['partner', 'invite', '--partner', partner.partner_id, '--email', 'mailed@example.com', '--json'], env);
+      const body = JSON.parse(sent.stdout);
+      expect({ code: sent.code, mailed: body.mailed }).toEqual({ code: 0, mailed: true });
+      expect(sink.received).toHaveLength(1);
+      expect(sink.received[0]).toMatchObject({ from: '<portal@edgate.test>', to: ['<mailed@example.com>'] });
+      // Quoted-printable: soft line breaks and escaped '=' undone, the link in the mail is the one printed.
+      const text = sink.received[0].data.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      expect(text).toContain(body.invite_url);
+      expect((await new PortalBrowser(app).get(body.invite_url)).res.status).toBe(200);
+    } finally {
+      await sink.close();
+    }
+    const down = await runCli(['partner', 'invite', '--partner', partner.partner_id, '--email', 'unmailed@example.com', '--json'], { ...app.env, SMTP_URL: 'smtp://127.0.0.1:1' });
+    const body = JSON.parse(down.stdout);
+    expect({ code: down.code, mailed: body.mailed, error: typeof body.mail_error }).toEqual({ code: 0, mailed: false, error: 'string' });
+    expect((await new PortalBrowser(app).get(body.invite_url)).res.status).toBe(200);
+  }, 60_000);
+
+  it('shows the tier table from config beside New Application', async () => {
+    const page = (await ada.get('/portal/apps')).text;
+    expect(page).toContain('<th scope="row">tiny</th><td>3</td><td>1,000</td>');
+    expect(page).toMatch(/<th scope="row">premium<\/th><td>6,000<\/td><td>2,000,000<\/td>\s*<td>Needs approval<\/td>/);
+    expect(page).toMatch(/<th scope="row">standard<\/th><td>600<\/td><td>100,000<\/td>\s*<td>Immediate<\/td>/);
+    for (const tier of ['free', 'standard', 'premium', 'tiny']) expect(page).toContain(`name="tier" value="${tier}"`);
+  });
+
+  it('sends a browser at the root to the portal, and API clients the version document', async () => {
+    const browserAccept = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+    const res = await app.fetch('/', { headers: { accept: browserAccept }, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/portal');
+    expect((await app.fetch('/', { headers: { accept: browserAccept } })).headers.get('content-type')).toMatch(/^text\/html/);
+    for (const accept of [undefined, '*/*', 'application/json']) {
+      const api = await app.fetch('/', { headers: accept ? { accept } : {} });
+      expect(api.status, accept).toBe(200);
+      expect(api.headers.get('vary')).toMatch(/accept/i);
+      expect(((await api.json()) as { urls: { oauth: string } }).urls.oauth).toMatch(/\/oauth\/token$/);
+    }
+  });
 
   it('shows a new application its secret once, and the secret gets a token that the API accepts', async () => {
     const created = await createApp(ada, 'Attendance dashboard');
@@ -127,6 +191,12 @@ describe.each(engines)('developer portal on $name', (engine) => {
     expect((await tokenStatus(app, created.clientId, created.secret!, 401)).status).toBe(401);
     await tokenFor(app, created.clientId, secret!);
     expect((await ada.get(created.path)).text).not.toContain(secret);
+    const audit = await app.cli('audit', 'list', '--limit', '200', '--json');
+    expect(audit.stdout).toContain('application.secret_rotated');
+    for (const shown of [created.secret!, secret!]) {
+      expect(audit.stdout).not.toContain(shown);
+      expect((await ada.get('/portal/activity')).text).not.toContain(shown);
+    }
   });
 
   it('disables and enables an application', async () => {
@@ -151,7 +221,8 @@ describe.each(engines)('developer portal on $name', (engine) => {
     const listed = (await cliJson(app, 'access', 'list', '--status', 'pending')).body.requests as Array<{ id: string; reason: string; education_organization_ids: number[] }>;
     const mine = listed.find((r) => r.reason.startsWith('Rolling out'))!;
     expect(mine.education_organization_ids).toEqual([255901044, 255901107]);
-    expect((await cliJson(app, 'access', 'approve', mine.id, '--note', 'ok')).code).toBe(0);
+    const approved = await cliJson(app, 'access', 'approve', mine.id, '--note', 'ok');
+    expect(approved).toMatchObject({ code: 0, body: { partner: 'Partner of lin@example.com', status: 'approved', note: 'ok' } });
     const started = Date.now();
     let schools: unknown;
     do schools = decodeJwt(await tokenFor(app, created.clientId, created.secret!)).schools;
@@ -358,6 +429,41 @@ describe.each(engines)('portal sessions shared by instances on $name', (engine) 
       expect(Number(rows!.n) > 0).toBe(!withRedis); // with Redis, sessions live there and not in the table
     } finally {
       await second.close();
+      await app.stop();
+    }
+  }, 120_000);
+});
+
+describe.each(engines)('portal cookies under an https PUBLIC_URL on $name', (engine) => {
+  it('sets __Host- cookies (Secure, HttpOnly, SameSite=Lax) and a new session id at every sign-in, ending the one before', async () => {
+    const app = await startTestApp(engine, { PUBLIC_URL: 'https://edgate.test' });
+    try {
+      await app.edorgs(...grandBend);
+      await onboard(app, 'tls@example.com');
+      const browser = new PortalBrowser(app);
+      const planted = 'p'.repeat(43); // an id fixed by someone else before sign-in
+      browser.cookies.set('__Host-edgate_portal', { value: planted, path: '/' });
+      const login = await browser.get('/portal/sign-in');
+      const landed = await browser.post(formAction(login.text, '/login'), { csrf: field(login.text, 'csrf'), email: 'tls@example.com', password });
+      expect(landed.path).toBe('/portal/apps');
+      const first = browser.cookies.get('__Host-edgate_portal')!.value;
+      expect(first).not.toBe(planted);
+      const portalCookies = browser.setCookies.filter((line) => /^__Host-edgate_(portal|signin)=[^;]/.test(line));
+      expect(portalCookies.length).toBeGreaterThanOrEqual(2);
+      for (const line of portalCookies) {
+        expect(line).toMatch(/; Path=\/; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/);
+        expect(line).not.toMatch(/domain=/i);
+      }
+      expect(browser.setCookies.some((line) => /^edgate_portal=/.test(line))).toBe(false);
+      // Signing in again (the provider remembers the person) gives a new id, and the old one stops working.
+      const again = await browser.get('/portal/sign-in');
+      expect(again.path).toBe('/portal/apps');
+      const second = browser.cookies.get('__Host-edgate_portal')!.value;
+      expect(second).not.toBe(first);
+      const replay = await app.fetch('/portal/apps', { headers: { cookie: `__Host-edgate_portal=${first}` }, redirect: 'manual' });
+      expect(replay.status).toBe(303);
+      expect((await app.fetch('/portal/apps', { headers: { cookie: `__Host-edgate_portal=${second}` }, redirect: 'manual' })).status).toBe(200);
+    } finally {
       await app.stop();
     }
   }, 120_000);

@@ -39,10 +39,14 @@ export const partnerCommands: Record<string, Command> = {
     const partner = await requirePartner(ctx.db, partnerId);
     const { user, token, expiresAt } = await invite(ctx.db, await ctx.hashKey(), partner.id, email);
     const link = `${ctx.config.publicUrl}${invitePath(token)}`;
-    const mailed = await mailInvite(ctx.config.portal, { to: user.email, partnerName: partner.name, link, expiresAt });
+    // The invite exists by now: a mail server that refuses or is down must not lose the link, so it is printed anyway.
+    const { mailed, mailError } = await mailInvite(ctx.config.portal, { to: user.email, partnerName: partner.name, link, expiresAt }).then(
+      (sent) => ({ mailed: sent, mailError: undefined }),
+      (err: Error) => ({ mailed: false, mailError: err.message }),
+    );
     await audit(ctx.db, { actor: adminActor(), action: 'user.invited', subject: user.email, partnerId: partner.id, requestId: commandId, detail: { mailed } });
-    const json = { email: user.email, partner_id: partner.id, invite_url: link, expires_at: new Date(expiresAt).toISOString(), mailed };
-    const note = mailed ? `Mailed to ${user.email}.` : 'No SMTP_URL is configured: send the link yourself.';
+    const json = { email: user.email, partner_id: partner.id, invite_url: link, expires_at: new Date(expiresAt).toISOString(), mailed, ...(mailError && { mail_error: mailError }) };
+    const note = mailed ? `Mailed to ${user.email}.` : mailError ? `Mailing it failed (${mailError}): send the link yourself.` : 'No SMTP_URL is configured: send the link yourself.';
     return { json, human: `${link}\n\nThe link works once, until ${json.expires_at}. ${note}` };
   },
 };

@@ -71,7 +71,7 @@ export async function listAccessRequests(db: Db, filter: { partnerId?: string; s
 }
 
 async function pendingRequest(db: Db, id: string): Promise<AccessRequest> {
-  const row = await db('access_requests').where({ id }).first();
+  const row = await db('access_requests as r').join('partners as p', 'p.id', 'r.partner_id').where('r.id', id).first('r.*', 'p.name as partner_name');
   if (!row) throw new ApiError('unknown_access_request', `no access request with id ${id}`);
   const request = toRequest(row);
   if (request.status !== 'pending') throw new ApiError('already_decided', `access request ${id} was already ${request.status}`);

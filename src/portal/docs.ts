@@ -96,7 +96,7 @@ curl -s -H "Authorization: Bearer $TOKEN" '${base}/stats/v1/attendance/summary?s
     });
   });
 
-  router.get(['/', '/portal'], async (ctx) => {
+  router.get('/portal', async (ctx) => {
     if (await currentSession(ctx, deps)) {
       ctx.status = 303;
       return ctx.redirect('/portal/apps');

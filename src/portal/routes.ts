@@ -37,7 +37,7 @@ export function portalAsClient(deps: Pick<PortalDeps, 'config' | 'db' | 'hashKey
   };
 }
 
-const isPortalPath = (path: string) => path === '/' || path === '/docs' || path.startsWith('/portal');
+const isPortalPath = (path: string) => path === '/docs' || path.startsWith('/portal');
 
 const pageHeaders = {
   'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -52,6 +52,16 @@ const pageHeaders = {
  * and a way back, and nothing is changed.
  */
 export async function portalPages(ctx: Context, next: Next): Promise<void> {
+  if (ctx.path === '/') {
+    // The root is the Ed-Fi version document for API clients (JSON, or no preference); a browser asking for a
+    // page is sent to the portal instead of being shown JSON.
+    ctx.vary('Accept');
+    if ((ctx.method === 'GET' || ctx.method === 'HEAD') && ctx.accepts('json', 'html') === 'html') {
+      ctx.status = 303;
+      return ctx.redirect('/portal');
+    }
+    return next();
+  }
   if (!isPortalPath(ctx.path)) return next();
   ctx.set(pageHeaders);
   // Swagger UI sets inline styles on the elements it draws.

@@ -66,7 +66,10 @@ export function signInRoutes(router: Router, deps: PortalDeps): void {
     const claims = await verifyIdToken(deps, tokens.id_token, pending.nonce);
     const user = claims && (await findUser(deps.db, claims.sub));
     if (!user) return signInFailed(ctx, 'The sign-in could not be verified.');
-    // A new session id at every sign-in: an id planted before sign-in (session fixation) is worthless.
+    // A new session id at every sign-in: an id planted before sign-in (session fixation) is worthless, and the
+    // browser's previous session, if any, ends here.
+    const previous = readCookie(ctx, cookies.session);
+    if (previous) await sessions.delete(previous);
     const id = newSessionId();
     const session: PortalSession = {
       kind: 'session',

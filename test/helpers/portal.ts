@@ -13,6 +13,8 @@ interface Cookie {
  */
 export class PortalBrowser {
   readonly cookies = new Map<string, Cookie>();
+  /** Every Set-Cookie line received, attributes included, in order. */
+  readonly setCookies: string[] = [];
   constructor(private readonly app: TestApp) {}
 
   private cookieHeader(path: string): string {
@@ -21,6 +23,7 @@ export class PortalBrowser {
 
   private remember(res: Response): void {
     for (const line of res.headers.getSetCookie()) {
+      this.setCookies.push(line);
       const [pair, ...attrs] = line.split(';').map((s) => s.trim());
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq);
