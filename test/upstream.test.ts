@@ -4,9 +4,12 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadConfig } from '../src/config/index.js';
+import { createDb } from '../src/db/knex.js';
+import { loadSigningKeys } from '../src/keys/signing-keys.js';
 import { grandBend, runCli } from './helpers/app.js';
 import { engines, redisUrl, type Engine } from './helpers/engines.js';
 import { cliMain, fixtureUpstream, gatewayMain, residentBytes, startProcess, unusedPort, type ServiceProcess } from './helpers/processes.js';
@@ -27,7 +30,7 @@ interface Platform {
 function routesConfig(ports: { stats: number; echo: number; down: number; flaky: number }) {
   const at = (port: number) => `http://127.0.0.1:${port}`;
   return {
-    tiers: { standard: { requestsPerMinute: 600, costPerDay: 100_000 } },
+    tiers: { standard: { requestsPerMinute: 600, costPerDay: 100_000 }, tiny: { requestsPerMinute: 2, costPerDay: 100_000 } },
     routes: [
       { prefix: '/stats/', upstream: at(ports.stats), cost: { GET: 10 }, timeoutMs: 5000 },
       { prefix: '/echo/', upstream: at(ports.echo), cost: { GET: 3, POST: 2 }, timeoutMs: 5000, costHeader: true },
@@ -78,6 +81,18 @@ function rawRequest(url: string, headers: Record<string, string>): Promise<{ sta
   });
 }
 
+/** A claims assertion for the stats route as the gateway would sign one, with the key and times given. */
+function statsAssertion(key: Parameters<SignJWT['sign']>[0], kid: string, claims: { client_id: string; tier: string; schools: string[] }, iat = Math.floor(Date.now() / 1000)) {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: 'RS256', typ: 'edgate-assertion+jwt', kid })
+    .setIssuer(issuer)
+    .setAudience(`${issuer}/stats/`)
+    .setSubject(claims.client_id)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 60)
+    .sign(key);
+}
+
 /** The day quota left, from the gateway's RateLimit header. */
 const costLeft = (res: Response) => Number(/"day";r=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
 
@@ -94,8 +109,8 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
   const call = (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) =>
     fetch(platform.gateway.url + path, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
 
-  const newClient = async () => {
-    const created = JSON.parse((await runCli(['client', 'create', '--name', 'Upstream test', '--tier', 'standard', '--edorg', '255901001', '--json'], platform.env)).stdout);
+  const newClient = async (tier = 'standard') => {
+    const created = JSON.parse((await runCli(['client', 'create', '--name', 'Upstream test', '--tier', tier, '--edorg', '255901001', '--json'], platform.env)).stdout);
     const res = await fetch(`${platform.gateway.url}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -177,9 +192,12 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
       'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
       te: 'trailers',
       'x-end-to-end': 'kept',
+      'x-forwarded-for': '203.0.113.7',
     });
     const seen = JSON.parse(res.body) as { headers: Record<string, string> };
     expect(seen.headers['x-end-to-end']).toBe('kept');
+    // The client's own address is appended to whatever chain it sent.
+    expect(seen.headers['x-forwarded-for']).toBe('203.0.113.7, 127.0.0.1');
     for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'te']) expect(seen.headers[name]).toBeUndefined();
     const answer = await call('/echo/?do=hop');
     expect(answer.headers.get('x-kept')).toBe('yes');
@@ -196,6 +214,34 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
     const misdirected = await fetch(direct, { headers: { [assertionHeader]: seen.headers[assertionHeader] } });
     expect(misdirected.status).toBe(401);
     expect(((await misdirected.json()) as { error: string }).error).toBe('invalid_assertion');
+    // The client's access token is signed by the same keys, but it is no assertion (typ at+jwt, another audience).
+    const accessToken = await fetch(direct, { headers: { [assertionHeader]: token } });
+    expect(accessToken.status).toBe(401);
+    expect(((await accessToken.json()) as { error: string }).error).toBe('invalid_assertion');
+  });
+
+  it('refuses, called directly, an assertion forged with another key or one that has expired', async () => {
+    const direct = `${platform.stats.url}/stats/v1/attendance/summary?school_id=255901044`;
+    const claims = { client_id: clientId, tier: 'premium', schools: ['255901044'] };
+    const { keys } = (await (await fetch(`${platform.gateway.url}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    // Everything right but the signature: a key of the forger's own under the gateway's kid.
+    const forger = await generateKeyPair('RS256');
+    const forged = await fetch(direct, { headers: { [assertionHeader]: await statsAssertion(forger.privateKey, keys[0].kid!, claims) } });
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toMatchObject({ error: 'invalid_assertion', detail: 'the gateway assertion does not verify' });
+    // Signed with the gateway's own key, but two minutes old.
+    const db = createDb(platform.env.DATABASE_URL);
+    try {
+      const signing = await loadSigningKeys(db, loadConfig(platform.env));
+      const key = await importJWK(signing.privateJwks.find((k) => k.kid === signing.activeKid) as JWK, 'RS256');
+      const fresh = await fetch(direct, { headers: { [assertionHeader]: await statsAssertion(key, signing.activeKid, claims) } });
+      expect(fresh.status).toBe(200);
+      const stale = await fetch(direct, { headers: { [assertionHeader]: await statsAssertion(key, signing.activeKid, claims, Math.floor(Date.now() / 1000) - 120) } });
+      expect(stale.status).toBe(401);
+      expect(await stale.json()).toMatchObject({ error: 'invalid_assertion', detail: 'the gateway assertion has expired' });
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('streams a 50 MB response through with flat gateway memory, holding back while the client does not read', async () => {
@@ -219,6 +265,28 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
     console.log(`gateway RSS growth with 45 MB of the response still upstream: ${((peak - before) / 2 ** 20).toFixed(1)} MiB`);
     // Generous (GC timing, socket buffers); pulling the rest in would cost at least its 45 MB.
     expect(peak - before).toBeLessThan(30 * 1024 * 1024);
+  });
+
+  it('streams a request body to the upstream as it arrives: the upstream answers before the client has sent it all', async () => {
+    const rest = Buffer.alloc(1024 * 1024, 2);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(`${platform.gateway.url}/echo/?do=early`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' } }, (res) => {
+        clearTimeout(held);
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+          // The first line came back while the upload is still open: only now does the client finish it.
+          if (!req.writableEnded && text.includes('\n')) req.end(rest);
+        });
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      });
+      const held = setTimeout(() => reject(new Error('no answer while the request body was still open: the gateway held it back')), 10_000);
+      req.on('error', reject);
+      req.write(Buffer.alloc(64 * 1024, 1));
+    });
+    expect(body).toMatch(new RegExp(`^first \\d+\ntotal ${64 * 1024 + rest.length}\n$`));
   });
 
   it('streams a request body to the upstream', async () => {
@@ -246,6 +314,8 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
     expect(res.status).toBe(502);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await res.json()).toMatchObject({ error: 'upstream_unavailable', status: 502, title: 'Bad Gateway', request_id: 'down-trace-1', type: 'urn:edgate:problem:upstream-unavailable' });
+    // Its RateLimit header already counts the cost as given back.
+    expect(costLeft(res)).toBe(before);
     const after = costLeft(await call('/echo/'));
     // Only the second echo call (3) was spent: the refused call's 4 came back.
     expect(before - after).toBe(3);
@@ -254,10 +324,10 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
   it('answers 504 upstream_timeout past the route timeout, keeping the cost of a call that reached the upstream', async () => {
     const before = costLeft(await call('/echo/'));
     const started = Date.now();
-    const res = await call('/slow/?do=slow&ms=3000');
+    const res = await call('/slow/?do=slow&ms=3000', { headers: { 'x-request-id': 'slow-trace-1' } });
     expect(res.status).toBe(504);
     expect(Date.now() - started).toBeLessThan(2500);
-    expect(((await res.json()) as { error: string }).error).toBe('upstream_timeout');
+    expect(await res.json()).toMatchObject({ error: 'upstream_timeout', status: 504, request_id: 'slow-trace-1', type: 'urn:edgate:problem:upstream-timeout' });
     const after = costLeft(await call('/echo/'));
     expect(before - after).toBe(1 + 3);
   });
@@ -265,10 +335,11 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
   it('opens the circuit after repeated failures, answers 503 fast, and closes once the upstream recovers', async () => {
     for (let i = 0; i < 3; i++) expect((await call('/flaky/')).status).toBe(502);
     const before = costLeft(await call('/echo/'));
-    const open = await call('/flaky/');
+    const open = await call('/flaky/', { headers: { 'x-request-id': 'open-trace-1' } });
     expect(open.status).toBe(503);
     expect(Number(open.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(((await open.json()) as { error: string }).error).toBe('upstream_circuit_open');
+    expect(await open.json()).toMatchObject({ error: 'upstream_circuit_open', status: 503, request_id: 'open-trace-1', type: 'urn:edgate:problem:upstream-circuit-open' });
+    expect(costLeft(open)).toBe(before);
     expect(before - costLeft(await call('/echo/'))).toBe(3);
     let metrics = await (await fetch(`${platform.gateway.url}/metrics`)).text();
     expect(metrics).toContain('edgate_upstream_circuit_open{route="/flaky/"} 1');
@@ -281,6 +352,16 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
     expect(metrics).toContain('edgate_upstream_circuit_open{route="/flaky/"} 0');
     expect(metrics).toMatch(/edgate_upstream_requests_total\{route="\/flaky\/",outcome="circuit_open"\} 1/);
     expect(metrics).toMatch(/edgate_upstream_request_duration_seconds_count\{route="\/echo\/"\} \d+/);
+  });
+
+  it('applies the tier limits before the upstream: a call over the minute is refused and never reaches it', async () => {
+    const limited = await newClient('tiny');
+    const id = `limited-${randomBytes(4).toString('hex')}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${platform.gateway.url}/echo/`, { headers: { authorization: `Bearer ${limited.token}`, 'x-request-id': id } })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    const seen = (await (await fetch(`${platform.echo.url}/?do=seen&id=${id}`)).json()) as { calls: number };
+    expect(seen.calls).toBe(2);
   });
 
   it('still runs the gateway in front of upstream routes', async () => {

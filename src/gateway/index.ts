@@ -95,7 +95,12 @@ export function gateway(services: GatewayDeps) {
     if (route) {
       ctx.state.claims = claims;
       ctx.state.cost = cost;
-      ctx.state.adjustCost = (points: number) => limits.adjustCost(claims.clientId, claims.tier, points);
+      ctx.state.adjustCost = async (points: number) => {
+        await limits.adjustCost(claims.clientId, claims.tier, points);
+        // A give-back before the answer (502, 503) shows in its RateLimit header; an upstream's own cost report
+        // comes after the headers are sent, so the next call shows it.
+        if (points > 0 && !ctx.headerSent && admission.givenBack) ctx.set(admission.givenBack(points));
+      };
     }
     await next();
   };

@@ -14,6 +14,8 @@ export interface Admission {
   outcome: LimitOutcome;
   headers: Record<string, string>;
   refusal?: ApiError;
+  /** The headers once `points` of this call's cost are given back (an upstream call that never reached it). */
+  givenBack?(points: number): Record<string, string>;
 }
 
 /** Where the counters live: this process, or a Redis shared by every instance. */
@@ -192,11 +194,12 @@ export class RateLimits {
       return { outcome: 'unavailable', headers: { 'RateLimit-Policy': limits.policy }, refusal: unavailable() };
     }
     const { tier, policy } = limits;
-    const headers = {
+    const headersAt = (dayUsed: number) => ({
       'RateLimit-Policy': policy,
-      RateLimit: `"minute";r=${Math.max(tier.requestsPerMinute - tally.minute.used, 0)};t=${wholeSeconds(tally.minute.msBeforeNext)}, "day";r=${Math.max(tier.costPerDay - tally.day.used, 0)};t=${wholeSeconds(tally.day.msBeforeNext)}`,
-    };
-    if (!tally.refused) return { outcome: 'admitted', headers };
+      RateLimit: `"minute";r=${Math.max(tier.requestsPerMinute - tally.minute.used, 0)};t=${wholeSeconds(tally.minute.msBeforeNext)}, "day";r=${Math.max(tier.costPerDay - dayUsed, 0)};t=${wholeSeconds(tally.day.msBeforeNext)}`,
+    });
+    const headers = headersAt(tally.day.used);
+    if (!tally.refused) return { outcome: 'admitted', headers, givenBack: (points) => headersAt(tally.day.used - points) };
     if (tally.refused === 'minute') {
       const refusal = new ApiError('rate_limited', 'too many requests this minute for your tier', { 'violated-policies': ['minute'] }, { ...headers, 'Retry-After': wholeSeconds(tally.minute.msBeforeNext) });
       return { outcome: 'rate_limited', headers, refusal };
