@@ -39,6 +39,9 @@ const upstream = (status: number, code: string, title: string): Problem => ({ st
 export const errorCatalogue = {
   // 400: the request itself is wrong
   bad_request: { status: 400, type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', title: 'Parameter Validation Failed', detail: 'Parameters supplied to the request were invalid.' },
+  // The ODS/API words a collection query it cannot run (paging, page tokens, filters, partitions) differently from
+  // other parameter problems; its suites check both texts.
+  invalid_query: { status: 400, type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', title: 'Parameter Validation Failed', detail: 'The request construction was invalid.' },
   invalid_json: { status: 400, type: 'urn:ed-fi:api:bad-request', title: 'Bad Request', detail: "The request could not be processed. See 'errors' for details." },
   invalid_request: { status: 400, type: 'urn:ed-fi:api:bad-request', title: 'Bad Request', also: [401] },
   request_aborted: { status: 400 },

@@ -72,7 +72,7 @@ describe.each(engines)('Change queries on $name', (engine) => {
     expect(await names(`minChangeVersion=${start + 1}&maxChangeVersion=${afterFirst}`)).toEqual([]);
     const bad = await grand.get('students?minChangeVersion=yesterday');
     expect(bad.status).toBe(400);
-    expect((await json(bad)).error).toBe('bad_request');
+    expect((await json(bad)).error).toBe('invalid_query');
   });
 
   it('lists deletes with the identity each item had, to the schools that reached it, and never outside the reader\'s reach', async () => {
@@ -145,46 +145,93 @@ describe.each(engines)('Change queries on $name', (engine) => {
     const problem = await json(res);
     expect(problem).toMatchObject({ type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', error: 'bad_request', detail: 'Parameters supplied to the request were invalid.' });
     expect(problem.errors).toEqual(['Limit must be omitted or set to a value between 1 and 500.', 'Offset must be greater than or equal to 0.']);
+    const version = await json(await grand.get('students/keyChanges?minChangeVersion=yesterday'));
+    expect(version).toMatchObject({ error: 'bad_request', errors: ['minChangeVersion must be a non-negative integer (a change version), got "yesterday".'] });
     expect((await grand.get('nonExisting/deletes')).status).toBe(404);
     const snapshot = await grand.get('students/deletes', { 'use-snapshot': 'true' });
     expect(snapshot.status).toBe(404);
     expect((await json(snapshot)).error).toBe('snapshot_not_configured');
   });
 
-  it('pages by cursor: Next-Page-Token walks every item once, and partitions split the walk between readers', async () => {
+  it('pages by cursor: partitions split the items evenly, and each Next-Page-Token walk reads its slice once', async () => {
     const since = (await newest()) + 1;
     const ids = new Set<string>();
     for (let i = 0; i < 7; i++) ids.add((await enrolled(grand, `CUR${i}`, 255901107)).studentId);
-    const walk = async (first: string) => {
-      const seen: string[] = [];
-      let query = first;
-      for (let pages = 0; pages < 20; pages++) {
-        const res = await grand.get(`students?minChangeVersion=${since}&${query}`);
-        expect(res.status).toBe(200);
-        seen.push(...(await json<Item[]>(res)).map((s) => String(s.id)));
-        const next = res.headers.get('next-page-token');
-        if (!next) return seen;
-        query = `pageSize=3&pageToken=${encodeURIComponent(next)}`;
-      }
-      throw new Error('the walk did not end');
+    const window = `minChangeVersion=${since}`;
+    const tokens = async (query: string) => {
+      const res = await grand.get(`students/partitions?${window}&${query}`);
+      expect(res.status, query).toBe(200);
+      return (await json<{ pageTokens: string[] }>(res)).pageTokens;
     };
-    const whole = await walk('pageSize=3');
-    expect(whole.length).toBe(7);
-    expect(new Set(whole)).toEqual(ids);
-    const partitions = await grand.get('students/partitions?number=3');
-    expect(partitions.status).toBe(200);
-    const { pageTokens } = await json<{ pageTokens: string[] }>(partitions);
-    expect(pageTokens.length).toBe(3);
-    const parts = await Promise.all(pageTokens.map((token) => walk(`pageSize=3&pageToken=${encodeURIComponent(token)}`)));
-    expect(parts.flat().sort()).toEqual([...ids].sort());
+    /** Follows Next-Page-Token until the first empty page (which, as on the ODS/API, carries none). */
+    const walk = async (token: string) => {
+      const pages: string[][] = [];
+      for (let next: string | null = token; next; ) {
+        const res = await grand.get(`students?${window}&pageSize=3&pageToken=${encodeURIComponent(next)}`);
+        expect(res.status).toBe(200);
+        pages.push((await json<Item[]>(res)).map((s) => String(s.id)));
+        next = res.headers.get('next-page-token');
+        if (pages.length > 20) throw new Error('the walk did not end');
+      }
+      expect(pages.at(-1)).toEqual([]);
+      return pages;
+    };
+    // Without allowSmallPartitions a partition holds at least five full pages (2,500 items): 7 items are one.
+    const [whole] = await tokens('number=3');
+    expect(await tokens('number=3')).toHaveLength(1);
+    expect((await walk(whole)).map((page) => page.length)).toEqual([3, 3, 1, 0]);
+    // Small partitions: as many as asked, equal, the last taking the remainder; more than the items gives one each.
+    const parts = await Promise.all((await tokens('number=3&allowSmallPartitions=true')).map(walk));
+    expect(parts.map((pages) => pages.flat().length)).toEqual([2, 2, 3]);
+    expect(parts.flat(2).sort()).toEqual([...ids].sort());
+    expect(await tokens('number=200&allowSmallPartitions=true')).toHaveLength(7);
+    // The default is ten, floored the same way, and the same tokens as asking for ten.
+    expect(await tokens('')).toEqual(await tokens('number=10'));
+    // Filters narrow the partitions as they narrow the collection: one item, one partition.
+    expect(await tokens('studentUniqueId=CUR3&number=5&allowSmallPartitions=true')).toHaveLength(1);
+    // Nothing to read, no tokens, as on the ODS/API.
+    expect(await tokens('studentUniqueId=NOBODY')).toEqual([]);
   });
 
-  it('refuses a forged page token, cursor mixed with offset, and partitions without a number', async () => {
-    for (const path of ['students?pageToken=bm90LWEtdG9rZW4', 'students?pageSize=5&offset=10', 'students?pageSize=501', 'students/partitions', 'students/partitions?number=201']) {
+  it('refuses what the ODS/API refuses in cursor paging, in its words', async () => {
+    const [token] = (await json<{ pageTokens: string[] }>(await grand.get('students/partitions?number=1'))).pageTokens;
+    const cases: Array<[string, string]> = [
+      ['students?pageToken=bm90LWEtdG9rZW4&pageSize=2', 'The page token provided was invalid.'],
+      ['students?pageToken=%20e30&pageSize=2', 'The page token provided was invalid.'],
+      ['students?pageSize=5', 'PageToken is required when pageSize is specified.'],
+      [`students?pageToken=${token}&pageSize=5&offset=0`, 'Both offset and pageToken parameters were provided, but they support alternative paging approaches and cannot be used together.'],
+      [`students?pageToken=${token}&pageSize=5&totalCount=true`, 'Total count cannot be determined while using cursor paging (when pageToken is specified).'],
+      [`students?pageToken=${token}&pageSize=501`, 'PageSize must be a value between 1 and 500.'],
+      ['students?limit=501', 'Limit must be a value between 0 and 500.'],
+      ['students/partitions?number=0', 'Number of partitions must be between 1 and 200.'],
+      ['students/partitions?number=201', 'Number of partitions must be between 1 and 200.'],
+    ];
+    for (const [path, reason] of cases) {
       const res = await grand.get(path);
       expect(res.status, path).toBe(400);
-      expect((await json(res)).error, path).toBe('bad_request');
+      expect(await json(res), path).toMatchObject({
+        type: 'urn:ed-fi:api:bad-request:parameter-validation-failed',
+        detail: 'The request construction was invalid.',
+        error: 'invalid_query',
+        errors: [reason],
+      });
     }
+    // A limit beside a token is tolerated, as on the ODS/API.
+    expect((await grand.get(`students?pageToken=${token}&pageSize=2&limit=0`)).status).toBe(200);
+  });
+
+  it('filters by id, and reports a malformed id as the ODS/API does', async () => {
+    const { studentId } = await enrolled(grand, 'IDF1', 255901107);
+    const found = await json<Item[]>(await grand.get(`students?id=${studentId.toUpperCase()}`));
+    expect(found.map((s) => s.studentUniqueId)).toEqual(['IDF1']);
+    expect(await json(await grand.get('students?id=0123456789abcdef0123456789abcdef'))).toEqual([]);
+    const bad = await grand.get('students?offset=0&limit=25&id=invalid');
+    expect(bad.status).toBe(400);
+    expect(await json(bad)).toMatchObject({
+      type: 'urn:ed-fi:api:bad-request:data-validation-failed',
+      error: 'data_validation_failed',
+      validationErrors: { '$.id': ["The value 'invalid' is not valid for Id."] },
+    });
   });
 
   it('issues versions that only grow across two instances writing at once, each version once', async () => {

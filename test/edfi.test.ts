@@ -181,7 +181,7 @@ describe.each(engines)('Ed-Fi resource API verbs on $name', (engine) => {
     for (const query of ['limit=501', 'limit=-1', 'offset=-5', 'limit=abc', 'offset=1e3', 'totalCount=yes', 'limit=1&limit=2']) {
       const res = await sis.get(`students?${query}`);
       expect(res.status, query).toBe(400);
-      expect((await json(res)).error, query).toBe('bad_request');
+      expect((await json(res)).error, query).toBe('invalid_query');
     }
     const far = await sis.get('students?offset=9007199254740991&totalCount=true');
     expect(far.status).toBe(200);

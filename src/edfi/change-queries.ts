@@ -5,8 +5,9 @@ import type { Knex } from 'knex';
 import { ApiError, enforce } from '../errors.js';
 import type { Authorizer, Caller } from './authorization.js';
 import { newestChangeVersion } from './change-versions.js';
+import { countItems, partitionStarts } from './collection.js';
 import { encodeCursor, maxPartitions, partitionCursors } from './cursor.js';
-import { changeVersionParameter, maxLimit, reservedParameters } from './query.js';
+import { maxLimit, reservedParameters, type Page } from './query.js';
 import type { EdfiModel } from './model/index.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 import { materialiseEdorgDocuments } from './store.js';
@@ -17,6 +18,8 @@ export interface ChangeQueryDeps {
   db: Knex;
   authorizer: Authorizer;
   begin(ctx: Context): Promise<{ resource: ResourceDeclaration; caller: Caller }>;
+  /** The collection query's filters and change window, read as the collection GET reads them. */
+  page(query: Record<string, string | string[] | undefined>, ctx: Context, resource: ResourceDeclaration, caller: Caller): Page;
 }
 
 /** GET /changeQueries/v1/availableChangeVersions, behind the gateway like /data/. */
@@ -57,20 +60,43 @@ export function parseTrackedPage(query: Record<string, string | string[] | undef
     } else if (lower === 'totalcount') {
       if (!/^(true|false)$/i.test(raw)) errors.push('totalCount must be true or false.');
       page.totalCount = raw.toLowerCase() === 'true';
-    } else if (lower === 'minchangeversion') page.minChangeVersion = changeVersionParameter('minChangeVersion', raw);
-    else if (lower === 'maxchangeversion') page.maxChangeVersion = changeVersionParameter('maxChangeVersion', raw);
-    else errors.push(`${given} is not a parameter of this endpoint: use minChangeVersion, maxChangeVersion, offset, limit and totalCount.`);
+    } else if (lower === 'minchangeversion' || lower === 'maxchangeversion') {
+      const name = lower === 'minchangeversion' ? 'minChangeVersion' : 'maxChangeVersion';
+      if (/^\d{1,15}$/.test(raw)) page[name] = Number(raw);
+      else errors.push(`${name} must be a non-negative integer (a change version), got "${raw}".`);
+    } else errors.push(`${given} is not a parameter of this endpoint: use minChangeVersion, maxChangeVersion, offset, limit and totalCount.`);
   }
   if (errors.length) throw parameterValidationFailed(errors);
   return page;
 }
 
-function parsePartitionCount(query: Record<string, string | string[] | undefined>): number {
-  const raw = Object.entries(query).find(([name]) => name.toLowerCase() === 'number')?.[1];
-  if (typeof raw !== 'string' || !/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxPartitions) {
-    throw parameterValidationFailed([`number must be an integer between 1 and ${maxPartitions}: how many parallel readers to give page tokens to.`]);
+/** The ODS/API's default and its smallest partition unless small ones are allowed: five pages of the largest size. */
+const defaultPartitions = 10;
+const smallestPartition = 5 * maxLimit;
+
+/** `number` and `allowSmallPartitions`, taken out of the query; the rest is the collection's own query. */
+function partitionRequest(query: Record<string, string | string[] | undefined>) {
+  const rest: typeof query = {};
+  let number = defaultPartitions;
+  let allowSmall = false;
+  for (const [given, raw] of Object.entries(query)) {
+    const lower = given.toLowerCase();
+    if (lower === 'number') {
+      if (typeof raw !== 'string' || !/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxPartitions) {
+        throw new ApiError('invalid_query', `Number of partitions must be between 1 and ${maxPartitions}.`);
+      }
+      number = Number(raw);
+    } else if (lower === 'allowsmallpartitions') {
+      if (typeof raw !== 'string' || !/^(true|false)$/i.test(raw)) throw new ApiError('invalid_query', 'allowSmallPartitions must be true or false.');
+      allowSmall = raw.toLowerCase() === 'true';
+    } else rest[given] = raw;
   }
-  return Number(raw);
+  return { number, allowSmall, rest };
+}
+
+/** As many partitions as asked, but none smaller than the smallest size (one item when small ones are allowed). */
+export function partitionCount(asked: number, total: number, allowSmall: boolean): number {
+  return Math.min(asked, Math.max(1, Math.ceil(total / (allowSmall ? 1 : smallestPartition))));
 }
 
 /**
@@ -80,18 +106,18 @@ function parsePartitionCount(query: Record<string, string | string[] | undefined
 export function trackedChangeRoutes(router: Router, collection: string, deps: ChangeQueryDeps): void {
   const { db, authorizer } = deps;
 
-  async function readScope(ctx: Context) {
-    const { resource, caller } = await deps.begin(ctx);
+  async function readScope(resource: ResourceDeclaration, caller: Caller) {
     const scope = await authorizer.collectionScope(caller, resource);
     if ('ok' in scope) {
       enforce(scope);
       throw new ApiError('authorization_denied', 'Access to the requested data could not be authorized.');
     }
-    return { resource, scope };
+    return scope;
   }
 
   const listing = (read: typeof deletesPage | typeof keyChangesPage) => async (ctx: Context) => {
-    const { resource, scope } = await readScope(ctx);
+    const { resource, caller } = await deps.begin(ctx);
+    const scope = await readScope(resource, caller);
     const { items, total } = await read(db, resource, scope, parseTrackedPage(ctx.query));
     if (total !== undefined) ctx.set('Total-Count', String(total));
     ctx.body = items;
@@ -100,7 +126,13 @@ export function trackedChangeRoutes(router: Router, collection: string, deps: Ch
   router.get(`${collection}/deletes`, listing(deletesPage));
   router.get(`${collection}/keyChanges`, listing(keyChangesPage));
   router.get(`${collection}/partitions`, async (ctx) => {
-    await readScope(ctx);
-    ctx.body = { pageTokens: partitionCursors(parsePartitionCount(ctx.query)).map(encodeCursor) };
+    const { resource, caller } = await deps.begin(ctx);
+    const { number, allowSmall, rest } = partitionRequest(ctx.query);
+    const page = deps.page(rest, ctx, resource, caller);
+    const scope = await readScope(resource, caller);
+    const total = await countItems(db, resource, scope, page);
+    // Nothing to read, no reader to start: the ODS/API answers no tokens.
+    const starts = total ? await partitionStarts(db, resource, scope, page, total, partitionCount(number, total, allowSmall)) : undefined;
+    ctx.body = { pageTokens: starts ? partitionCursors(starts).map(encodeCursor) : [] };
   });
 }

@@ -85,3 +85,22 @@ async function cursorPage(db: Knex, resource: ResourceDeclaration, scope: Collec
   const rows = await db('edfi_documents as d').join(ids.as('page'), 'page.id', 'd.id').select(...documentColumns).orderBy('d.id');
   return rows.map(toStored);
 }
+
+/**
+ * Where each of `partitions` equal slices of a collection starts, in id order: the id at every `size`-th position
+ * after the first, numbered by one window-function pass over the (resource, id) index (SQLite ≥ 3.25, MariaDB ≥ 10.2).
+ * The last slice also takes the remainder, as the ODS/API's does.
+ */
+export async function partitionStarts(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page, total: number, partitions: number): Promise<string[]> {
+  const size = Math.floor(total / partitions);
+  if (partitions < 2 || size < 1) return [];
+  const numbered = scoped(db, resource, scope, { ...page, cursor: undefined }).select('d.id', db.raw('row_number() over (order by d.id) as position'));
+  const rows = (await db
+    .from(numbered.as('numbered'))
+    .select('id')
+    .whereRaw('(position - 1) % ? = 0', [size])
+    .where('position', '>', 1)
+    .where('position', '<=', (partitions - 1) * size + 1)
+    .orderBy('id')) as Array<{ id: string }>;
+  return rows.map((row) => row.id);
+}

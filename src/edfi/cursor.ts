@@ -19,10 +19,12 @@ export function encodeCursor(cursor: Cursor): string {
 }
 
 function invalidToken(): ApiError {
-  return new ApiError('bad_request', 'pageToken is not a token this API issued: take it from a Next-Page-Token header or from /partitions.');
+  // The ODS/API's words; the suites check them.
+  return new ApiError('invalid_query', 'The page token provided was invalid.');
 }
 
 export function decodeCursor(token: string): Cursor {
+  if (!/^[A-Za-z0-9_-]{1,200}$/.test(token)) throw invalidToken();
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
@@ -46,14 +48,10 @@ export function nextCursor(cursor: Cursor, lastId: string): Cursor {
 export const maxPartitions = 200;
 
 /**
- * N tokens that together cover every id once. Resource ids are random (32 hex digits, uniformly spread), so equal
- * slices of the id space hold about equal numbers of items, whatever the filter: the split costs no query.
+ * The tokens of partitions that start at the given ids (ascending, each the first id of a partition after the first):
+ * together they cover every id once, whatever is written later.
  */
-export function partitionCursors(number: number): Cursor[] {
-  const space = 16 ** 8;
-  const bound = (i: number) => Math.floor((i * space) / number).toString(16).padStart(8, '0');
-  return Array.from({ length: number }, (_, i) => ({
-    ...(i > 0 && { from: bound(i) }),
-    ...(i < number - 1 && { until: bound(i + 1) }),
-  }));
+export function partitionCursors(starts: string[]): Cursor[] {
+  const bounds = [undefined, ...starts, undefined];
+  return bounds.slice(0, -1).map((from, i) => ({ ...(from && { from }), ...(bounds[i + 1] && { until: bounds[i + 1] }) }));
 }

@@ -27,6 +27,48 @@ function content(mediaTypes: string[], schema: Json): Json {
   return Object.fromEntries(['application/json', ...mediaTypes].map((type) => [type, { schema }]));
 }
 
+const changeWindow: Json[] = ['minChangeVersion', 'maxChangeVersion'].map((name) => ({ name, in: 'query', description: 'Change-version bound, inclusive', schema: { type: 'integer', minimum: 0 } }));
+const nextPageToken: Json = { 'Next-Page-Token': { description: 'The pageToken of the next page, on every cursor page that has items', schema: { type: 'string' } } };
+
+const trackedItem = (values: Json): Json => ({ type: 'object', required: ['id', 'changeVersion'], properties: { id: { type: 'string' }, changeVersion: { type: 'integer' }, ...values } });
+const keyValues: Json = { type: 'object', additionalProperties: true };
+
+/** /deletes, /keyChanges and /partitions of one resource: change queries and parallel reads, as ODS/API 7.3. */
+function trackedPaths(meta: ResourceMeta, collection: string, operation: (method: string, path: string, fields: Json) => Json, refusals: CodeAt[], filters: Json[]): ApiDescription['paths'] {
+  const window = [
+    ...changeWindow,
+    { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+    { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 25 } },
+    { name: 'totalCount', in: 'query', schema: { type: 'boolean', default: false } },
+  ];
+  const tracked = (name: string, summary: string, item: Json): Json => operation('get', `${collection}/${name}`, {
+    operationId: `${name}${meta.edfiName}s`,
+    summary,
+    parameters: window,
+    responses: { '200': { description: summary, headers: rateLimitHeaders, content: { 'application/json': { schema: { type: 'array', items: item } } } }, ...answers(...refusals, 'bad_request') },
+  });
+  return {
+    [`${collection}/deletes`]: { get: tracked('deletes', `${meta.edfiName} items deleted in the change-version window, in the reader's reach when deleted`, trackedItem({ keyValues })) },
+    [`${collection}/keyChanges`]: { get: tracked('keyChanges', `${meta.edfiName} identity changes in the change-version window`, trackedItem({ oldKeyValues: keyValues, newKeyValues: keyValues })) },
+    [`${collection}/partitions`]: {
+      get: operation('get', `${collection}/partitions`, {
+        operationId: `partitions${meta.edfiName}s`,
+        summary: `Page tokens for parallel readers of ${meta.edfiName} items, equal slices of what the same query lists`,
+        parameters: [
+          { name: 'number', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 10 } },
+          { name: 'allowSmallPartitions', in: 'query', description: 'Allow slices under 2,500 items', schema: { type: 'boolean', default: false } },
+          ...changeWindow,
+          ...filters,
+        ],
+        responses: {
+          '200': { description: 'One token per slice', headers: rateLimitHeaders, content: { 'application/json': { schema: { type: 'object', required: ['pageTokens'], properties: { pageTokens: { type: 'array', items: { type: 'string' } } } } } } },
+          ...answers(...refusals, 'invalid_query'),
+        },
+      }),
+    },
+  };
+}
+
 /** The ODS/API's verbs on one resource: summaries in its words, each verb's error codes (statuses from the catalogue). */
 function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescription['paths'] {
   const { readable, writable } = profiles(meta);
@@ -43,7 +85,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
   // The route's price against the daily cost quota, from the gateway's one cost table.
   const operation = (method: string, path: string, fields: Json): Json => ({ tags: [meta.name], security: security.accessToken, ...fields, 'x-edgate-cost': costOf(method.toUpperCase(), path) });
   const profileUsage: CodeAt[] = ['malformed_profile_media_type', 'profile_usage_mismatch', 'invalid_profile_usage', 'profile_method_not_allowed', 'invalid_profile'];
-  const reads: CodeAt[] = [...forbidden, ...profileUsage, 'unknown_profile', 'bad_request', 'not_found', 'snapshot_not_configured'];
+  const reads: CodeAt[] = [...forbidden, ...profileUsage, 'unknown_profile', 'invalid_query', 'data_validation_failed', 'not_found', 'snapshot_not_configured'];
   const writes: CodeAt[] = [
     ...forbidden,
     'data_validation_failed',
@@ -69,9 +111,16 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
           { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 500, default: 25 } },
           { name: 'totalCount', in: 'query', schema: { type: 'boolean', default: false } },
+          ...changeWindow,
+          { name: 'pageToken', in: 'query', description: 'Cursor paging: a token of /partitions or a Next-Page-Token header', schema: { type: 'string' } },
+          { name: 'pageSize', in: 'query', description: 'Cursor paging: items per page (needs pageToken)', schema: { type: 'integer', minimum: 1, maximum: 500, default: 25 } },
+          { name: 'id', in: 'query', schema: { type: 'string', pattern: '^[0-9a-fA-F]{32}$' } },
           ...filters,
         ],
-        responses: { '200': { description: 'The items in reach', headers: rateLimitHeaders, content: content(readable, { type: 'array', items: read }) }, ...answers(...reads) },
+        responses: {
+          '200': { description: 'The items in reach', headers: { ...rateLimitHeaders, ...nextPageToken }, content: content(readable, { type: 'array', items: read }) },
+          ...answers(...reads),
+        },
       }),
       post: operation('post', collection, {
         operationId: `post${meta.edfiName}`,
@@ -84,6 +133,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
         },
       }),
     },
+    ...trackedPaths(meta, collection, operation, [...forbidden, 'not_found', 'snapshot_not_configured'], filters),
     [item]: {
       get: operation('get', item, {
         operationId: `get${meta.edfiName}ById`,
@@ -92,7 +142,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
         responses: {
           '200': { description: 'The item', headers: rateLimitHeaders, content: content(readable, read) },
           '304': { description: 'If-None-Match names the current ETag', headers: rateLimitHeaders },
-          ...answers(...reads.filter((code) => code !== 'bad_request')),
+          ...answers(...reads.filter((code) => code !== 'invalid_query' && code !== 'data_validation_failed')),
         },
       }),
       put: operation('put', item, {
@@ -118,6 +168,23 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
   };
 }
 
+const availableChangeVersions = '/changeQueries/v1/availableChangeVersions';
+const availableChangeVersionsOperation: Json = {
+  tags: ['changeQueries'],
+  security: security.accessToken,
+  operationId: 'getAvailableChangeVersions',
+  summary: 'The oldest and newest change versions: read up to the newest, and start the next run after it',
+  responses: {
+    '200': {
+      description: 'The change-version range',
+      headers: rateLimitHeaders,
+      content: { 'application/json': { schema: { type: 'object', required: ['oldestChangeVersion', 'newestChangeVersion'], properties: { oldestChangeVersion: { type: 'integer' }, newestChangeVersion: { type: 'integer' } } } } },
+    },
+    ...answers(),
+  },
+  'x-edgate-cost': costOf('GET', availableChangeVersions),
+};
+
 /** The resource API's part of the document, from the same model and schemas the validators compile. */
 export function resourceDescription(metas: ResourceMeta[], profiles: ProfileMediaTypes = noProfiles): ApiDescription {
   const schemas: Json = {};
@@ -127,8 +194,11 @@ export function resourceDescription(metas: ResourceMeta[], profiles: ProfileMedi
     schemas[meta.edfiName] = schema;
   }
   return {
-    tags: metas.map((meta) => ({ name: meta.name, description: `The Ed-Fi ${meta.edfiName} resource; natural key: ${meta.identity.join(', ') || 'id'}.` })),
-    paths: Object.assign({}, ...metas.map((meta) => pathsOf(meta, profiles))),
+    tags: [
+      { name: 'changeQueries', description: 'Change versions for incremental copies (ODS/API change queries).' },
+      ...metas.map((meta) => ({ name: meta.name, description: `The Ed-Fi ${meta.edfiName} resource; natural key: ${meta.identity.join(', ') || 'id'}.` })),
+    ],
+    paths: Object.assign({ [availableChangeVersions]: { get: availableChangeVersionsOperation } }, ...metas.map((meta) => pathsOf(meta, profiles))),
     schemas,
   };
 }

@@ -11,7 +11,7 @@ type Schema = { type?: string; properties?: Record<string, Schema> };
 interface Filterable {
   path: string;
   type: 'string' | 'integer' | 'number' | 'boolean';
-  column?: SecurableColumn;
+  column?: SecurableColumn | 'id';
 }
 
 const scalarTypes = new Set(['string', 'integer', 'number', 'boolean']);
@@ -51,16 +51,31 @@ export const defaultLimit = 25;
 export const maxLimit = 500;
 
 function badQuery(detail: string): ApiError {
-  return new ApiError('bad_request', detail);
+  return new ApiError('invalid_query', detail);
 }
 
-function nonNegativeInteger(name: string, raw: string, max: number): number {
-  if (!/^\d{1,16}$/.test(raw) || Number(raw) > max) throw badQuery(`${name} must be an integer between 0 and ${max}, got "${raw}".`);
+function offsetParameter(raw: string): number {
+  if (!/^\d{1,16}$/.test(raw) || Number(raw) > Number.MAX_SAFE_INTEGER) throw badQuery(`Offset must be a whole number of 0 or more, got "${raw}".`);
   return Number(raw);
 }
 
+function limitParameter(raw: string): number {
+  if (!/^\d{1,3}$/.test(raw) || Number(raw) > maxLimit) throw badQuery(`Limit must be a value between 0 and ${maxLimit}.`);
+  return Number(raw);
+}
+
+/** An `id` filter: the ODS/API reports a malformed one as a validation error of `$.id`, not a query problem. */
+function idFilterValue(raw: string): string {
+  if (!/^[0-9a-f]{32}$/i.test(raw)) {
+    throw new ApiError('data_validation_failed', `The value '${raw}' is not valid for Id.`, { validationErrors: { '$.id': [`The value '${raw}' is not valid for Id.`] } });
+  }
+  return raw.toLowerCase();
+}
+
+const idFilterable: Filterable = { path: 'id', type: 'string', column: 'id' };
+
 /** A change version bound: a non-negative integer, as the ODS/API's change versions are. */
-export function changeVersionParameter(name: string, raw: string): number {
+function changeVersionParameter(name: string, raw: string): number {
   if (!/^\d{1,15}$/.test(raw)) throw badQuery(`${name} must be a non-negative integer (a change version), got "${raw}".`);
   return Number(raw);
 }
@@ -105,8 +120,9 @@ export function parsePage(
     if (reservedParameters.has(lower)) continue;
     if (Array.isArray(raw) || seen.has(lower)) throw badQuery(`The query parameter ${given} may appear once.`);
     seen.add(lower);
-    if (lower === 'offset') page.offset = nonNegativeInteger('offset', raw, Number.MAX_SAFE_INTEGER);
-    else if (lower === 'limit') page.limit = nonNegativeInteger('limit', raw, maxLimit);
+    if (lower === 'offset') page.offset = offsetParameter(raw);
+    else if (lower === 'limit') page.limit = limitParameter(raw);
+    else if (lower === 'id') page.filters.push({ filterable: idFilterable, value: idFilterValue(raw) });
     else if (lower === 'totalcount') {
       if (!/^(true|false)$/i.test(raw)) throw badQuery('totalCount must be true or false.');
       page.totalCount = raw.toLowerCase() === 'true';
@@ -114,7 +130,7 @@ export function parsePage(
     else if (lower === 'maxchangeversion') page.maxChangeVersion = changeVersionParameter('maxChangeVersion', raw);
     else if (lower === 'pagetoken') page.cursor = decodeCursor(raw);
     else if (lower === 'pagesize') {
-      if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxLimit) throw badQuery(`pageSize must be an integer between 1 and ${maxLimit}, got "${raw}".`);
+      if (!/^\d{1,3}$/.test(raw) || Number(raw) < 1 || Number(raw) > maxLimit) throw badQuery(`PageSize must be a value between 1 and ${maxLimit}.`);
       pageSize = Number(raw);
     } else {
       const { name, filterable } = byLowerName.get(lower) ?? { name: given, filterable: undefined };
@@ -126,13 +142,18 @@ export function parsePage(
 }
 
 /**
- * Cursor paging starts with pageSize alone (the first page) or a pageToken (a later page or a partition); it
- * replaces offset paging, so the two cannot be mixed.
+ * Cursor paging, as ODS/API 7.3 checks it: a reader starts from a token of /partitions and follows Next-Page-Token,
+ * so pageSize needs a pageToken; it replaces offset paging, and cannot count. `limit` beside a token is tolerated (the
+ * suites send it) and stands in for a missing pageSize.
  */
 function withCursor(page: Page, seen: Set<string>, pageSize: number | undefined): Page {
-  if (!page.cursor && pageSize === undefined) return page;
-  if (seen.has('offset') || seen.has('limit')) throw badQuery('pageToken and pageSize page by cursor; offset and limit cannot be used with them.');
-  return { ...page, cursor: page.cursor ?? {}, limit: pageSize ?? defaultLimit };
+  if (!page.cursor) {
+    if (pageSize !== undefined) throw badQuery('PageToken is required when pageSize is specified.');
+    return page;
+  }
+  if (seen.has('offset')) throw badQuery('Both offset and pageToken parameters were provided, but they support alternative paging approaches and cannot be used together.');
+  if (page.totalCount) throw badQuery('Total count cannot be determined while using cursor paging (when pageToken is specified).');
+  return { ...page, limit: pageSize ?? (seen.has('limit') ? page.limit : defaultLimit) };
 }
 
 /** Adds minChangeVersion / maxChangeVersion and the cursor's id range. */

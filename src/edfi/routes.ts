@@ -17,7 +17,7 @@ import type { ResourceDeclaration } from './resource-declaration.js';
 import { trackedChangeRoutes, type ChangeQueryDeps } from './change-queries.js';
 import { countItems, listPage } from './collection.js';
 import { encodeCursor, nextCursor } from './cursor.js';
-import { filterablesOf, parsePage } from './query.js';
+import { filterablesOf, parsePage, type Page } from './query.js';
 import { documentByKey, documentById, materialiseEdorgDocuments, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
 import { normaliseEtag, removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
@@ -93,14 +93,14 @@ class ResourceApi {
   async list(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
     const read = this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
-    const page = parsePage(ctx.query, this.filterables.get(resource)!, read.readable);
+    const page = this.page(ctx.query, read.readable, resource);
     const scope = await this.authorizer.collectionScope(caller, resource);
     if ('ok' in scope) return enforce(scope);
     const { db } = this.deps;
     if (page.totalCount) ctx.set('Total-Count', String(await countItems(db, resource, scope, page)));
     const items = await listPage(db, resource, scope, page);
-    // A full cursor page may have a next one; a short page is the partition's last.
-    if (page.cursor && items.length === page.limit && items.length) ctx.set('Next-Page-Token', encodeCursor(nextCursor(page.cursor, items[items.length - 1].id)));
+    // As the ODS/API: every page with items points on; the walk ends at the first empty page.
+    if (page.cursor && items.length) ctx.set('Next-Page-Token', encodeCursor(nextCursor(page.cursor, items[items.length - 1].id)));
     ctx.type = read.contentType;
     ctx.body = items.map((stored) => read.shape(representation(stored)));
   }
@@ -163,7 +163,17 @@ class ResourceApi {
 
   /** What /deletes, /keyChanges and /partitions share with the verbs: the same start, the same authoriser. */
   changeQueries(): ChangeQueryDeps {
-    return { db: this.deps.db, authorizer: this.authorizer, begin: (ctx) => this.begin(ctx) };
+    return {
+      db: this.deps.db,
+      authorizer: this.authorizer,
+      begin: (ctx) => this.begin(ctx),
+      page: (query, ctx, resource, caller) => this.page(query, this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client }).readable, resource),
+    };
+  }
+
+  /** A collection query, with filters only on the members the caller's profile lets it read. */
+  private page(query: Context['query'], readable: (path: string[]) => boolean, resource: ResourceDeclaration): Page {
+    return parsePage(query, this.filterables.get(resource)!, readable);
   }
 
   /** What every verb starts with: no snapshot, a served resource, a known caller, ed-org items in place. */

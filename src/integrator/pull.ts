@@ -128,7 +128,8 @@ async function pullResource(options: PullOptions, resource: string, from: number
   options.onResource?.(resource, total);
   const base = join(outDir, ...resource.split('/'));
   const items = new LinesFile(`${base}.${from}-${to}.jsonl`);
-  const { pageTokens } = (await api.get<{ pageTokens: string[] }>(`${collection}/partitions?number=${partitions}`)).body;
+  // Partitions of the window's items, as many as asked (the server's floor of 2,500 items each would leave one reader).
+  const { pageTokens } = (await api.get<{ pageTokens: string[] }>(`${collection}/partitions?${window}&number=${partitions}&allowSmallPartitions=true`)).body;
   await Promise.all(pageTokens.map((token) => readPartition(api, collection, window, pageSize, token, items, options.onItems)));
   const deletes = new LinesFile(`${base}.${from}-${to}.deletes.jsonl`);
   const keyChanges = new LinesFile(`${base}.${from}-${to}.keyChanges.jsonl`);
