@@ -364,6 +364,14 @@ describe.each(cases)('upstream routes ($name)', ({ engine, store }) => {
     expect(seen.calls).toBe(2);
   });
 
+  it('keeps serving /data/ in-process beside the routes', async () => {
+    const res = await call('/data/v3/ed-fi/students?limit=1');
+    expect(res.status).toBe(200);
+    expect(Array.isArray(await res.json())).toBe(true);
+    const metrics = await (await fetch(`${platform.gateway.url}/metrics`)).text();
+    expect(metrics).not.toMatch(/edgate_upstream_requests_total\{route="\/data\//);
+  });
+
   it('still runs the gateway in front of upstream routes', async () => {
     const res = await fetch(`${platform.gateway.url}/echo/`);
     expect(res.status).toBe(401);
