@@ -75,6 +75,21 @@ describe.each(engines)('Change queries on $name', (engine) => {
     expect((await json(bad)).error).toBe('invalid_query');
   });
 
+  it('lets a school delete a student whose enrolment it deleted, as the ODS/API does, and no one else; reads and updates still need a live enrolment', async () => {
+    const { studentId, enrolmentId } = await enrolled(grand, 'GONE1', 255901044);
+    expect((await grand.del(`studentSchoolAssociations/${enrolmentId}`)).status).toBe(204);
+    // Only a deletion counts the deleted enrolment.
+    expect((await grand.get(`students/${studentId}`)).status).toBe(403);
+    expect((await grand.put(`students/${studentId}`, student('GONE1', { firstName: 'Changed' }))).status).toBe(403);
+    // A school the student never attended cannot delete it.
+    expect((await other.del(`students/${studentId}`)).status).toBe(403);
+    expect((await grand.del(`students/${studentId}`)).status).toBe(204);
+    // Never enrolled anywhere: nothing links it to the school, so it cannot be deleted by relationships.
+    const sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
+    const lonely = await sandbox.create('students', student('GONE2'));
+    expect((await grand.del(`students/${lonely}`)).status).toBe(403);
+  });
+
   it('lists deletes with the identity each item had, to the schools that reached it, and never outside the reader\'s reach', async () => {
     const since = (await newest()) + 1;
     const mine = await enrolled(grand, 'DEL1', 255901044);

@@ -62,7 +62,10 @@ export class Authorizer {
     }
     if (resource.reach === 'none') return allow;
     const query = db('edfi_documents as d').where('d.id', stored.id);
-    const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller)).first('d.id'));
+    // Deleting a person counts the associations deleted before it, as the ODS/API does: a school that removed a
+    // student's enrolment may then remove the student it created. Every other check counts only what exists.
+    const history = action === 'delete' ? 'includingDeletes' : 'current';
+    const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller), history).first('d.id'));
     return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '));
   }
 

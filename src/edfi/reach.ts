@@ -20,10 +20,17 @@ export function subjectsInReach(db: Knex, subjectType: 'student' | 'staff', edor
 }
 
 /**
+ * Which associations count: those that exist, or also those deleted (the ODS/API's "including deletes" views, which
+ * it uses to authorise deleting a person and to report deletes).
+ */
+export type ReachHistory = 'current' | 'includingDeletes';
+
+/**
  * Restricts a query over edfi_documents (aliased `d`) to what is in reach: one indexed predicate
  * per kind, so a collection GET is a single query and an item check is the same query by id.
  */
-export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind, reach: Reach): Knex.QueryBuilder {
+export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind, reach: Reach, history: ReachHistory = 'current'): Knex.QueryBuilder {
+  const subjects = history === 'current' ? subjectsInReach : subjectsEverInReach;
   switch (kind) {
     case 'none':
       return query;
@@ -33,10 +40,11 @@ export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind
     case 'edorgSelf':
       return query.whereIn('d.edorg_id', reach.edorgs);
     case 'student':
-      return query.whereIn('d.student_unique_id', subjectsInReach(db, 'student', reach.schools));
+      return query.whereIn('d.student_unique_id', subjects(db, 'student', reach.schools));
     case 'staff':
-      return query.whereIn('d.staff_unique_id', subjectsInReach(db, 'staff', reach.edorgs));
+      return query.whereIn('d.staff_unique_id', subjects(db, 'staff', reach.edorgs));
     case 'contact':
+      if (history === 'includingDeletes') return query.whereIn('d.contact_unique_id', contactsEverInReach(db, reach));
       return query.whereIn(
         'd.contact_unique_id',
         db('edfi_documents as sca')
@@ -45,6 +53,27 @@ export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind
           .whereIn('sca.student_unique_id', subjectsInReach(db, 'student', reach.schools)),
       );
   }
+}
+
+/**
+ * Subjects reachable through an association that exists, or existed until it was deleted: what the ODS/API's
+ * "including deletes" authorisation views give, so a student deleted after its enrolment is still reported, to the
+ * schools it was enrolled at and to no one else; and a student whose enrolment was deleted may still be deleted by
+ * its school, as on the ODS/API.
+ */
+export function subjectsEverInReach(db: Knex, subjectType: 'student' | 'staff', edorgs: number[]): Knex.QueryBuilder {
+  const deleted = db('edfi_tracked_changes as ts').select('ts.subject_id').where({ 'ts.subject_type': subjectType, 'ts.kind': 'delete' }).whereIn('ts.subject_edorg_id', edorgs);
+  return subjectsInReach(db, subjectType, edorgs).union(deleted);
+}
+
+export function contactsEverInReach(db: Knex, reach: Reach): Knex.QueryBuilder {
+  const students = () => subjectsEverInReach(db, 'student', reach.schools);
+  const live = db('edfi_documents as sca').select('sca.contact_unique_id').where('sca.resource', 'studentContactAssociations').whereIn('sca.student_unique_id', students());
+  const deleted = db('edfi_tracked_changes as tsca')
+    .select('tsca.contact_unique_id')
+    .where({ 'tsca.resource': 'studentContactAssociations', 'tsca.kind': 'delete' })
+    .whereIn('tsca.student_unique_id', students());
+  return live.union(deleted);
 }
 
 /** Securable values of a document not yet stored (a create), checked against the same rules. */

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { TrackedChangeRow } from '../db/tables.js';
 import type { CollectionScope } from './authorization.js';
 import { documentInfoOf } from './document-info.js';
-import { subjectsInReach, whereInReach, type Reach } from './reach.js';
+import { contactsEverInReach, subjectsEverInReach, whereInReach, type Reach } from './reach.js';
 import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
@@ -53,26 +53,6 @@ export async function recordDelete(trx: Knex, resource: ResourceDeclaration, sto
 /** Records an identity change (allowIdentityUpdates) in the updating transaction: the identity before and after. */
 export async function recordKeyChange(trx: Knex, resource: ResourceDeclaration, stored: StoredDocument, newBody: Body, changeVersion: number): Promise<void> {
   await trx('edfi_tracked_changes').insert({ ...trackedRow(resource, stored, 'keyChange', changeVersion), new_key: JSON.stringify(keyValuesOf(resource, newBody)) });
-}
-
-/**
- * Subjects reachable through an association that exists, or existed until it was deleted: what the ODS/API's
- * "including deletes" authorisation views give, so a student deleted after its enrolment is still reported, to the
- * schools it was enrolled at and to no one else.
- */
-function subjectsEverInReach(db: Knex, subjectType: 'student' | 'staff', edorgs: number[]): Knex.QueryBuilder {
-  const deleted = db('edfi_tracked_changes as ts').select('ts.subject_id').where({ 'ts.subject_type': subjectType, 'ts.kind': 'delete' }).whereIn('ts.subject_edorg_id', edorgs);
-  return subjectsInReach(db, subjectType, edorgs).union(deleted);
-}
-
-function contactsEverInReach(db: Knex, reach: Reach): Knex.QueryBuilder {
-  const students = () => subjectsEverInReach(db, 'student', reach.schools);
-  const live = db('edfi_documents as sca').select('sca.contact_unique_id').where('sca.resource', 'studentContactAssociations').whereIn('sca.student_unique_id', students());
-  const deleted = db('edfi_tracked_changes as tsca')
-    .select('tsca.contact_unique_id')
-    .where({ 'tsca.resource': 'studentContactAssociations', 'tsca.kind': 'delete' })
-    .whereIn('tsca.student_unique_id', students());
-  return live.union(deleted);
 }
 
 /** The tracked changes (aliased `t`) within reach, by the values recorded with each. */
