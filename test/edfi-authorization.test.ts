@@ -246,6 +246,20 @@ describe.each(engines)('Ed-Fi relationship, ownership and claim-set authorisatio
     });
   });
 
+  it('lets the ODS Sandbox claim set write any ed-org, as the ODS/API\'s Ed-Fi Sandbox does, and reach people only through relationships', async () => {
+    const odsSandbox = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901] });
+    // An ed-org outside its reach: no further authorisation, as the ODS/API's educationOrganizations claim.
+    const school = await odsSandbox.create('schools', newSchool(999004, 999));
+    expect((await odsSandbox.put(`schools/${school}`, newSchool(999004, 999, 'Renamed'))).status).toBe(204);
+    expect((await odsSandbox.del(`schools/${school}`)).status).toBe(204);
+    // People: created freely, then read only through an enrolment in reach.
+    const loner = await odsSandbox.create('students', student('ODSLONER'));
+    expect((await odsSandbox.get(`students/${loner}`)).status).toBe(403);
+    const everyone = ids(await json<Item[]>(await odsSandbox.get('students?limit=500')), 'studentUniqueId');
+    expect(everyone).toContain('GB1');
+    expect(everyone).not.toContain('OT1');
+  });
+
   it('lets the Ed-Fi Sandbox claim set see everything, associated or not', async () => {
     const loner = await sandbox.create('students', student('LONER'));
     expect((await sandbox.get(`students/${loner}`)).status).toBe(200);

@@ -54,7 +54,7 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
         db,
         hashKey,
         { name: 'test client', tier: 'standard', ...input },
-        { tiers: Object.keys(config.tiers), claimSets: ['SIS Vendor', 'Bootstrap', 'Read Only', 'Ed-Fi Sandbox'] },
+        { tiers: Object.keys(config.tiers), claimSets: ['SIS Vendor', 'Bootstrap', 'Read Only', 'ODS Sandbox', 'Ed-Fi Sandbox'] },
       );
       return { clientId: client.clientId, secret };
     },
