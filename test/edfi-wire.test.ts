@@ -40,6 +40,24 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
     expect((await json<Array<Record<string, unknown>>>(res)).map((s) => s.studentUniqueId)).toEqual(['W1']);
   });
 
+  it('links each reference to the item it names, as the ODS/API does, and takes a read item back with its links', async () => {
+    const [association] = await json<Array<Record<string, any>>>(await sis.get('studentSchoolAssociations?studentUniqueId=W1&schoolId=255901001'));
+    const [w1] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W1'));
+    const [school] = await json<Array<Record<string, unknown>>>(await sis.get('schools?schoolId=255901001'));
+    expect(association.studentReference).toEqual({ studentUniqueId: 'W1', link: { rel: 'Student', href: `/ed-fi/students/${w1.id}` } });
+    expect(association.schoolReference).toEqual({ schoolId: 255901001, link: { rel: 'School', href: `/ed-fi/schools/${school.id}` } });
+    // A descriptor is a URI, not a reference: no link.
+    expect(typeof association.entryGradeLevelDescriptor).toBe('string');
+    // The school's own reference to its LEA links too (an abstract ed-org reference names the concrete resource).
+    expect((school.localEducationAgencyReference as Record<string, unknown>).link).toMatchObject({ rel: 'LocalEducationAgency', href: expect.stringMatching(/^\/ed-fi\/localEducationAgencies\/[0-9a-f]{32}$/) });
+    // GET, then PUT the same body back: the links are the server's and change nothing.
+    const put = await sis.put(`studentSchoolAssociations/${association.id}`, association);
+    expect(put.status).toBe(204);
+    const again = await json(await sis.get(`studentSchoolAssociations/${association.id}`));
+    expect(again._etag).toBe(association._etag);
+    expect(again._lastModifiedDate).toBe(association._lastModifiedDate);
+  });
+
   it('refuses the same parameter twice in different cases', async () => {
     const res = await sis.get('students?limit=5&LIMIT=6');
     expect(res.status).toBe(400);
@@ -54,7 +72,7 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
     expect(created.status).toBe(201);
     const id = created.headers.get('location')!.split('/').pop()!;
     const read = await json(await sis.get(`studentSchoolAssociations/${id}`));
-    expect(read.schoolReference).toEqual({ schoolId: 255901044 });
+    expect(read.schoolReference).toEqual({ schoolId: 255901044, link: { rel: 'School', href: expect.stringMatching(/^\/ed-fi\/schools\/[0-9a-f]{32}$/) } });
     expect(read).not.toHaveProperty('exitWithdrawTypeDescriptor');
   });
 

@@ -90,10 +90,15 @@ function parentOf(resource: ResourceDeclaration, body: Body): number | null {
   return null;
 }
 
+/** Each occurrence of one reference in a body, in document order (one per item of a collection that holds it). */
+export function occurrencesOf(reference: Reference, body: Body): ReferenceValue[] {
+  return tuplesOf(reference, body).map((tuple) => referenceValue(reference, tuple));
+}
+
 /** Declare once, extract once: everything a write stores beside the body, from the resource's declaration. */
 export function documentInfoOf(resource: ResourceDeclaration, body: Body): DocumentInfo {
   const columns = columnsOf(resource, body);
-  const references = resource.references.flatMap((reference) => tuplesOf(reference, body).map((tuple) => referenceValue(reference, tuple)));
+  const references = resource.references.flatMap((reference) => occurrencesOf(reference, body));
   const link = resource.subjectLink;
   const subjectId = link && valueAt(body, link.subjectPath);
   const subjectEdorg = link && valueAt(body, link.edorgPath);

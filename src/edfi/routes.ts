@@ -18,6 +18,7 @@ import { trackedChangeRoutes, type ChangeQueryDeps } from './change-queries.js';
 import { countItems, listPage } from './collection.js';
 import { encodeCursor, nextCursor } from './cursor.js';
 import { filterablesOf, parsePage, type Page } from './query.js';
+import { addReferenceLinks } from './links.js';
 import { documentByKey, documentById, materialiseEdorgDocuments, type StoredDocument } from './store.js';
 import { validationFailed, ResourceValidator } from './validation.js';
 import { normaliseEtag, removeDocument, replaceDocument, upsertDocument, type WriteContext } from './writes.js';
@@ -79,6 +80,8 @@ class ResourceApi {
   private readonly validator: ResourceValidator = new ResourceValidator();
   private readonly authorizer: Authorizer;
   private readonly filterables: Map<ResourceDeclaration, ReturnType<typeof filterablesOf>>;
+  /** Declarations by the name documents are stored under, for reference links. */
+  private readonly declarations: Map<string, ResourceDeclaration>;
 
   constructor(
     private readonly model: EdfiModel,
@@ -88,6 +91,7 @@ class ResourceApi {
   ) {
     this.authorizer = new Authorizer(deps.db, claimSets);
     this.filterables = new Map(model.resources.map((r) => [r, filterablesOf(r)]));
+    this.declarations = new Map(model.resources.map((r) => [r.name, r]));
   }
 
   async list(ctx: Context): Promise<void> {
@@ -101,8 +105,10 @@ class ResourceApi {
     const items = await listPage(db, resource, scope, page);
     // As the ODS/API: every page with items points on; the walk ends at the first empty page.
     if (page.cursor && items.length) ctx.set('Next-Page-Token', encodeCursor(nextCursor(page.cursor, items[items.length - 1].id)));
+    const bodies = items.map(representation);
+    await addReferenceLinks(db, resource, bodies, this.declarations);
     ctx.type = read.contentType;
-    ctx.body = items.map((stored) => read.shape(representation(stored)));
+    ctx.body = bodies.map((body) => read.shape(body));
   }
 
   async read(ctx: Context): Promise<void> {
@@ -115,8 +121,10 @@ class ResourceApi {
       ctx.status = 304;
       return;
     }
+    const body = representation(stored);
+    await addReferenceLinks(this.deps.db, resource, [body], this.declarations);
     ctx.type = read.contentType;
-    ctx.body = read.shape(representation(stored));
+    ctx.body = read.shape(body);
   }
 
   /** POST: creates the item, or updates the one with the same natural key (Ed-Fi's upsert). */

@@ -39,10 +39,11 @@ function memberNamed(schema: SchemaNode, sent: string): string | undefined {
 /**
  * What real Ed-Fi clients send, read as the ODS/API reads it: a numeric string where the schema wants a number
  * (`"schoolId":"255901001"`) is that number, an empty string in an optional member is the member left out, and a
- * member named in another letter case is the schema's member.
+ * member named in another letter case is the schema's member, and a reference's `link` (which GET answers carry, so a
+ * client that reads, edits and writes back sends it) is the server's to set and is dropped.
  * Anything else is left for the schema to judge.
  */
-export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
+export function normaliseBody(schema: SchemaNode, value: unknown, isReference = false): unknown {
   if ((schema.type === 'integer' || schema.type === 'number') && typeof value === 'string' && numericString.test(value.trim())) {
     const number = Number(value.trim());
     return Number.isSafeInteger(number) || (schema.type === 'number' && Number.isFinite(number)) ? number : value;
@@ -55,9 +56,10 @@ export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
       // Member names match in any case, as the ODS/API's JSON reader matches them (`ContactUniqueId`).
       const name = schema.properties[sent] ? sent : (memberNamed(schema, sent) ?? sent);
       const memberSchema = schema.properties[name];
+      if (!memberSchema && isReference && name === 'link') continue;
       if (!memberSchema) out[name] = member;
       else if (member === '' && memberSchema.type === 'string' && !required.has(name)) continue;
-      else out[name] = normaliseBody(memberSchema, member);
+      else out[name] = normaliseBody(memberSchema, member, name.endsWith('Reference'));
     }
     return out;
   }
