@@ -177,6 +177,41 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect(read).toMatchObject({ studentUniqueId: 'CASE1', firstName: 'Ada', lastSurname: 'Byron', birthDate: '2010-12-10' });
   });
 
+  it('cascades a key change into the items that reference the old identity, as the ODS/API\'s cascading keys do', async () => {
+    const period = (classPeriodName: string) => ({ classPeriodName, schoolReference: { schoolId: 255901001 }, meetingTimes: [{ startTime: '08:35:00', endTime: '09:25:00' }] });
+    const periodId = await sandbox.create('classPeriods', period('CASCADING ORIGINAL'));
+    await sandbox.create('classPeriods', period('CASCADING OTHER'));
+    const bellId = await sandbox.create('bellSchedules', {
+      bellScheduleName: 'Cascading',
+      schoolReference: { schoolId: 255901001 },
+      startTime: '08:15:00',
+      endTime: '16:00:00',
+      classPeriods: [{ classPeriodReference: { classPeriodName: 'CASCADING OTHER', schoolId: 255901001 } }, { classPeriodReference: { classPeriodName: 'CASCADING ORIGINAL', schoolId: 255901001 } }],
+    });
+    const before = await json<Item>(await sandbox.get(`bellSchedules/${bellId}`));
+    const since = (await json<{ newestChangeVersion: number }>(await sandbox.get('/changeQueries/v1/availableChangeVersions'))).newestChangeVersion + 1;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    expect((await sandbox.put(`classPeriods/${periodId}`, period('CASCADING MODIFIED'))).status).toBe(204);
+    const after = await json<Item & { classPeriods: Array<{ classPeriodReference: Item }> }>(await sandbox.get(`bellSchedules/${bellId}`));
+    // Only the reference to the changed item moves; the other stays, and both still link to a class period.
+    expect(after.classPeriods.map((p) => p.classPeriodReference.classPeriodName)).toEqual(['CASCADING OTHER', 'CASCADING MODIFIED']);
+    expect(after.classPeriods[1].classPeriodReference.link).toMatchObject({ rel: 'ClassPeriod', href: `/ed-fi/classPeriods/${periodId}` });
+    expect(after._lastModifiedDate).not.toBe(before._lastModifiedDate);
+    expect(after._etag).not.toBe(before._etag);
+    // The class period's key change is reported; the bell schedule's identity did not change, so it has none.
+    const changes = await json<Item[]>(await sandbox.get(`classPeriods/keyChanges?minChangeVersion=${since}`));
+    expect(changes).toEqual([expect.objectContaining({ id: periodId, oldKeyValues: { classPeriodName: 'CASCADING ORIGINAL', schoolId: 255901001 }, newKeyValues: { classPeriodName: 'CASCADING MODIFIED', schoolId: 255901001 } })]);
+    expect(await json(await sandbox.get(`bellSchedules/keyChanges?minChangeVersion=${since}`))).toEqual([]);
+    // The bell schedule changed in the same window, so an incremental reader copies it again.
+    expect((await json<Item[]>(await sandbox.get(`bellSchedules?minChangeVersion=${since}`))).map((b) => b.id)).toEqual([bellId]);
+    // The old identity is free: nothing references it any more, so it can be created and deleted again.
+    const again = await sandbox.create('classPeriods', period('CASCADING ORIGINAL'));
+    expect((await sandbox.del(`classPeriods/${again}`)).status).toBe(204);
+    // The changed item is still referenced under its new name, so it cannot be deleted.
+    expect((await sandbox.del(`classPeriods/${periodId}`)).status).toBe(409);
+  });
+
   it('seeds the demo district in the model\'s shape: sessions first, and attendance events that name theirs', async () => {
     const seeded = await app.cli('db', 'seed', '--json');
     expect(seeded.code, seeded.stderr).toBe(0);

@@ -156,7 +156,7 @@ class ResourceApi {
     if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
     const body = write.filter(incoming, stored.body);
     this.validator.check(resource, body);
-    const written = await replaceDocument(this.deps.db, resource, stored.id, body, this.writeContext(ctx, caller, resource));
+    const written = await replaceDocument(this.deps.db, resource, stored.id, body, this.writeContext(ctx, caller, resource), this.declarations);
     this.written(resource);
     ctx.status = 204;
     ctx.set('ETag', quoted(written.etag));

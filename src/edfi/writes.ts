@@ -5,6 +5,7 @@ import { putEdorg } from '../db/edorgs.js';
 import { isForeignKeyViolation } from '../db/driver-errors.js';
 import { retriedTransaction } from '../db/transaction.js';
 import { ApiError } from '../errors.js';
+import { cascadeKeyChange } from './cascade.js';
 import { reserveChangeVersions } from './change-versions.js';
 import { documentInfoOf, type DocumentInfo } from './document-info.js';
 import { documentEtag } from './documents.js';
@@ -92,8 +93,11 @@ export async function upsertDocument(db: Knex, resource: ResourceDeclaration, bo
   });
 }
 
-/** PUT: replace an item found by id; its identity may change only where the model allows it and nothing references it. */
-export async function replaceDocument(db: Knex, resource: ResourceDeclaration, id: string, body: Body, context: WriteContext): Promise<Written> {
+/**
+ * PUT: replace an item found by id. Its identity may change only where the model allows it; the items that reference
+ * it follow (cascade.ts).
+ */
+export async function replaceDocument(db: Knex, resource: ResourceDeclaration, id: string, body: Body, context: WriteContext, declarations: Map<string, ResourceDeclaration>): Promise<Written> {
   const info = documentInfoOf(resource, body);
   return retriedTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
@@ -107,26 +111,19 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
     await context.authorize(trx, 'update', { body, info }, stored);
     checkIfMatch(context.ifMatch, stored);
     const resolved = await checkedReferences(trx, info);
-    if (keyChange) await checkKeyChange(trx, resource, stored, info);
+    if (keyChange && (await documentByKey(trx, resource.name, info.keyHash))) {
+      throw new ApiError('identity_conflict', `Another ${resource.edfiName} already has the identity (${resource.identity.join(', ')}) this update gives the item.`);
+    }
     // A PUT of what is stored writes nothing: a GET-then-PUT round trip keeps _lastModifiedDate.
     if (!keyChange && documentEtag(body) === stored.etag) return { id, etag: stored.etag, lastModified: stored.lastModified };
     const written = await updateDocument(trx, id, body, info, resolved);
-    if (keyChange) await recordKeyChange(trx, resource, stored, body, written.changeVersion);
+    if (keyChange) {
+      await recordKeyChange(trx, resource, stored, body, written.changeVersion);
+      await cascadeKeyChange(trx, { resource, oldKeyHash: stored.keyHash, newBody: body }, declarations);
+    }
     await mirrorEdorg(trx, resource, body, info);
     return written;
   });
-}
-
-/**
- * An identity change (allowIdentityUpdates) must not collide with another item, and is refused while
- * other items reference the old identity: their references would point at nothing.
- */
-async function checkKeyChange(trx: Knex, resource: ResourceDeclaration, stored: StoredDocument, info: DocumentInfo): Promise<void> {
-  if (await documentByKey(trx, resource.name, info.keyHash)) {
-    throw new ApiError('identity_conflict', `Another ${resource.edfiName} already has the identity (${resource.identity.join(', ')}) this update gives the item.`);
-  }
-  const dependants = await dependantsOf(trx, resource, stored);
-  if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
 }
 
 /** DELETE: refused while other items reference this one. */
