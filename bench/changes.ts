@@ -9,48 +9,25 @@
  * - `edgate pull` of every student (partitions read in parallel, JSON Lines written to a temporary folder) in
  *   students/s, against a plain SELECT of the same rows written the same way, as the baseline.
  */
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import knex from 'knex';
 
-import { loadConfig } from '../src/config/index.js';
 import { createClient } from '../src/db/clients.js';
-import { migrate } from '../migrations/index.js';
 import { resolveSecretHashKey } from '../src/db/settings.js';
 import { encodeCursor } from '../src/edfi/cursor.js';
 import { EdfiApi } from '../src/integrator/edfi-api.js';
 import { pull } from '../src/integrator/pull.js';
-import { benchEnv, benchTier, loadEdorgs, loadRoster, startChild, tokenFor } from './edfi.js';
 import { compare, load, machine, writeReport } from './lib.js';
+import { datasetArgs, datasetOptions, loadStudents, startChild, tokenFor } from './students.js';
 
 const databaseName = 'edgate_bench_changes';
 
 function options(args: string[]) {
-  const { values } = parseArgs({
-    args,
-    options: {
-      'database-url': { type: 'string' },
-      schools: { type: 'string' },
-      students: { type: 'string' },
-      rounds: { type: 'string' },
-      duration: { type: 'string' },
-      connections: { type: 'string' },
-      depth: { type: 'string' },
-      partitions: { type: 'string' },
-    },
-  });
-  const url = new URL(values['database-url'] ?? process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306');
-  if (!url.protocol.startsWith('mysql')) throw new Error('the changes benchmark runs on MariaDB/MySQL: pass --database-url mysql://…');
-  url.pathname = '/';
+  const { values } = parseArgs({ args, options: { ...datasetArgs, depth: { type: 'string' }, partitions: { type: 'string' } } });
   return {
-    serverUrl: url.toString(),
-    schools: Number(values.schools ?? 1000),
-    students: Number(values.students ?? 200_000),
-    rounds: Number(values.rounds ?? 3),
-    duration: Number(values.duration ?? 10),
-    connections: Number(values.connections ?? 4),
+    ...datasetOptions(values, { name: 'changes', urlVariable: 'BENCH_MYSQL_URL', connections: 4 }),
     depth: Number(values.depth ?? 150_000),
     partitions: Number(values.partitions ?? 4),
   };
@@ -83,23 +60,7 @@ const timed = async <T>(work: () => Promise<T>) => {
 
 export async function run(args: string[]): Promise<void> {
   const opts = options(args);
-  const admin = knex({ client: 'mysql2', connection: opts.serverUrl });
-  await admin.raw(`drop database if exists \`${databaseName}\``);
-  await admin.raw(`create database \`${databaseName}\` character set utf8mb4 collate utf8mb4_bin`);
-  await admin.destroy();
-  const databaseUrl = new URL(databaseName, opts.serverUrl).toString();
-  const dir = mkdtempSync(join(tmpdir(), 'edgate-bench-changes-'));
-  const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ tiers: { bench: benchTier } }));
-  const env = benchEnv(databaseUrl, configPath);
-  const config = loadConfig(env);
-
-  const db = knex({ client: 'mysql2', connection: databaseUrl, pool: { min: 0, max: 4 } });
-  await migrate(db);
-  console.log(`loading ${opts.schools} schools, ${opts.students} students and associations`);
-  await loadEdorgs(db, opts.schools);
-  await loadRoster(db, opts.students, opts.schools);
-  await db.raw('analyze table edfi_documents, edfi_subject_edorgs, edorg_closure');
+  const { databaseUrl, dir, env, config, db } = await loadStudents(opts, databaseName, 'edgate-bench-changes-');
   const hashKey = await resolveSecretHashKey(db, config);
   const sandbox = await createClient(db, hashKey, { name: 'sandbox', tier: 'bench', claimSet: 'Ed-Fi Sandbox' }, { tiers: ['bench'], claimSets: ['Ed-Fi Sandbox'] });
   // The page boundary at the depth measured: the id the page before it ends with, as a Next-Page-Token names it.
