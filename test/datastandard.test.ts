@@ -212,6 +212,22 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect((await sandbox.del(`classPeriods/${periodId}`)).status).toBe(409);
   });
 
+  it('secures an item by a namespace outside its identity (EducationContent), in lists and in /deletes', async () => {
+    const mine = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });
+    const theirs = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901], namespacePrefixes: ['uri://other.org'] });
+    const content = (contentIdentifier: string, namespace: string) => ({ contentIdentifier, namespace, learningResourceMetadataURI: 'http://example.org', shortDescription: contentIdentifier });
+    const since = (await json<{ newestChangeVersion: number }>(await mine.get('/changeQueries/v1/availableChangeVersions'))).newestChangeVersion + 1;
+    const ours = await mine.create('educationContents', content('NS-MINE', 'uri://ed-fi.org/Content'));
+    const other = await theirs.create('educationContents', content('NS-THEIRS', 'uri://other.org/Content'));
+    expect(await json(await mine.post('educationContents', content('NS-WRONG', 'uri://other.org/Content')))).toMatchObject({ error: 'namespace_not_permitted' });
+    expect((await json<Item[]>(await mine.get(`educationContents?minChangeVersion=${since}`))).map((c) => c.id)).toEqual([ours]);
+    expect((await mine.get(`educationContents/${other}`)).status).toBe(403);
+    expect((await mine.del(`educationContents/${ours}`)).status).toBe(204);
+    expect((await theirs.del(`educationContents/${other}`)).status).toBe(204);
+    expect((await json<Item[]>(await mine.get(`educationContents/deletes?minChangeVersion=${since}`))).map((d) => d.id)).toEqual([ours]);
+    expect((await json<Item[]>(await theirs.get(`educationContents/deletes?minChangeVersion=${since}`))).map((d) => d.id)).toEqual([other]);
+  });
+
   it('seeds the demo district in the model\'s shape: sessions first, and attendance events that name theirs', async () => {
     const seeded = await app.cli('db', 'seed', '--json');
     expect(seeded.code, seeded.stderr).toBe(0);

@@ -98,6 +98,9 @@ export function declareResources(model: ApiModel, projections: Record<string, Pr
       if (name === 'namespace' && !columns.namespace) columns.namespace = part.path;
     }
     if (resource.isDescriptor) columns.namespace = 'namespace';
+    // A namespace outside the identity secures the item too (EducationContent), as DMS's namespaceSecurableElements.
+    const properties = (resource.insertSchema as { properties?: Record<string, { type?: string }> }).properties;
+    if (!columns.namespace && properties?.namespace?.type === 'string') columns.namespace = 'namespace';
     return columns;
   }
 
