@@ -188,9 +188,11 @@ describe.skipIf(!existsSync(executablePath))('developer portal in a browser (chr
     await page.goto(url('/portal/activity'));
     await visit(page, '11-activity');
     await page.goto(url('/docs'));
-    await page.waitForSelector('.opblock', { timeout: 20_000 });
+    // Swagger UI resolves the whole document (about 700 kB: every verb, change query and profile media type) before it
+    // draws; on a loaded 2-core machine that takes 10–25 s.
+    await page.waitForSelector('.opblock', { timeout: 45_000 });
     await visit(page, '12-api-reference');
-  }, 60_000);
+  }, 90_000);
 
   it('refuses a POST without the CSRF token, and creates nothing', async () => {
     await page.goto(url('/portal/apps'));
