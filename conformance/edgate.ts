@@ -75,21 +75,27 @@ export async function edgateEnvironment(databaseUrl: string, profilesDir: string
 
 /**
  * The descriptor values the suites name (`uri://ed-fi.org/TermDescriptor#Fall Semester`), written before the run as
- * the ODS/API's populated template ships them: its database holds every published Ed-Fi descriptor value, and the
- * suites rely on that. Only the values they use are written, read from the suites' own text.
+ * the ODS/API's populated template ships them: its database holds every published Ed-Fi descriptor value and Grand
+ * Bend's own, and the suites rely on that. Only the values they use are written, read from the suites' own text.
  */
 export async function seedSuiteDescriptors(env: NodeJS.ProcessEnv, postmanDir: string): Promise<number> {
-  const values: Record<string, Set<string>> = {};
+  // The template's namespaces: Ed-Fi's, and Grand Bend's own (`uri://gbisd.edu/IndicatorDescriptor#Retention Rate`).
+  const values: Record<string, Record<string, Set<string>>> = {};
   for (const file of readdirSync(postmanDir).filter((f) => f.endsWith('.json'))) {
-    for (const [, descriptor, code] of readFileSync(join(postmanDir, file), 'utf8').matchAll(/uri:\/\/ed-fi\.org\/(\w+Descriptor)#([^"\\{}]{1,50})(?=["\\])/g)) {
-      (values[descriptor] ??= new Set()).add(code);
+    const text = readFileSync(join(postmanDir, file), 'utf8');
+    for (const [, namespace, descriptor, code] of text.matchAll(/(uri:\/\/(?:ed-fi\.org|gbisd\.edu))\/(\w+Descriptor)#([^"\\{}]{1,50})(?=["\\])/g)) {
+      ((values[namespace] ??= {})[descriptor] ??= new Set()).add(code);
     }
   }
   const config = loadConfig(env);
   const db = createDb(config.databaseUrl);
   try {
     const model = loadEdfiModel(config.edfiApiSchema);
-    return await ensureDescriptors(db, model, { namespace: 'uri://ed-fi.org', values: Object.fromEntries(Object.entries(values).map(([d, codes]) => [d, [...codes]])) });
+    let written = 0;
+    for (const [namespace, descriptors] of Object.entries(values)) {
+      written += await ensureDescriptors(db, model, { namespace, values: Object.fromEntries(Object.entries(descriptors).map(([d, codes]) => [d, [...codes]])) });
+    }
+    return written;
   } finally {
     await db.destroy();
   }
