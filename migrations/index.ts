@@ -8,6 +8,7 @@ import * as byteCollation from './20261201000000_byte_collation.js';
 import * as portal from './20261201010000_portal.js';
 import * as clientEdorgsLater from './20261202010000_client_edorgs_later.js';
 import * as changeQueries from './20261202020000_change_queries.js';
+import * as edorgKinds from './20261202030000_edorg_kinds.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261201010000_portal', portal],
   ['20261202010000_client_edorgs_later', clientEdorgsLater],
   ['20261202020000_change_queries', changeQueries],
+  ['20261202030000_edorg_kinds', edorgKinds],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

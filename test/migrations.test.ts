@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { migrate, migrationSource } from '../migrations/index.js';
 import { createClient } from '../src/db/clients.js';
-import { putEdorg } from '../src/db/edorgs.js';
+import { putEdorg, type EdorgInput } from '../src/db/edorgs.js';
 import { createDb, dialectOf, type Db } from '../src/db/knex.js';
 import { ensureDescriptors } from '../src/edfi/descriptors.js';
 import { loadEdfiModel } from '../src/edfi/model/index.js';
@@ -83,4 +83,31 @@ describe.each(engines)('migrations on $name', (engine) => {
       await database.drop();
     }
   }, 120_000);
+
+  it('edorg_kinds down removes the kinds older code does not know, children first, and up takes them again', async () => {
+    const database = await engine.createDatabase();
+    const db = createDb(database.url);
+    const name = '20261202030000_edorg_kinds';
+    const newKinds: EdorgInput[] = [
+      { id: 51, type: 'postsecondary', name: 'College' },
+      { id: 5000, type: 'community_org', name: 'Trust' },
+      { id: 5001, type: 'community_provider', name: 'Provider', parentId: 5000 },
+      { id: 7001, type: 'department', name: 'Department', parentId: 255901 },
+      { id: 7002, type: 'department', name: 'Sub-department', parentId: 7001 },
+    ];
+    try {
+      await migrate(db);
+      for (const row of [...grandBend, ...newKinds]) await putEdorg(db, row, { upsert: true });
+      await db.migrate.down({ migrationSource, name });
+      const ids = async (table: string, column: string) => [...new Set((await db(table).select(column)).map((r: Record<string, number | string>) => Number(r[column])))].sort((a, b) => a - b);
+      expect(await ids('education_organizations', 'id')).toEqual(grandBend.map((r) => r.id).sort((a, b) => a - b));
+      expect(await ids('edorg_closure', 'descendant_id')).toEqual(grandBend.map((r) => r.id).sort((a, b) => a - b));
+      await db.migrate.up({ migrationSource, name });
+      for (const row of newKinds) await putEdorg(db, row, { upsert: true });
+      expect(await db('education_organizations').where({ id: 5001 }).first('type')).toEqual({ type: 'community_provider' });
+    } finally {
+      await db.destroy();
+      await database.drop();
+    }
+  }, 60_000);
 });

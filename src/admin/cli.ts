@@ -45,7 +45,9 @@ const standaloneGroups: Record<string, Record<string, StandaloneCommand>> = {
 const usage = `usage: edgate <group> <action> [flags] [--json]
        edgate --version | --help
 
-  edorg add --id N --type sea|esc|lea|school --name "…" [--parent N]
+  edorg add --id N --type TYPE --name "…" [--parent N]
+                               TYPE: sea|esc|lea|school|postsecondary|network|community_org|community_provider|department
+                               (or the Ed-Fi name, e.g. OrganizationDepartment)
   edorg import FILE            JSON or CSV (id,type,name,parent); idempotent
   edorg list
   client create --name "…" --tier TIER [--edorg N]… [--edorg-later] [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…

@@ -54,11 +54,29 @@ export function readEdorgFile(path: string): EdorgInput[] {
   });
 }
 
+/**
+ * Rows whose parent is in the same file come after it, however deep (a department under a department): by depth
+ * within the file, then by the types' order from the top of the tree. A cycle is left for putEdorg to refuse.
+ */
+function parentsFirst(rows: EdorgInput[]): EdorgInput[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const depths = new Map<number, number>();
+  const depthOf = (row: EdorgInput, seen = new Set<number>()): number => {
+    const known = depths.get(row.id);
+    if (known !== undefined) return known;
+    const parent = row.parentId == null ? undefined : byId.get(row.parentId);
+    seen.add(row.id);
+    const depth = parent && !seen.has(parent.id) ? depthOf(parent, seen) + 1 : 0;
+    depths.set(row.id, depth);
+    return depth;
+  };
+  return [...rows].sort((a, b) => depthOf(a) - depthOf(b) || edorgTypes.indexOf(a.type) - edorgTypes.indexOf(b.type));
+}
+
 /** Idempotent bulk load: parents before children, each row created, updated or left as it is. */
 export async function importEdorgs(db: Db, rows: EdorgInput[], onRow: () => void = () => {}) {
   const counts: Record<UpsertOutcome, number> = { created: 0, updated: 0, unchanged: 0 };
-  // Parents before children: the types' own order, from the top of the tree.
-  const ordered = [...rows].sort((a, b) => edorgTypes.indexOf(a.type) - edorgTypes.indexOf(b.type));
+  const ordered = parentsFirst(rows);
   for (const row of ordered) {
     counts[await putEdorg(db, row, { upsert: true })] += 1;
     onRow();

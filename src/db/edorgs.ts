@@ -2,12 +2,22 @@ import { ApiError } from '../errors.js';
 import type { Db } from './knex.js';
 import { edorgTypes, type EdorgRow, type EdorgType } from './tables.js';
 
-/** Which types may be a parent: a school hangs from its LEA; an LEA from an ESC or SEA. */
+/**
+ * Which types may be a parent, as the Data Standard's references give them: a school hangs from its LEA; an LEA from
+ * an ESC or SEA; a community provider from its community organisation; an organisation department from any ed-org
+ * (its ParentEducationOrganization is the abstract EducationOrganization). Post-secondary institutions and networks
+ * stand alone.
+ */
 const allowedParents: Record<EdorgType, readonly EdorgType[]> = {
   sea: [],
   esc: ['sea'],
   lea: ['esc', 'sea'],
   school: ['lea'],
+  postsecondary: [],
+  network: [],
+  community_org: [],
+  community_provider: ['community_org'],
+  department: edorgTypes,
 };
 
 export const edfiTypeNames: Record<EdorgType, string> = {
@@ -15,7 +25,18 @@ export const edfiTypeNames: Record<EdorgType, string> = {
   esc: 'EducationServiceCenter',
   lea: 'LocalEducationAgency',
   school: 'School',
+  postsecondary: 'PostSecondaryInstitution',
+  network: 'EducationOrganizationNetwork',
+  community_org: 'CommunityOrganization',
+  community_provider: 'CommunityProvider',
+  department: 'OrganizationDepartment',
 };
+
+/** A type as edgate names it (`department`) or as Ed-Fi does (`OrganizationDepartment`), in any case. */
+export function edorgTypeOf(name: string): EdorgType | undefined {
+  const wanted = name.trim().toLowerCase();
+  return edorgTypes.find((type) => type === wanted || edfiTypeNames[type].toLowerCase() === wanted);
+}
 
 export interface EdorgInput {
   id: number;
@@ -29,8 +50,8 @@ export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
 export function validateEdorgInput(input: { id?: unknown; type?: unknown; name?: unknown; parentId?: unknown }): EdorgInput {
   const id = Number(input.id);
   if (!Number.isSafeInteger(id) || id <= 0) throw new ApiError('invalid_field', `id must be a positive integer, got ${JSON.stringify(input.id)}`);
-  const type = String(input.type ?? '').toLowerCase() as EdorgType;
-  if (!edorgTypes.includes(type)) throw new ApiError('invalid_field', `type must be one of ${edorgTypes.join('|')}, got ${JSON.stringify(input.type)}`);
+  const type = edorgTypeOf(String(input.type ?? ''));
+  if (!type) throw new ApiError('invalid_field', `type must be one of ${edorgTypes.join('|')} (or its Ed-Fi name), got ${JSON.stringify(input.type)}`);
   const name = String(input.name ?? '').trim();
   if (!name || name.length > 255) throw new ApiError('invalid_field', `name must be 1–255 characters (ed-org ${id})`);
   let parentId: number | null = null;

@@ -1,7 +1,12 @@
 /** Row shapes as they come back from the database (both dialects). Booleans arrive as 0/1. */
 
-/** The ed-org tree's kinds, from the top: state agency, service centre, local agency (district), school. */
-export const edorgTypes = ['sea', 'esc', 'lea', 'school'] as const;
+/**
+ * The ed-org tree's kinds: every concrete EducationOrganization of the Data Standard. From the top of the K-12 tree
+ * (state agency, service centre, local agency, school), then the others: post-secondary institution, network and
+ * community organisation stand alone; a community provider hangs from its community organisation, and an
+ * organisation department from any ed-org. Parents come before their children in this order (`edorg import`).
+ */
+export const edorgTypes = ['sea', 'esc', 'lea', 'school', 'postsecondary', 'network', 'community_org', 'community_provider', 'department'] as const;
 
 export type EdorgType = (typeof edorgTypes)[number];
 

@@ -43,7 +43,7 @@ export interface SubjectLink {
   edorgPath: string;
 }
 
-/** SEAs, ESCs, LEAs and schools are also rows of the ed-org tree, kept in step in the same transaction. */
+/** Every concrete EducationOrganization (SEA, LEA, school, department, community provider, …) is also a row of the ed-org tree, kept in step in the same transaction. */
 export interface EdorgMirror {
   type: EdorgType;
   idPath: string;

@@ -60,7 +60,7 @@ async function checkedReferences(trx: Knex, info: DocumentInfo): Promise<Resolve
   return resolved;
 }
 
-/** SEAs, ESCs, LEAs and schools live in the ed-org tree too: keep it in step, in the same transaction. */
+/** Every concrete ed-org kind lives in the ed-org tree too: keep it in step, in the same transaction. */
 async function mirrorEdorg(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo): Promise<void> {
   const mirror = resource.edorg;
   if (!mirror) return;

@@ -15,6 +15,11 @@ const idKey: Record<EdorgType, string> = {
   esc: 'education_service_center_id',
   lea: 'local_education_agency_id',
   school: 'school_id',
+  postsecondary: 'post_secondary_institution_id',
+  network: 'education_organization_network_id',
+  community_org: 'community_organization_id',
+  community_provider: 'community_provider_id',
+  department: 'organization_department_id',
 };
 
 /** Ed-Fi's shape: the org itself, then an `<type>_id` for itself and each ancestor. */

@@ -6,18 +6,37 @@ import type { ApiModel, IdentityPart, ResourceModel } from './types.js';
 type Body = Record<string, unknown>;
 type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[] };
 
-/** The ed-org kinds that make up the tree reach is measured on, and the identity each carries. */
+/** The ed-org kinds that make up the tree reach is measured on (every concrete EducationOrganization), and the identity each carries. */
 const treeTypes: Record<string, { type: EdorgType; idKey: string }> = {
   StateEducationAgency: { type: 'sea', idKey: 'stateEducationAgencyId' },
   EducationServiceCenter: { type: 'esc', idKey: 'educationServiceCenterId' },
   LocalEducationAgency: { type: 'lea', idKey: 'localEducationAgencyId' },
   School: { type: 'school', idKey: 'schoolId' },
+  PostSecondaryInstitution: { type: 'postsecondary', idKey: 'postSecondaryInstitutionId' },
+  EducationOrganizationNetwork: { type: 'network', idKey: 'educationOrganizationNetworkId' },
+  CommunityOrganization: { type: 'community_org', idKey: 'communityOrganizationId' },
+  CommunityProvider: { type: 'community_provider', idKey: 'communityProviderId' },
+  OrganizationDepartment: { type: 'department', idKey: 'organizationDepartmentId' },
 };
 
-export const edorgIdKeyOfType: Record<EdorgType, string> = { sea: 'stateEducationAgencyId', esc: 'educationServiceCenterId', lea: 'localEducationAgencyId', school: 'schoolId' };
+export const edorgIdKeyOfType = Object.fromEntries(Object.values(treeTypes).map(({ type, idKey }) => [type, idKey])) as Record<EdorgType, string>;
 
-/** A parent is the nearest kind first: a school's LEA; an LEA's parent LEA, else its ESC, else its SEA. */
-const parentOrder: Record<EdorgType, EdorgType[]> = { sea: [], esc: ['sea'], lea: ['lea', 'esc', 'sea'], school: ['lea'] };
+/**
+ * The references that name an ed-org's parent, nearest kind first, by the resource they point at: a school's LEA; an
+ * LEA's parent LEA, else its ESC, else its SEA; a provider's community organisation; a department's parent, which may
+ * be any kind (the abstract EducationOrganization).
+ */
+const parentTargets: Record<EdorgType, string[]> = {
+  sea: [],
+  esc: ['StateEducationAgency'],
+  lea: ['LocalEducationAgency', 'EducationServiceCenter', 'StateEducationAgency'],
+  school: ['LocalEducationAgency'],
+  postsecondary: [],
+  network: [],
+  community_org: [],
+  community_provider: ['CommunityOrganization'],
+  department: ['EducationOrganization'],
+};
 
 /**
  * Associations that make a person reachable through an education organisation, as the ODS/API's
@@ -42,14 +61,21 @@ const leaf = (key: string) => key.split('.').pop()!;
 const lowerFirst = (name: string) => name[0].toLowerCase() + name.slice(1);
 
 /** Defaults for the members a synthesised ed-org document needs (ed-orgs added by the CLI exist only in the tree). */
+const category = (name: string) => ({ educationOrganizationCategoryDescriptor: `uri://ed-fi.org/EducationOrganizationCategoryDescriptor#${name}` });
 const edorgDefaults: Record<EdorgType, Record<string, string>> = {
-  sea: { educationOrganizationCategoryDescriptor: 'uri://ed-fi.org/EducationOrganizationCategoryDescriptor#State Education Agency' },
-  esc: { educationOrganizationCategoryDescriptor: 'uri://ed-fi.org/EducationOrganizationCategoryDescriptor#Education Service Center' },
-  lea: {
-    educationOrganizationCategoryDescriptor: 'uri://ed-fi.org/EducationOrganizationCategoryDescriptor#Local Education Agency',
-    localEducationAgencyCategoryDescriptor: 'uri://ed-fi.org/LocalEducationAgencyCategoryDescriptor#Independent',
+  sea: category('State Education Agency'),
+  esc: category('Education Service Center'),
+  lea: { ...category('Local Education Agency'), localEducationAgencyCategoryDescriptor: 'uri://ed-fi.org/LocalEducationAgencyCategoryDescriptor#Independent' },
+  school: { ...category('School'), gradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Ninth grade' },
+  postsecondary: category('Post Secondary Institution'),
+  network: { ...category('Education Organization Network'), networkPurposeDescriptor: 'uri://ed-fi.org/NetworkPurposeDescriptor#Shared Services' },
+  community_org: category('Community Organization'),
+  community_provider: {
+    ...category('Community Provider'),
+    providerCategoryDescriptor: 'uri://ed-fi.org/ProviderCategoryDescriptor#Center-EC',
+    providerStatusDescriptor: 'uri://ed-fi.org/ProviderStatusDescriptor#Active',
   },
-  school: { educationOrganizationCategoryDescriptor: 'uri://ed-fi.org/EducationOrganizationCategoryDescriptor#School', gradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Ninth grade' },
+  department: category('Organization Department'),
 };
 
 export interface ProjectionSpec {
@@ -126,8 +152,8 @@ export function declareResources(model: ApiModel, projections: Record<string, Pr
     const tree = treeTypes[resource.resourceName];
     if (!tree) return undefined;
     const idPath = resource.identity[0].path;
-    const parents = parentOrder[tree.type].flatMap((type) =>
-      references.filter((ref) => ref.edorgTypes?.length === 1 && ref.edorgTypes[0] === type && ref.parts.length === 1).map((ref) => ({ type, path: ref.parts[0].path })),
+    const parents = parentTargets[tree.type].flatMap((target) =>
+      references.filter((ref) => ref.target === target && ref.edorgTypes && ref.parts.length === 1).map((ref) => ({ types: ref.edorgTypes!, path: ref.parts[0].path })),
     );
     const schema = resource.insertSchema as Schema;
     return {
@@ -136,7 +162,7 @@ export function declareResources(model: ApiModel, projections: Record<string, Pr
       parentPaths: parents.map((p) => p.path),
       bodyFor: ({ id, name, parentId, parentType }) => {
         const body: Body = { [idPath]: id, nameOfInstitution: name };
-        const parent = parents.find((p) => p.type === parentType);
+        const parent = parentType ? parents.find((p) => p.types.includes(parentType)) : undefined;
         if (parent && parentId !== null) setPath(body, parent.path, parentId);
         fillRequired(body, schema, edorgDefaults[tree.type]);
         return body;
