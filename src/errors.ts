@@ -201,14 +201,15 @@ export function notFound(detail: string): ApiError {
 }
 
 /** Authorisation outcomes are values; `enforce` maps a refusal to HTTP in one place. */
-export type Decision = { ok: true } | { ok: false; code: ErrorCode; detail: string };
+export type Decision = { ok: true } | { ok: false; code: ErrorCode; detail: string; errors?: string[] };
 
 export const allow: Decision = { ok: true };
 
-export function deny(code: ErrorCode, detail: string): Decision {
-  return { ok: false, code, detail };
+/** A refusal; `errors` are its specific reasons, in the problem's `errors` (the ODS/API's wording where it has one). */
+export function deny(code: ErrorCode, detail: string, errors?: string[]): Decision {
+  return { ok: false, code, detail, ...(errors && { errors }) };
 }
 
 export function enforce(decision: Decision): void {
-  if (!decision.ok) throw new ApiError(decision.code, decision.detail);
+  if (!decision.ok) throw new ApiError(decision.code, decision.detail, decision.errors ? { errors: decision.errors } : {});
 }

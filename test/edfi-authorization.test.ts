@@ -73,6 +73,17 @@ describe.each(engines)('Ed-Fi relationship, ownership and claim-set authorisatio
     expect(await json<Item[]>(await grand.get('studentContactAssociations?studentUniqueId=OT1'))).toEqual([]);
   });
 
+  it('says which relationship is missing, in the ODS/API\'s words', async () => {
+    const reason = async (res: Response) => {
+      expect(res.status).toBe(403);
+      return ((await json(res)).errors as string[])[0];
+    };
+    const claim = "No relationships have been established between the caller's education organization id claim (255901)";
+    expect(await reason(await grand.get(`students/${made.otStudent}`))).toBe(`${claim} and the resource item's 'StudentUniqueId' value.`);
+    expect(await reason(await grand.get(`studentSchoolAssociations/${made.otEnrolment}`))).toBe(`${claim} and the resource item's 'SchoolId' value.`);
+    expect(await reason(await grand.post('studentSchoolAssociations', enrolment('GB1', 999001)))).toBe(`${claim} and the resource item's 'SchoolId' value.`);
+  });
+
   it('counts only items in reach in Total-Count', async () => {
     const res = await grand.get('students?totalCount=true');
     expect(res.headers.get('total-count')).toBe('1');

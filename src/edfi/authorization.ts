@@ -24,6 +24,23 @@ export type CollectionScope =
 /** The ODS/API's words for every authorisation refusal; hints and reasons follow them. */
 const notAuthorized = 'Access to the requested data could not be authorized.';
 
+const personProperty = { student: 'StudentUniqueId', staff: 'StaffUniqueId', contact: 'ContactUniqueId' } as const;
+
+/** The member a relationship check measured (`SchoolId`, `StudentUniqueId`), named as the ODS/API names it. */
+function securedProperty(resource: ResourceDeclaration): string {
+  if (resource.reach === 'student' || resource.reach === 'staff' || resource.reach === 'contact') return personProperty[resource.reach];
+  const path = (resource.reach === 'edorgSelf' && resource.edorg?.parentPaths[0]) || resource.columns.edorg_id || 'educationOrganizationId';
+  const leaf = path.split('.').pop()!;
+  return leaf[0].toUpperCase() + leaf.slice(1);
+}
+
+/** The ODS/API's reason for a relationship refusal, naming the client's assigned ed-orgs (the first ten). */
+function noRelationship(caller: Caller, resource: ResourceDeclaration): string {
+  const claims = caller.client.edorgIds;
+  const listed = claims.length ? claims.slice(0, 10).join(', ') + (claims.length > 10 ? ', ...' : '') : 'none';
+  return `No relationships have been established between the caller's education organization id ${claims.length === 1 ? 'claim' : 'claims'} (${listed}) and the resource item's '${securedProperty(resource)}' value.`;
+}
+
 /**
  * Claim sets decide the strategy per resource and action; the strategy decides what is checked.
  * Every outcome is a Decision; the handlers enforce() it, so HTTP mapping stays in one place.
@@ -66,7 +83,7 @@ export class Authorizer {
     // student's enrolment may then remove the student it created. Every other check counts only what exists.
     const history = action === 'delete' ? 'includingDeletes' : 'current';
     const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller), history).first('d.id'));
-    return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '));
+    return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '), [noRelationship(caller, resource)]);
   }
 
   /** The body being written (a create, or the new state of an update): may it exist for this caller? */
@@ -77,7 +94,7 @@ export class Authorizer {
     // Ownership resources live in the client's namespaces too (assessments).
     if (strategy === 'namespace' || strategy === 'ownership') return resource.columns.namespace ? this.namespaceDecision(caller, info.columns.namespace) : allow;
     const inReach = await valuesInReach(db, resource.reach, securablesOf(info), this.reachOf(caller));
-    return inReach ? allow : deny('authorization_denied', notAuthorized);
+    return inReach ? allow : deny('authorization_denied', notAuthorized, [noRelationship(caller, resource)]);
   }
 
   private namespaceDecision(caller: Caller, namespace: string | null | undefined): Decision {

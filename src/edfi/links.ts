@@ -30,7 +30,7 @@ function linkable(resource: ResourceDeclaration, body: Body): Occurrence[] {
   for (const reference of resource.references) {
     const path = reference.isDescriptor ? undefined : referenceObjectPath(reference);
     if (!path) continue;
-    const holders = valuesAt(body, path.replace(/\[\*\]$/, ''));
+    const holders = valuesAt(body, path);
     occurrencesOf(reference, body).forEach((value, i) => {
       const holder = holders[i];
       if (holder && typeof holder === 'object' && !Array.isArray(holder)) found.push({ holder: holder as Body, value });
