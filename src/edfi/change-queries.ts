@@ -7,7 +7,7 @@ import type { Authorizer, Caller } from './authorization.js';
 import { newestChangeVersion } from './change-versions.js';
 import { countItems, partitionStarts } from './collection.js';
 import { encodeCursor, maxPartitions, partitionCursors } from './cursor.js';
-import { maxLimit, reservedParameters, type Page } from './query.js';
+import { changeVersionProblem, maxLimit, reservedParameters, type Page } from './query.js';
 import type { EdfiModel } from './model/index.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 import { materialiseEdorgDocuments } from './store.js';
@@ -62,8 +62,9 @@ export function parseTrackedPage(query: Record<string, string | string[] | undef
       page.totalCount = raw.toLowerCase() === 'true';
     } else if (lower === 'minchangeversion' || lower === 'maxchangeversion') {
       const name = lower === 'minchangeversion' ? 'minChangeVersion' : 'maxChangeVersion';
-      if (/^\d{1,15}$/.test(raw)) page[name] = Number(raw);
-      else errors.push(`${name} must be a non-negative integer (a change version), got "${raw}".`);
+      const problem = changeVersionProblem(name, raw);
+      if (problem) errors.push(problem);
+      else page[name] = Number(raw);
     } else errors.push(`${given} is not a parameter of this endpoint: use minChangeVersion, maxChangeVersion, offset, limit and totalCount.`);
   }
   if (errors.length) throw parameterValidationFailed(errors);

@@ -74,9 +74,14 @@ function idFilterValue(raw: string): string {
 
 const idFilterable: Filterable = { path: 'id', type: 'string', column: 'id' };
 
-/** A change version bound: a non-negative integer, as the ODS/API's change versions are. */
+/** What is wrong with a change version bound (a non-negative integer, as the ODS/API's are), or undefined. */
+export function changeVersionProblem(name: string, raw: string): string | undefined {
+  return /^\d{1,15}$/.test(raw) ? undefined : `${name} must be a non-negative integer (a change version), got "${raw}".`;
+}
+
 function changeVersionParameter(name: string, raw: string): number {
-  if (!/^\d{1,15}$/.test(raw)) throw badQuery(`${name} must be a non-negative integer (a change version), got "${raw}".`);
+  const problem = changeVersionProblem(name, raw);
+  if (problem) throw badQuery(problem);
   return Number(raw);
 }
 
@@ -153,7 +158,7 @@ function withCursor(page: Page, seen: Set<string>, pageSize: number | undefined)
   }
   if (seen.has('offset')) throw badQuery('Both offset and pageToken parameters were provided, but they support alternative paging approaches and cannot be used together.');
   if (page.totalCount) throw badQuery('Total count cannot be determined while using cursor paging (when pageToken is specified).');
-  return { ...page, limit: pageSize ?? (seen.has('limit') ? page.limit : defaultLimit) };
+  return { ...page, limit: pageSize ?? page.limit };
 }
 
 /** Adds minChangeVersion / maxChangeVersion and the cursor's id range. */

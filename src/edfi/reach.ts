@@ -44,14 +44,7 @@ export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind
     case 'staff':
       return query.whereIn('d.staff_unique_id', subjects(db, 'staff', reach.edorgs));
     case 'contact':
-      if (history === 'includingDeletes') return query.whereIn('d.contact_unique_id', contactsEverInReach(db, reach));
-      return query.whereIn(
-        'd.contact_unique_id',
-        db('edfi_documents as sca')
-          .select('sca.contact_unique_id')
-          .where('sca.resource', 'studentContactAssociations')
-          .whereIn('sca.student_unique_id', subjectsInReach(db, 'student', reach.schools)),
-      );
+      return query.whereIn('d.contact_unique_id', contactsInReach(db, reach, history));
   }
 }
 
@@ -66,14 +59,23 @@ export function subjectsEverInReach(db: Knex, subjectType: 'student' | 'staff', 
   return subjectsInReach(db, subjectType, edorgs).union(deleted);
 }
 
-export function contactsEverInReach(db: Knex, reach: Reach): Knex.QueryBuilder {
-  const students = () => subjectsEverInReach(db, 'student', reach.schools);
+/**
+ * Contacts reachable through a StudentContactAssociation to a student in reach; including deletes, also through
+ * associations deleted since, and through students reached by deleted enrolments.
+ */
+function contactsInReach(db: Knex, reach: Reach, history: ReachHistory): Knex.QueryBuilder {
+  const students = () => (history === 'current' ? subjectsInReach : subjectsEverInReach)(db, 'student', reach.schools);
   const live = db('edfi_documents as sca').select('sca.contact_unique_id').where('sca.resource', 'studentContactAssociations').whereIn('sca.student_unique_id', students());
+  if (history === 'current') return live;
   const deleted = db('edfi_tracked_changes as tsca')
     .select('tsca.contact_unique_id')
     .where({ 'tsca.resource': 'studentContactAssociations', 'tsca.kind': 'delete' })
     .whereIn('tsca.student_unique_id', students());
   return live.union(deleted);
+}
+
+export function contactsEverInReach(db: Knex, reach: Reach): Knex.QueryBuilder {
+  return contactsInReach(db, reach, 'includingDeletes');
 }
 
 /** Securable values of a document not yet stored (a create), checked against the same rules. */

@@ -96,7 +96,7 @@ class ResourceApi {
 
   async list(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
-    const read = this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+    const read = this.readPolicy(ctx, resource, caller);
     const page = this.page(ctx.query, read.readable, resource);
     const scope = await this.authorizer.collectionScope(caller, resource);
     if ('ok' in scope) return enforce(scope);
@@ -113,7 +113,7 @@ class ResourceApi {
 
   async read(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
-    const read = this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
+    const read = this.readPolicy(ctx, resource, caller);
     const stored = await this.storedItem(ctx, resource);
     enforce(await this.authorizer.forStored(caller, resource, 'read', stored));
     ctx.set('ETag', quoted(stored.etag));
@@ -175,8 +175,13 @@ class ResourceApi {
       db: this.deps.db,
       authorizer: this.authorizer,
       begin: (ctx) => this.begin(ctx),
-      page: (query, ctx, resource, caller) => this.page(query, this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client }).readable, resource),
+      page: (query, ctx, resource, caller) => this.page(query, this.readPolicy(ctx, resource, caller).readable, resource),
     };
+  }
+
+  /** What the caller may read of a resource, and in which media type: the profile its Accept header names. */
+  private readPolicy(ctx: Context, resource: ResourceDeclaration, caller: Caller) {
+    return this.policy.forRead({ accept: ctx.get('accept') || undefined, resource, client: caller.client });
   }
 
   /** A collection query, with filters only on the members the caller's profile lets it read. */
