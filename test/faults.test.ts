@@ -217,7 +217,8 @@ describe.runIf(redisUrl)('faults between edgate and Redis', () => {
     await app.edorgs(...grandBend);
     token = await app.token(await app.client({ edorgIds: [255901] }));
     sisSecret = await secretFor(app, 255901);
-    await recovers([() => timed(app, summary, bearer(token))]);
+    // Start-up waited for the first Redis connection: the first calls are answered, not refused.
+    expect((await timed(app, summary, bearer(token))).status).toBe(200);
   });
   afterAll(async () => {
     await proxy?.set('pass');
@@ -238,16 +239,19 @@ describe.runIf(redisUrl)('faults between edgate and Redis', () => {
 
   async function expectFailClosed(fault: Fault, latencyMs?: number): Promise<void> {
     await proxy.set(fault, { latencyMs });
-    const answers = await Promise.all(probes().map((probe) => probe()));
+    const [ready, ...answers] = await Promise.all([timed(app, '/ready'), ...probes().map((probe) => probe())]);
     for (const answer of answers) {
       expect(answer.status).toBe(503);
       expect(answer.retryAfter).toBe('1');
       expect(answer.error).toMatch(/^(rate_limit|revocation)_unavailable$/);
       expect(answer.ms).toBeLessThan(answerWithinMs);
     }
+    // A balancer takes the instance out while its shared state is gone; liveness still holds.
+    expect(ready).toMatchObject({ status: 503, error: 'not_ready' });
+    expect(ready.ms).toBeLessThan(2000);
     expect((await timed(app, '/health')).status).toBe(200);
     await proxy.set('pass');
-    await recovers(probes());
+    await recovers([() => timed(app, '/ready'), ...probes()]);
     survived.push(`redis:${fault}`);
   }
 
@@ -265,5 +269,25 @@ describe.runIf(redisUrl)('faults between edgate and Redis', () => {
 
   it('connection resets: fails closed while they last, then recovers', async () => {
     await expectFailClosed('reset');
+  });
+
+  it('starts when Redis does not answer yet: refuses calls and fails /ready until it does, then serves', async () => {
+    await proxy.set('outage');
+    // The same key prefix as the suite's app, so afterAll clears what this one writes too.
+    const late = await startTestApp(engines[0], { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_PREFIX: app.env.REDIS_PREFIX });
+    try {
+      await late.edorgs(...grandBend);
+      const lateToken = await late.token(await late.client({ edorgIds: [255901] }));
+      const ready = await late.fetch('/ready');
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toMatchObject({ error: 'not_ready', detail: 'Redis does not answer' });
+      expect(await timed(late, summary, bearer(lateToken))).toMatchObject({ status: 503, retryAfter: '1' });
+      expect((await timed(late, '/health')).status).toBe(200);
+      await proxy.set('pass');
+      await recovers([() => timed(late, '/ready'), () => timed(late, summary, bearer(lateToken))]);
+    } finally {
+      await proxy.set('pass');
+      await late.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/index.js';
 import { createDb, type Db } from '../db/knex.js';
-import { connectRedis, type RedisClient } from '../db/redis.js';
+import { connectedWithin, connectRedis, type RedisClient } from '../db/redis.js';
 import { migrate } from '../../migrations/index.js';
 import { resolveSecretHashKey } from '../db/settings.js';
 import { loadProfiles, type ProfileRegistry } from '../edfi/profiles/registry.js';
@@ -41,6 +41,9 @@ export interface Services {
   close(): Promise<void>;
 }
 
+/** How long a Redis connection may take, and how long start-up waits for the first one. */
+const redisConnectMs = 2000;
+
 export async function openServices(config: Config, logger = createLogger(config)): Promise<Services> {
   // Before the database: a missing profilesDir stops start-up without touching anything.
   const model = loadEdfiModel(config.edfiApiSchema);
@@ -62,9 +65,12 @@ export async function openServices(config: Config, logger = createLogger(config)
   const keyring = await Keyring.open(db, config);
   const redis = config.redisUrl
     ? // A Redis that accepts and then stays silent must not hold requests: every command has a deadline.
-      connectRedis(config.redisUrl, { connectTimeoutMs: 2000, commandTimeoutMs: 2000, offlineQueue: false, reconnect: true })
+      connectRedis(config.redisUrl, { connectTimeoutMs: redisConnectMs, commandTimeoutMs: 2000, offlineQueue: false, reconnect: true })
     : undefined;
   redis?.on('error', (err) => logger.warn({ err: err.message }, 'redis error'));
+  if (redis && !(await connectedWithin(redis, redisConnectMs))) {
+    logger.warn('Redis does not answer yet: calls that need it are refused (503) and /ready fails until it does');
+  }
   const directory = new ClientDirectory(db);
   const verifier = new TokenVerifier({
     issuer: config.publicUrl,

@@ -54,3 +54,33 @@ export function connectRedis(url: string, bounds: RedisBounds): RedisClient {
 export function slotTag(redis: RedisClient, part: string): string {
   return redis instanceof Cluster ? `{${part}}` : part;
 }
+
+/** Whether Redis answers a PING within `withinMs` (for /ready: orchestrators probe with short timeouts of their own). */
+export async function redisAnswers(redis: RedisClient, withinMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, withinMs, false)));
+  const answered = redis.ping().then(
+    () => true,
+    () => false,
+  );
+  return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Resolves true once the client takes commands, false after `withinMs`. Without an offline queue a command sent while
+ * the first connection is still being made fails at once, so a starting instance waits here: otherwise its first calls
+ * would be refused (503) for the few milliseconds a connection takes, or longer on a busy machine.
+ */
+export function connectedWithin(redis: RedisClient, withinMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const settle = (ready: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => settle(true);
+    const timer = setTimeout(settle, withinMs, false);
+    redis.on('ready', onReady);
+  });
+}
