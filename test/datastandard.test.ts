@@ -177,6 +177,30 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect(read).toMatchObject({ studentUniqueId: 'CASE1', firstName: 'Ada', lastSurname: 'Byron', birthDate: '2010-12-10' });
   });
 
+  it('reads a timestamp given as a date alone as that day\'s midnight, as the ODS/API does', async () => {
+    // Shipped with the model's descriptors already: 200 (there) or 201 (added).
+    expect((await sandbox.post('academicSubjectDescriptors', { namespace: 'uri://ed-fi.org/AcademicSubjectDescriptor', codeValue: 'Reading', shortDescription: 'Reading' })).ok).toBe(true);
+    const assessment = {
+      assessmentIdentifier: 'DATE-ONLY',
+      namespace: 'uri://ed-fi.org/Assessment',
+      assessmentTitle: 'Date only',
+      academicSubjects: [{ academicSubjectDescriptor: 'uri://ed-fi.org/AcademicSubjectDescriptor#Reading' }],
+    };
+    await sandbox.create('assessments', assessment);
+    await sandbox.create('students', student('DATE1'));
+    const taken = (administrationDate: string) => ({
+      studentAssessmentIdentifier: `SA-${administrationDate}`,
+      studentReference: { studentUniqueId: 'DATE1' },
+      assessmentReference: { assessmentIdentifier: 'DATE-ONLY', namespace: 'uri://ed-fi.org/Assessment' },
+      administrationDate,
+    });
+    expect((await sandbox.post('studentAssessments', taken('2021-09-28'))).status).toBe(201);
+    expect((await sandbox.post('studentAssessments', taken('2021-09-28T15:00:00'))).status).toBe(201);
+    const refused = await sandbox.post('studentAssessments', taken('2021-09-28T'));
+    expect(refused.status).toBe(400);
+    expect(await json(refused)).toMatchObject({ validationErrors: { '$.administrationDate': [expect.stringContaining('date-time')] } });
+  });
+
   it('cascades a key change into the items that reference the old identity, as the ODS/API\'s cascading keys do', async () => {
     const period = (classPeriodName: string) => ({ classPeriodName, schoolReference: { schoolId: 255901001 }, meetingTimes: [{ startTime: '08:35:00', endTime: '09:25:00' }] });
     const periodId = await sandbox.create('classPeriods', period('CASCADING ORIGINAL'));

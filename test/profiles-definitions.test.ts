@@ -122,6 +122,19 @@ describe('profile definitions', () => {
     expect([...registry.rulesFor(registry.find('Mixed')!, person)!.read!.named].sort()).toEqual(['personUniqueId', 'schoolReference']);
   });
 
+  it("names embedded objects and collections by the ODS/API's entity names too, their own or the superclass's", () => {
+    const subclass: ResourceMeta = { ...person, superclass: { resourceName: 'Party' } };
+    const body = '<ReadContentType memberSelection="IncludeOnly"><Object name="PersonBirthData" memberSelection="IncludeAll"/><Collection name="PartyAddresses" memberSelection="IncludeAll"/></ReadContentType>';
+    const { registry, problems } = loadProfiles(dirWith({ 'p.xml': xmlProfile(body) }), [subclass]);
+    expect(problems).toEqual([]);
+    expect([...registry.rulesFor(registry.find('Mixed')!, subclass)!.read!.named].sort()).toEqual(['addresses', 'birthData']);
+    // Another entity's prefix is not this one's, and a plain property goes by its own name only.
+    expect(loadError({ 'o.xml': xmlProfile('<ReadContentType memberSelection="IncludeOnly"><Collection name="StaffAddresses" memberSelection="IncludeAll"/></ReadContentType>') })).toMatch(
+      /unknown member "StaffAddresses"/,
+    );
+    expect(loadError({ 'q.xml': xmlProfile('<ReadContentType memberSelection="IncludeOnly"><Property name="PersonFirstName"/></ReadContentType>') })).toMatch(/unknown member "PersonFirstName"/);
+  });
+
   it('names the file, the profile and the member when a member is unknown', () => {
     const message = loadError({ 'bad.xml': xmlProfile('<ReadContentType memberSelection="IncludeOnly"><Property name="FavouriteColour"/></ReadContentType>', 'Lunch') });
     expect(message).toMatch(/bad\.xml: profile "Lunch", resource "Person", ReadContentType: unknown member "FavouriteColour"/);

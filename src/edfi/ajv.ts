@@ -12,11 +12,12 @@ const addFormats = addFormatsModule.default as unknown as (ajv: Ajv2020) => Ajv2
 export function schemaValidator(options: { allErrors: boolean }): Ajv2020 {
   const ajv = addFormats(new Ajv2020({ allErrors: options.allErrors, strict: false, allowUnionTypes: true }));
   // Ed-Fi's times and timestamps may leave out the offset (`08:15:00`, `2021-09-28T15:00:00`), as the ODS/API reads
-  // them (local time); RFC 3339, which ajv-formats checks by default, requires one.
+  // them (local time); RFC 3339, which ajv-formats checks by default, requires one. A timestamp may also be a date
+  // alone (`2021-09-28`, that day's midnight), which the ODS/API accepts too and Ed-Fi's own suites send.
   ajv.addFormat('time', localTime);
   ajv.addFormat('date-time', { type: 'string', validate: (value: string) => localDateTime.test(value) && !Number.isNaN(Date.parse(value.slice(0, 10))) });
   return ajv;
 }
 
 const localTime = /^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,7})?)?(?:z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?$/i;
-const localDateTime = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])[t ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,7})?)?(?:z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?$/i;
+const localDateTime = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[t ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,7})?)?(?:z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?)?$/i;

@@ -12,4 +12,6 @@ export interface ResourceMeta {
   schema: Record<string, unknown>;
   /** Top-level members that make up the natural key; profiles always keep them. */
   identity: string[];
+  /** A subclass's abstract superclass (School: EducationOrganization), whose members it inherits. */
+  superclass?: { resourceName: string };
 }

@@ -66,7 +66,7 @@ function compileResource(
 ): ResourceRules {
   const view = new SchemaView(meta.schema);
   const top = (def: ContentTypeDefinition, label: string, always: string[]) =>
-    compileClass(view, def, meta.schema, { where: `${where}, ${label}`, owner: meta.edfiName, identity: meta.identity, always });
+    compileClass(view, def, meta.schema, { where: `${where}, ${label}`, owner: meta.edfiName, entities: entitiesOf(meta), identity: meta.identity, always });
   const rules: ResourceRules = { resource: meta, requiredNotWritable: [] };
   if (read) rules.read = top(read, 'ReadContentType', [...meta.identity, ...metadataMembers]);
   if (write) {
@@ -81,6 +81,8 @@ interface Place {
   where: string;
   /** What the members belong to, for messages: Student, "electronicMails". */
   owner: string;
+  /** The ODS/API's entity names here, which prefix its names for members (below). */
+  entities: string[];
   /** Identity members here: listed members may not exclude them. */
   identity: string[];
   always: string[];
@@ -99,7 +101,8 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
   if ((def.memberSelection === 'IncludeAll' || def.memberSelection === 'ExcludeAll') && listed.length) {
     fail(`${where}: memberSelection ${def.memberSelection} lists no members, but "${listed[0]}" is listed`);
   }
-  for (const name of def.properties ?? []) rules.named.add(memberName(name, members, where, place.owner));
+  // A property goes by its own name only; entity names are for embedded objects and collections.
+  for (const name of def.properties ?? []) rules.named.add(memberName(name, members, where, { ...place, entities: [] }));
   for (const object of def.objects ?? []) {
     const { member, at } = shapeableMember(view, members, object.name, 'Object', place);
     rules.named.add(member);
@@ -118,7 +121,7 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
 /** The member an <Object> or <Collection> names: it must have that shape and not be identity. */
 function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: string, element: 'Object' | 'Collection', place: Place) {
   const at = `${place.where}, ${element} "${name}"`;
-  const member = memberName(name, members, place.where, place.owner);
+  const member = memberName(name, members, place.where, place);
   // Identity members are kept whole so the item stays identifiable; shaping inside them would break that.
   if (place.identity.includes(member)) fail(`${at}: "${member}" is an identity member, always included whole; it cannot be shaped`);
   const kind = view.kindOf(members.get(member));
@@ -132,7 +135,7 @@ function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, 
   if (parent.memberSelection === 'ExcludeOnly' && (def.properties?.length || def.objects?.length || def.collections?.length || (def as CollectionDefinition).filter)) {
     fail(`${where}: under ExcludeOnly a named member is excluded whole, so its own members or filter would be ignored; use IncludeOnly on the parent`);
   }
-  return compileClass(view, def, schema, { where, owner: `"${def.name}"`, identity: [], always: [] });
+  return compileClass(view, def, schema, { where, owner: `"${def.name}"`, entities: [def.name], identity: [], always: [] });
 }
 
 function compileCollection(view: SchemaView, def: CollectionDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): CollectionRules {
@@ -142,23 +145,43 @@ function compileCollection(view: SchemaView, def: CollectionDefinition, schema: 
   const collection: CollectionRules = { ...rules, itemKey: view.required(itemSchema).filter((m) => includes(rules, m)) };
   if (def.filter) {
     const itemMembers = view.members(itemSchema);
-    const propertyName = memberName(def.filter.propertyName, itemMembers, `${where}, Filter`, `Collection "${def.name}"`);
+    const propertyName = memberName(def.filter.propertyName, itemMembers, `${where}, Filter`, { owner: `Collection "${def.name}"`, entities: [] });
     if (view.kindOf(itemMembers.get(propertyName)) !== 'value') fail(`${where}, Filter: "${propertyName}" is not a value (descriptor or text) member`);
     collection.filter = { propertyName, mode: def.filter.filterMode, values: def.filter.values };
   }
   return collection;
 }
 
+/** A resource's entity names: its own and, for a subclass, its superclass's (School's addresses are EducationOrganization's). */
+function entitiesOf(meta: ResourceMeta): string[] {
+  return meta.superclass ? [meta.edfiName, meta.superclass.resourceName] : [meta.edfiName];
+}
+
+/**
+ * Whether `name` is the ODS/API's name for `member`: the entity name, which starts with the entity that holds it
+ * (EducationOrganizationAddresses for a school's `addresses`, StudentAssessmentStudentObjectiveAssessments for
+ * `studentObjectiveAssessments`, and under it StudentAssessmentStudentObjectiveAssessmentScoreResults for
+ * `scoreResults`), where the JSON name drops that prefix.
+ */
+function isEntityName(name: string, member: string, entities: string[]): boolean {
+  const lower = name.toLowerCase();
+  if (lower.length <= member.length || !lower.endsWith(member.toLowerCase())) return false;
+  const prefix = lower.slice(0, -member.length);
+  return entities.some((entity) => entity.toLowerCase().startsWith(prefix));
+}
+
 /**
  * XML names are PascalCase (FirstName, SchoolReference) and JSON names camelCase; both match the
- * API member case-insensitively. `…USI` names the `…UniqueId` member, as the ODS/API expands it.
+ * API member case-insensitively. `…USI` names the `…UniqueId` member, as the ODS/API expands it; an
+ * embedded object or collection may also go by its entity name (isEntityName).
  */
-function memberName(name: string, members: Map<string, unknown>, where: string, owner: string): string {
+function memberName(name: string, members: Map<string, unknown>, where: string, place: Pick<Place, 'owner' | 'entities'>): string {
   const wanted = [name.toLowerCase(), ...(name.endsWith('USI') ? [name.slice(0, -3).toLowerCase() + 'uniqueid'] : [])];
-  const found = [...members.keys()].filter((m) => wanted.includes(m.toLowerCase()));
+  const exact = [...members.keys()].filter((m) => wanted.includes(m.toLowerCase()));
+  const found = exact.length ? exact : [...members.keys()].filter((m) => isEntityName(name, m, place.entities));
   if (found.length === 1) return found[0];
   if (found.length > 1) fail(`${where}: member "${name}" is ambiguous (${found.join(', ')})`);
-  return fail(`${where}: unknown member "${name}" (${owner} has: ${[...members.keys()].join(', ')})`);
+  return fail(`${where}: unknown member "${name}" (${place.owner} has: ${[...members.keys()].join(', ')})`);
 }
 
 function fail(message: string): never {
