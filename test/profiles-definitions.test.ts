@@ -279,4 +279,30 @@ describe('profile shaping of nested members', () => {
     expect(() => write.filter({ personUniqueId: 'P2', firstName: 'X' })).toThrow(ApiError);
     expect(write.filter({ personUniqueId: 'P1', firstName: 'X', lastSurname: 'Y' }, stored)).toMatchObject({ firstName: 'Ada', lastSurname: 'Y' });
   });
+
+  it('refuses to create a collection item whose required members the profile withholds, on POST and on PUT', () => {
+    const noKind = xmlProfile(
+      '<WriteContentType memberSelection="IncludeAll"><Collection name="PersonAddresses" memberSelection="ExcludeOnly"><Property name="AddressTypeDescriptor"/></Collection></WriteContentType>',
+      'Nested',
+    );
+    const { registry } = loadProfiles(dirWith({ 'nested.xml': noKind }), [person]);
+    const write = profilePolicy(registry).forWrite({ contentType: type('writable'), resource: person, client });
+    const refusal = (body: Record<string, unknown>, before?: Record<string, unknown>) => {
+      try {
+        write.filter(body, before);
+      } catch (err) {
+        return err;
+      }
+      throw new Error('the write was let through');
+    };
+    const withAddress = { personUniqueId: 'P1', firstName: 'Ada', addresses: [{ city: 'Bath' }] };
+    for (const before of [undefined, stored]) {
+      expect(refusal(withAddress, before)).toMatchObject({
+        code: 'data_policy_enforced',
+        extra: { errors: [expect.stringContaining("needed to create a child item of type 'PersonAddress' in the resource."), expect.stringContaining('$.addresses[0]')] },
+      });
+    }
+    // No item to create: the write goes through.
+    expect(write.filter({ personUniqueId: 'P1', firstName: 'Ada' }, stored)).toEqual({ personUniqueId: 'P1', firstName: 'Ada' });
+  });
 });

@@ -106,7 +106,7 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
   for (const object of def.objects ?? []) {
     const { member, at } = shapeableMember(view, members, object.name, 'Object', place);
     rules.named.add(member);
-    rules.objects.set(member, compileNested(view, object, members.get(member), at, def));
+    rules.objects.set(member, compileNested(view, object, members.get(member), at, def, 'Object'));
   }
   for (const collection of def.collections ?? []) {
     const { member, at } = shapeableMember(view, members, collection.name, 'Collection', place);
@@ -119,7 +119,7 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
 }
 
 /** The member an <Object> or <Collection> names: it must have that shape and not be identity. */
-function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: string, element: 'Object' | 'Collection', place: Place) {
+function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: string, element: Element, place: Place) {
   const at = `${place.where}, ${element} "${name}"`;
   const member = memberName(name, members, place.where, place);
   // Identity members are kept whole so the item stays identifiable; shaping inside them would break that.
@@ -130,18 +130,31 @@ function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: 
   return { member, at };
 }
 
-function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): ClassRules {
+type Element = 'Object' | 'Collection';
+
+function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, where: string, parent: ContentTypeDefinition, element: Element): ClassRules {
   // The ODS/API drops a member named under ExcludeOnly whole; nested rules there would be silently ignored.
   if (parent.memberSelection === 'ExcludeOnly' && (def.properties?.length || def.objects?.length || def.collections?.length || (def as CollectionDefinition).filter)) {
     fail(`${where}: under ExcludeOnly a named member is excluded whole, so its own members or filter would be ignored; use IncludeOnly on the parent`);
   }
-  return compileClass(view, def, schema, { where, owner: `"${def.name}"`, entities: [def.name], identity: [], always: [] });
+  const rules = compileClass(view, def, schema, { where, owner: `"${def.name}"`, entities: [def.name], identity: [], always: [] });
+  const missing = view.required(schema).filter((m) => !includes(rules, m));
+  return missing.length ? { ...rules, uncreatable: { entity: entityOf(def, element), missing } } : rules;
+}
+
+/** The ODS/API's type name for an object or a collection's items: the name, a collection's singular (Addresses → Address). */
+function entityOf(def: ClassDefinition, element: Element): string {
+  const name = def.name.charAt(0).toUpperCase() + def.name.slice(1);
+  if (element === 'Object') return name;
+  const singular = [[/ies$/, 'y'], [/(ss|x|ch|sh)es$/, '$1'], [/s$/, '']] as const;
+  const [plural, ending] = singular.find(([rule]) => rule.test(name)) ?? [/$/, ''];
+  return name.replace(plural, ending);
 }
 
 function compileCollection(view: SchemaView, def: CollectionDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): CollectionRules {
   const itemSchema = view.itemsOf(schema);
   if (view.kindOf(itemSchema) !== 'object') fail(`${where}: the collection's items are not objects`);
-  const rules = compileNested(view, def, itemSchema, where, parent);
+  const rules = compileNested(view, def, itemSchema, where, parent, 'Collection');
   const collection: CollectionRules = { ...rules, itemKey: view.required(itemSchema).filter((m) => includes(rules, m)) };
   if (def.filter) {
     const itemMembers = view.members(itemSchema);

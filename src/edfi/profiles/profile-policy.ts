@@ -42,7 +42,7 @@ export function profilePolicy(registry: ProfileRegistry): ContentPolicy {
         filter(incoming, stored) {
           if (!incoming || typeof incoming !== 'object' || Array.isArray(incoming)) return incoming; // validation reports it
           if (!stored && rules.requiredNotWritable.length) throw cannotCreate(profile, resource, rules.requiredNotWritable);
-          return mergeForWrite(content, incoming, stored);
+          return mergeForWrite(content, incoming, stored, profile);
         },
       };
     },

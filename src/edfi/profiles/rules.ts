@@ -10,6 +10,11 @@ export interface ClassRules {
   collections: Map<string, CollectionRules>;
   /** Kept whatever the selection says: identity members (and metadata on the top level). */
   always: Set<string>;
+  /**
+   * A nested object or collection item whose required members the rules withhold: the client may update one that is
+   * stored, but not create one. `entity` is the ODS/API's name for it (EducationOrganizationInternationalAddress).
+   */
+  uncreatable?: { entity: string; missing: string[] };
 }
 
 export interface CollectionRules extends ClassRules {

@@ -26,7 +26,7 @@ export function shapeForRead(rules: ClassRules, item: Item): Item {
  * erases what it cannot see. Collection items hidden by a filter are kept the same way; sending
  * one is refused, as the ODS/API refuses it (`data_policy_enforced`).
  */
-export function mergeForWrite(rules: ClassRules, incoming: Item, stored: Item | undefined, path = '$'): Item {
+export function mergeForWrite(rules: ClassRules, incoming: Item, stored: Item | undefined, profile: string, path = '$'): Item {
   const merged: Item = {};
   for (const member of new Set([...Object.keys(incoming), ...Object.keys(stored ?? {})])) {
     if (!includes(rules, member)) {
@@ -39,22 +39,38 @@ export function mergeForWrite(rules: ClassRules, incoming: Item, stored: Item | 
     const before = stored?.[member];
     const object = rules.objects.get(member);
     const collection = rules.collections.get(member);
-    if (object && isItem(value)) merged[member] = mergeForWrite(object, value, isItem(before) ? before : undefined, `${path}.${member}`);
-    else if (collection && Array.isArray(value)) merged[member] = mergeCollection(collection, value, Array.isArray(before) ? before : [], `${path}.${member}`);
+    if (object && isItem(value)) merged[member] = mergeNested(object, value, isItem(before) ? before : undefined, profile, `${path}.${member}`);
+    else if (collection && Array.isArray(value)) merged[member] = mergeCollection(collection, value, Array.isArray(before) ? before : [], profile, `${path}.${member}`);
     else merged[member] = value;
   }
   return merged;
 }
 
-function mergeCollection(rules: CollectionRules, incoming: unknown[], stored: unknown[], path: string): unknown[] {
+function mergeCollection(rules: CollectionRules, incoming: unknown[], stored: unknown[], profile: string, path: string): unknown[] {
   const visible = stored.filter((entry) => passes(rules.filter, entry)).filter(isItem);
   const hidden = stored.filter((entry) => !passes(rules.filter, entry));
   const written = incoming.map((entry, i) => {
     if (!isItem(entry)) return entry; // schema validation reports the shape
     if (!passes(rules.filter, entry)) throw filterRefusal(rules, entry, `${path}[${i}]`);
-    return mergeForWrite(rules, entry, visible.find((old) => sameItem(rules.itemKey, entry, old)), `${path}[${i}]`);
+    return mergeNested(rules, entry, visible.find((old) => sameItem(rules.itemKey, entry, old)), profile, `${path}[${i}]`);
   });
   return [...written, ...hidden];
+}
+
+/** A nested object or collection item: one the request creates needs every required member writable. */
+function mergeNested(rules: ClassRules, incoming: Item, stored: Item | undefined, profile: string, path: string): Item {
+  if (!stored && rules.uncreatable) throw cannotCreateChild(profile, rules.uncreatable, path);
+  return mergeForWrite(rules, incoming, stored, profile, path);
+}
+
+function cannotCreateChild(profile: string, { entity, missing }: { entity: string; missing: string[] }, path: string): ApiError {
+  const ours = `profile "${profile}" cannot create ${path}: it does not let you write the required ${missing.join(', ')}; it can only update a stored one`;
+  return new ApiError('data_policy_enforced', ours, {
+    errors: [
+      `The Profile definition for '${profile.toLowerCase()}' excludes (or does not include) one or more required data elements needed to create a child item of type '${entity}' in the resource.`,
+      ours,
+    ],
+  });
 }
 
 /** Items pair up on the key members the client may write; with no such key nothing is carried over. */
