@@ -106,7 +106,7 @@ function compileClass(view: SchemaView, def: ContentTypeDefinition, schema: unkn
   for (const object of def.objects ?? []) {
     const { member, at } = shapeableMember(view, members, object.name, 'Object', place);
     rules.named.add(member);
-    rules.objects.set(member, compileNested(view, object, members.get(member), at, def, 'Object'));
+    rules.objects.set(member, withCreation(view, members.get(member), compileNested(view, object, members.get(member), at, def), object, 'Object'));
   }
   for (const collection of def.collections ?? []) {
     const { member, at } = shapeableMember(view, members, collection.name, 'Collection', place);
@@ -132,12 +132,16 @@ function shapeableMember(view: SchemaView, members: Map<string, unknown>, name: 
 
 type Element = 'Object' | 'Collection';
 
-function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, where: string, parent: ContentTypeDefinition, element: Element): ClassRules {
+function compileNested(view: SchemaView, def: ClassDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): ClassRules {
   // The ODS/API drops a member named under ExcludeOnly whole; nested rules there would be silently ignored.
   if (parent.memberSelection === 'ExcludeOnly' && (def.properties?.length || def.objects?.length || def.collections?.length || (def as CollectionDefinition).filter)) {
     fail(`${where}: under ExcludeOnly a named member is excluded whole, so its own members or filter would be ignored; use IncludeOnly on the parent`);
   }
-  const rules = compileClass(view, def, schema, { where, owner: `"${def.name}"`, entities: [def.name], identity: [], always: [] });
+  return compileClass(view, def, schema, { where, owner: `"${def.name}"`, entities: [def.name], identity: [], always: [] });
+}
+
+/** Marks nested rules that withhold a required member of `schema`: such an object or item cannot be created. */
+function withCreation<R extends ClassRules>(view: SchemaView, schema: unknown, rules: R, def: ClassDefinition, element: Element): R {
   const missing = view.required(schema).filter((m) => !includes(rules, m));
   return missing.length ? { ...rules, uncreatable: { entity: entityOf(def, element), missing } } : rules;
 }
@@ -154,15 +158,18 @@ function entityOf(def: ClassDefinition, element: Element): string {
 function compileCollection(view: SchemaView, def: CollectionDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): CollectionRules {
   const itemSchema = view.itemsOf(schema);
   if (view.kindOf(itemSchema) !== 'object') fail(`${where}: the collection's items are not objects`);
-  const rules = compileNested(view, def, itemSchema, where, parent, 'Collection');
-  const collection: CollectionRules = { ...rules, itemKey: view.required(itemSchema).filter((m) => includes(rules, m)) };
+  const rules = compileNested(view, def, itemSchema, where, parent);
+  let filter: CollectionRules['filter'];
   if (def.filter) {
     const itemMembers = view.members(itemSchema);
     const propertyName = memberName(def.filter.propertyName, itemMembers, `${where}, Filter`, { owner: `Collection "${def.name}"`, entities: [] });
     if (view.kindOf(itemMembers.get(propertyName)) !== 'value') fail(`${where}, Filter: "${propertyName}" is not a value (descriptor or text) member`);
-    collection.filter = { propertyName, mode: def.filter.filterMode, values: def.filter.values };
+    filter = { propertyName, mode: def.filter.filterMode, values: def.filter.values };
+    // The value items are chosen by stays in them, as the ODS/API keeps it (it is part of the item's key there).
+    rules.always.add(propertyName);
   }
-  return collection;
+  const collection: CollectionRules = { ...rules, itemKey: view.required(itemSchema).filter((m) => includes(rules, m)), ...(filter && { filter }) };
+  return withCreation(view, itemSchema, collection, def, 'Collection');
 }
 
 /** A resource's entity names: its own and, for a subclass, its superclass's (School's addresses are EducationOrganization's). */
