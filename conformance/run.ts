@@ -15,6 +15,7 @@ import newman from 'newman';
 import { fromRoot } from '../src/config/paths.js';
 import { createSuiteClients, edgateEnvironment, seedDemoDistrict, seedSuiteDescriptors, startEdgate } from './edgate.js';
 import { pruneTo, unitsOf, type PostmanItem, type Unit } from './folders.js';
+import { seedTemplate } from './template.js';
 
 const edfiDir = resolve(process.env.EDFI_SHARED_DIR ?? fromRoot('..', 'shared', 'edfi'));
 const postmanDir = join(edfiDir, 'postman');
@@ -147,6 +148,7 @@ async function main(): Promise<void> {
   const env = await edgateEnvironment(process.env.CONFORMANCE_DATABASE_URL ?? `sqlite:${join(workDir, 'edgate.sqlite')}`, process.env.CONFORMANCE_PROFILES_DIR ?? join(edfiDir, 'profiles'), join(edfiDir, 'api-schema', 'DataStandard-5.0.0-pre.1.json'));
   seedDemoDistrict(env);
   const descriptors = await seedSuiteDescriptors(env, postmanDir);
+  const template = await seedTemplate(env);
   const { credentials, notes } = await createSuiteClients(env);
   const edgate = await startEdgate(env);
   const results: CollectionResult[] = [];
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
   const run = results.reduce((n, r) => n + r.folders.run, 0);
   console.log(`total: ${total.passed} of ${total.passed + total.failed} assertions passed (${percent(total.rate)}) in ${run} folders run; ${notRun} folders not run (they touch resources or APIs edgate lacks)`);
   console.log(`environment: ${descriptors} descriptor values the suites name, written as the ODS/API's populated template ships them`);
+  console.log(`environment: ${template.created} items of ${template.resources} resources (and ${template.descriptors} more descriptor values) from conformance/template.json, our stand-in for the populated template's data`);
   for (const note of notes) console.log(`note: ${note}`);
   writeFileSync(resultsFile, JSON.stringify({ passRate: total.rate, passed: total.passed, failed: total.failed, folders: { run, notRun }, notes, collections: results }, null, 2) + '\n');
   if (args.has('--record')) {
