@@ -87,20 +87,25 @@ async function cursorPage(db: Knex, resource: ResourceDeclaration, scope: Collec
 }
 
 /**
- * Where each of `partitions` equal slices of a collection starts, in id order: the id at every `size`-th position
- * after the first, numbered by one window-function pass over the (resource, id) index (SQLite ≥ 3.25, MariaDB ≥ 10.2).
- * The last slice also takes the remainder, as the ODS/API's does.
+ * Where each of `partitions` slices of a collection starts after the first, in id order, numbered by one
+ * window-function pass over the (resource, id) index (SQLite ≥ 3.25, MariaDB ≥ 10.2).
  */
 export async function partitionStarts(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page, total: number, partitions: number): Promise<string[]> {
+  const positions = slicePositions(total, partitions);
+  if (!positions.length) return [];
+  const numbered = scoped(db, resource, scope, { ...page, cursor: undefined }).select('d.id', db.raw('row_number() over (order by d.id) as position'));
+  const rows = (await db.from(numbered.as('numbered')).select('id').whereIn('position', positions).orderBy('id')) as Array<{ id: string }>;
+  return rows.map((row) => row.id);
+}
+
+/**
+ * The 1-based positions where slices 2…n of `total` items start. Slices differ by one item at most, the larger ones
+ * last (500 items in 200: 100 of 2, then 100 of 3), so readers in parallel finish together; the ODS/API's suite
+ * checks that the last slice is at least the one before and less than twice it.
+ */
+export function slicePositions(total: number, partitions: number): number[] {
   const size = Math.floor(total / partitions);
   if (partitions < 2 || size < 1) return [];
-  const numbered = scoped(db, resource, scope, { ...page, cursor: undefined }).select('d.id', db.raw('row_number() over (order by d.id) as position'));
-  const rows = (await db
-    .from(numbered.as('numbered'))
-    .select('id')
-    .whereRaw('(position - 1) % ? = 0', [size])
-    .where('position', '>', 1)
-    .where('position', '<=', (partitions - 1) * size + 1)
-    .orderBy('id')) as Array<{ id: string }>;
-  return rows.map((row) => row.id);
+  const smaller = partitions - (total % partitions);
+  return Array.from({ length: partitions - 1 }, (_, i) => i + 1).map((slice) => slice * size + Math.max(0, slice - smaller) + 1);
 }
