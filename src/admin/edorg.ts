@@ -14,8 +14,18 @@ function describe(row: { id: number; type: string; name: string; parent_id: numb
   return { id: Number(row.id), type: row.type, name: row.name, parent: row.parent_id === null ? null : Number(row.parent_id) };
 }
 
+/**
+ * The CLI asks for a school's LEA, though the Data Standard (and so the API) lets a school stand alone: a forgotten
+ * --parent would otherwise leave a school outside its district's reach without a word.
+ */
+function adminInput(raw: Parameters<typeof validateEdorgInput>[0]): EdorgInput {
+  const input = validateEdorgInput(raw);
+  if (input.type === 'school' && input.parentId === null) throw new ApiError('invalid_parent', `school ${input.id} needs its LEA as parent (--parent N)`);
+  return input;
+}
+
 const add: Command = async ({ db, flags }) => {
-  const input = validateEdorgInput({ id: flags.id, type: flags.type, name: flags.name, parentId: flagString(flags, 'parent') });
+  const input = adminInput({ id: flags.id, type: flags.type, name: flags.name, parentId: flagString(flags, 'parent') });
   await putEdorg(db, input, { upsert: false });
   return { json: { created: describe({ ...input, parent_id: input.parentId ?? null }) }, human: `created ${input.type} ${input.id} "${input.name}"` };
 };
@@ -47,7 +57,7 @@ export function readEdorgFile(path: string): EdorgInput[] {
   }
   return rows.map((row, i) => {
     try {
-      return validateEdorgInput({ ...row, parentId: row.parentId ?? row.parent ?? row.parent_id });
+      return adminInput({ ...row, parentId: row.parentId ?? row.parent ?? row.parent_id });
     } catch (err) {
       throw new ApiError('invalid_row', `${path} row ${i + 1}: ${(err as ApiError).detail}`);
     }

@@ -3,15 +3,16 @@ import type { Db } from './knex.js';
 import { edorgTypes, type EdorgRow, type EdorgType } from './tables.js';
 
 /**
- * Which types may be a parent, as the Data Standard's references give them: a school hangs from its LEA; an LEA from
- * an ESC or SEA; a community provider from its community organisation; an organisation department from any ed-org
- * (its ParentEducationOrganization is the abstract EducationOrganization). Post-secondary institutions and networks
- * stand alone.
+ * Which types may be a parent, as the Data Standard's references give them: a school hangs from its LEA, if any; an
+ * LEA from a parent LEA, an ESC or an SEA; a community provider from its community organisation; an organisation
+ * department from any ed-org (its ParentEducationOrganization is the abstract EducationOrganization). Every parent
+ * reference is optional in the Data Standard, so any kind may stand alone; post-secondary institutions and networks
+ * always do.
  */
 const allowedParents: Record<EdorgType, readonly EdorgType[]> = {
   sea: [],
   esc: ['sea'],
-  lea: ['esc', 'sea'],
+  lea: ['lea', 'esc', 'sea'],
   school: ['lea'],
   postsecondary: [],
   network: [],
@@ -59,14 +60,12 @@ export function validateEdorgInput(input: { id?: unknown; type?: unknown; name?:
     parentId = Number(input.parentId);
     if (!Number.isSafeInteger(parentId) || parentId <= 0) throw new ApiError('invalid_field', `parent must be a positive integer (ed-org ${id})`);
   }
-  // A school outside any LEA would be in no district's reach but its own; the tree needs its parent.
-  if (type === 'school' && parentId === null) throw new ApiError('invalid_parent', `school ${id} needs its LEA as parent (--parent N)`);
   return { id, type, name, parentId };
 }
 
 async function checkParent(db: Db, input: EdorgInput): Promise<void> {
   if (input.parentId === null || input.parentId === undefined) return;
-  if (input.parentId === input.id) throw new ApiError('invalid_field', `ed-org ${input.id} cannot be its own parent`);
+  if (input.parentId === input.id) throw new ApiError('invalid_parent', `ed-org ${input.id} cannot be its own parent`);
   const parent = await db<EdorgRow>('education_organizations').where({ id: input.parentId }).first('type');
   if (!parent) throw new ApiError('unknown_parent', `parent ${input.parentId} of ed-org ${input.id} does not exist`);
   if (!allowedParents[input.type].includes(parent.type)) {

@@ -5,7 +5,7 @@ import { strategyFor } from '../config/claim-sets.js';
 import { allow, deny, type Decision } from '../errors.js';
 import type { ClientWithReach } from '../clients/directory.js';
 import { securablesOf, type DocumentInfo } from './document-info.js';
-import { valuesInReach, whereInReach, type Reach } from './reach.js';
+import { parentInReach, valuesInReach, whereInReach, type Reach } from './reach.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
@@ -65,7 +65,7 @@ export class Authorizer {
   }
 
   private reachOf(caller: Caller): Reach {
-    return { schools: caller.schools, edorgs: caller.client.edorgs };
+    return { schools: caller.schools, edorgs: caller.client.edorgs, assigned: caller.client.edorgIds };
   }
 
   /** An existing item: may the caller read, update or delete it? */
@@ -82,7 +82,10 @@ export class Authorizer {
     // Deleting a person counts the associations deleted before it, as the ODS/API does: a school that removed a
     // student's enrolment may then remove the student it created. Every other check counts only what exists.
     const history = action === 'delete' ? 'includingDeletes' : 'current';
-    const inReach = Boolean(await whereInReach(db, query, resource.reach, this.reachOf(caller), history).first('d.id'));
+    const reach = this.reachOf(caller);
+    const inReach =
+      Boolean(await whereInReach(db, query, resource.reach, reach, history).first('d.id')) &&
+      (resource.reach !== 'edorgSelf' || action !== 'update' || (await parentInReach(db, stored.securables.edorg_id, reach)));
     return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '), [noRelationship(caller, resource)]);
   }
 

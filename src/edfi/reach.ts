@@ -8,10 +8,13 @@ import type { ReachKind } from './resource-declaration.js';
  *   their associations and attendance are school-scoped and follow the token.
  * - `edorgs`: every ed-org beneath the client's assigned ed-orgs (closure table), for what may hang
  *   from an LEA or higher (staff assignments, LEAs and schools themselves).
+ * - `assigned`: the client's assigned ed-orgs themselves, existing or assigned ahead: the only top-level ed-orgs (no
+ *   parent) it may create.
  */
 export interface Reach {
   schools: number[];
   edorgs: number[];
+  assigned: number[];
 }
 
 /** Subject ids (studentUniqueId / staffUniqueId) associated with any of the given ed-orgs. */
@@ -94,6 +97,19 @@ async function subjectReachable(db: Knex, subjectType: 'student' | 'staff', subj
   return Boolean(await subjectsInReach(db, subjectType, edorgs).andWhere('se.subject_id', subjectId).first());
 }
 
+/**
+ * Where a stored ed-org hangs now (its parent in the tree) is in reach, or it hangs from nothing. Updating an ed-org
+ * needs this beside the ed-org itself: a client assigned a school alone may not detach it from its LEA and so take it
+ * out of the district's reach. (A delete needs no such check: an ed-org assigned to a client cannot be deleted, so
+ * what a client may delete hangs beneath its assignment.)
+ */
+export async function parentInReach(db: Knex, edorgId: number | null | undefined, reach: Reach): Promise<boolean> {
+  if (edorgId == null) return false;
+  const row = (await db('education_organizations').where({ id: edorgId }).first('parent_id')) as { parent_id: number | string | null } | undefined;
+  if (!row) return false;
+  return row.parent_id === null || reach.edorgs.includes(Number(row.parent_id));
+}
+
 export async function valuesInReach(db: Knex, kind: ReachKind, values: Securables, reach: Reach): Promise<boolean> {
   switch (kind) {
     case 'none':
@@ -103,9 +119,11 @@ export async function valuesInReach(db: Knex, kind: ReachKind, values: Securable
     case 'edorg':
       return values.edorg_id != null && reach.edorgs.includes(Number(values.edorg_id));
     case 'edorgSelf': {
-      // A new or moved ed-org must hang from something in reach; a top-level one must be in reach itself.
-      const anchor = values.parent_edorg_id ?? values.edorg_id;
-      return anchor != null && reach.edorgs.includes(Number(anchor));
+      // A new or moved ed-org must hang from something in reach. One with no parent must be in reach itself, or be
+      // assigned to the client ahead: the assignment is then the only link that gives reach over it.
+      if (values.parent_edorg_id != null) return reach.edorgs.includes(Number(values.parent_edorg_id));
+      if (values.edorg_id == null) return false;
+      return reach.edorgs.includes(Number(values.edorg_id)) || reach.assigned.includes(Number(values.edorg_id));
     }
     case 'student':
       return subjectReachable(db, 'student', values.student_unique_id, reach.schools);
