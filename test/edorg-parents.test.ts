@@ -1,7 +1,8 @@
 /**
  * The parents an ed-org may have through the API, as the Data Standard gives them: a school's LEA is optional, an LEA
  * may hang from a parent LEA. Reach follows only what the tree links: a school with no LEA is reached by a client
- * assigned that school, and a parent LEA reaches its child LEAs and their schools.
+ * assigned that school, and a parent LEA reaches its child LEAs and their schools. The Bootstrap claim set writes
+ * every ed-org kind of the tree within reach.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -196,6 +197,60 @@ describe.skipIf(!haveFullStandard).each(engines)('ed-org parents on $name', (eng
       expect(await ancestorsOf(4100001)).toEqual([4100001, 4100, 4500, 48]);
       expect(await tokenSchools([4000])).toEqual([]);
       expect(await tokenSchools([4500])).toEqual(['4100001']);
+    });
+  });
+
+  describe('the Bootstrap claim set', () => {
+    const edorgResources = [
+      'stateEducationAgencies',
+      'educationServiceCenters',
+      'localEducationAgencies',
+      'schools',
+      'postSecondaryInstitutions',
+      'educationOrganizationNetworks',
+      'communityOrganizations',
+      'communityProviders',
+      'organizationDepartments',
+    ];
+
+    it('grants every action on every ed-org kind of the tree, as ODS Sandbox does', async () => {
+      for (const claimSet of ['Bootstrap', 'ODS Sandbox'] as const) {
+        const credentials = await app.client({ claimSet, edorgIds: [255901] });
+        const token = await app.token(credentials);
+        const res = await app.fetch('/oauth/token_info', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ token }) });
+        const { resources } = await json<{ resources: Array<{ resource: string; operations: string[] }> }>(res);
+        for (const name of edorgResources) {
+          expect(resources.find((r) => r.resource === `/ed-fi/${name}`)?.operations, `${claimSet} ${name}`).toEqual(['Create', 'Read', 'Update', 'Delete']);
+        }
+      }
+    });
+
+    it('writes a department, a community organisation and provider and a post-secondary institution within reach, and nothing outside', async () => {
+      const district = await apiClient(app, { claimSet: 'Bootstrap', edorgIds: [255901] });
+      const department = { organizationDepartmentId: 7201, nameOfInstitution: 'Grand Bend Transport', parentEducationOrganizationReference: { educationOrganizationId: 255901 }, categories: categories('Organization Department') };
+      const departmentId = await district.create('organizationDepartments', department);
+      expect((await district.put(`organizationDepartments/${departmentId}`, { ...department, nameOfInstitution: 'Grand Bend Transportation' })).status).toBe(204);
+      expect(await parentOf(7201)).toBe(255901);
+
+      const community = await apiClient(app, { claimSet: 'Bootstrap', edorgIds: [5200, 53], edorgsLater: true });
+      await community.create('communityOrganizations', { communityOrganizationId: 5200, nameOfInstitution: 'Lakeshore Trust', categories: categories('Community Organization') });
+      const provider = {
+        communityProviderId: 5201,
+        nameOfInstitution: 'Lakeshore Camps',
+        providerCategoryDescriptor: 'uri://ed-fi.org/ProviderCategoryDescriptor#Center-EC',
+        providerStatusDescriptor: 'uri://ed-fi.org/ProviderStatusDescriptor#Active',
+        communityOrganizationReference: { communityOrganizationId: 5200 },
+        categories: categories('Community Provider'),
+      };
+      await community.create('communityProviders', provider);
+      expect(await ancestorsOf(5201)).toEqual([5201, 5200]);
+      await community.create('postSecondaryInstitutions', { postSecondaryInstitutionId: 53, nameOfInstitution: 'Lakeshore College', categories: categories('Post Secondary Institution') });
+      expect(await parentOf(53)).toBeNull();
+
+      expect((await district.post('communityProviders', { ...provider, communityProviderId: 5202 })).status).toBe(403);
+      expect((await district.post('postSecondaryInstitutions', { postSecondaryInstitutionId: 54, nameOfInstitution: 'Elsewhere', categories: categories('Post Secondary Institution') })).status).toBe(403);
+      expect((await community.post('organizationDepartments', { ...department, organizationDepartmentId: 7202 })).status).toBe(403);
+      expect((await district.del(`organizationDepartments/${departmentId}`)).status).toBe(204);
     });
   });
 });
