@@ -182,6 +182,18 @@ describe.skipIf(!haveFullStandard).each(engines)('ed-org parents on $name', (eng
       expect((await other.get(`programs/${childProgram}`)).status).toBe(403);
     });
 
+    it('adds a child LEA with `edgate edorg add --parent`, read through the API with its parent LEA reference', async () => {
+      const added = await app.cli('edorg', 'add', '--json', '--id', '4300', '--type', 'lea', '--name', 'Lakeshore Charter District', '--parent', '4000');
+      expect(added.code).toBe(0);
+      expect(await ancestorsOf(4300)).toEqual([4300, 4000, 48]);
+      const [child] = await json<Item[]>(await sandbox.get('localEducationAgencies?localEducationAgencyId=4300'));
+      expect(child).toMatchObject({ parentLocalEducationAgencyReference: { localEducationAgencyId: 4000 } });
+      expect(child).not.toHaveProperty('stateEducationAgencyReference');
+      const underSchool = await app.cli('edorg', 'add', '--json', '--id', '4301', '--type', 'lea', '--name', 'Misplaced', '--parent', '4100001');
+      expect(underSchool.code).toBe(1);
+      expect(JSON.parse(underSchool.stdout)).toMatchObject({ error: 'invalid_parent' });
+    });
+
     it('lists the nearest LEA in token_info for a school under a child LEA', async () => {
       const credentials = await app.client({ edorgIds: [4000] });
       const token = await app.token(credentials);
