@@ -146,6 +146,20 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       });
     });
 
+    it('names a length or range failure as the ODS/API does: the member and both bounds', async () => {
+      const res = await sis.post('students', { ...student('W3'), firstName: 'x'.repeat(76), birthSexDescriptor: `uri://ed-fi.org/SexDescriptor#${'x'.repeat(300)}` });
+      expect(res.status).toBe(400);
+      expect((await json<{ validationErrors: unknown }>(res)).validationErrors).toEqual({
+        '$.firstName': ['FirstName must be between 1 and 75 characters in length.'],
+        '$.birthSexDescriptor': ['BirthSexDescriptor must be at most 306 characters in length.'],
+      });
+      const staff = await sis.post('staffs', { staffUniqueId: 'W3S', firstName: 'Ada', lastSurname: 'Wirth', yearsOfPriorProfessionalExperience: 100 });
+      expect(staff.status).toBe(400);
+      expect((await json<{ validationErrors: unknown }>(staff)).validationErrors).toEqual({
+        '$.yearsOfPriorProfessionalExperience': ['YearsOfPriorProfessionalExperience must be between 0 and 99.'],
+      });
+    });
+
     it('answers an unknown id with the ODS not-found text and the specific reason in errors', async () => {
       const body = await json(await sis.get(`students/${'0'.repeat(32)}`));
       expect(body).toMatchObject({ type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified data could not be found.', error: 'not_found' });

@@ -10,7 +10,8 @@ const addFormats = addFormatsModule.default as unknown as (ajv: Ajv2020) => Ajv2
  * every invalid member, SIS sync stops at the first.
  */
 export function schemaValidator(options: { allErrors: boolean }): Ajv2020 {
-  const ajv = addFormats(new Ajv2020({ allErrors: options.allErrors, strict: false, allowUnionTypes: true }));
+  // verbose: an error carries its schema, so a message can name both bounds of a length or range (validation.ts).
+  const ajv = addFormats(new Ajv2020({ allErrors: options.allErrors, strict: false, allowUnionTypes: true, verbose: true }));
   // Ed-Fi's times and timestamps may leave out the offset (`08:15:00`, `2021-09-28T15:00:00`), as the ODS/API reads
   // them (local time); RFC 3339, which ajv-formats checks by default, requires one. A timestamp may also be a date
   // alone (`2021-09-28`, that day's midnight), which the ODS/API accepts too and Ed-Fi's own suites send.

@@ -18,7 +18,35 @@ function jsonPath(error: ErrorObject): string {
 function messageOf(error: ErrorObject): string {
   if (error.keyword === 'required') return `${(error.params as { missingProperty: string }).missingProperty} is required.`;
   if (error.keyword === 'additionalProperties') return `${(error.params as { additionalProperty: string }).additionalProperty} is not a member of this resource.`;
-  return `${error.message ?? 'is invalid'}.`;
+  return boundMessage(error) ?? `${error.message ?? 'is invalid'}.`;
+}
+
+interface Bounds {
+  minLength?: number;
+  maxLength?: number;
+  minimum?: number;
+  maximum?: number;
+}
+
+/**
+ * A length or range failure in the ODS/API's words, which name the member and both bounds
+ * ("City must be between 2 and 30 characters in length.", "MaxRawScore must be between -9.99 and 9.99.").
+ */
+function boundMessage(error: ErrorObject): string | undefined {
+  const bounds = (error.parentSchema ?? {}) as Bounds;
+  const member = error.instancePath.split('/').filter((part) => part && !/^\d+$/.test(part)).pop() ?? 'Value';
+  const name = member.charAt(0).toUpperCase() + member.slice(1);
+  if (error.keyword === 'minLength' || error.keyword === 'maxLength') {
+    const { minLength = 0, maxLength } = bounds;
+    if (maxLength === undefined) return `${name} must be at least ${minLength} characters in length.`;
+    return minLength > 0 ? `${name} must be between ${minLength} and ${maxLength} characters in length.` : `${name} must be at most ${maxLength} characters in length.`;
+  }
+  if (error.keyword === 'minimum' || error.keyword === 'maximum') {
+    const { minimum, maximum } = bounds;
+    if (minimum !== undefined && maximum !== undefined) return `${name} must be between ${minimum} and ${maximum}.`;
+    return minimum !== undefined ? `${name} must be greater than or equal to ${minimum}.` : `${name} must be less than or equal to ${maximum}.`;
+  }
+  return undefined;
 }
 
 interface SchemaNode {
