@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
-import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+import { apiClient, data, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
 
 /** What real Ed-Fi clients (the ODS/API's own Postman suites, SDKs) send, and how the ODS/API answers it. */
 describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
@@ -181,6 +181,23 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       const body = await json(await sis.get('students?limit=501'));
       expect(body).toMatchObject({ type: 'urn:ed-fi:api:bad-request:parameter-validation-failed', title: 'Parameter Validation Failed', status: 400, error: 'invalid_query', detail: 'The request construction was invalid.' });
       expect(body.errors).toEqual(['Limit must be a value between 0 and 500.']);
+    });
+  });
+
+  describe('401s worded as the ODS/API words them', () => {
+    const refusal = async (authorization?: string) => {
+      const res = await app.fetch(`${data}/students`, { headers: authorization === undefined ? {} : { authorization } });
+      expect(res.status).toBe(401);
+      return json(res);
+    };
+
+    it('names the ODS reason first in errors and keeps edgate\'s code and own reason after it', async () => {
+      const missing = await refusal();
+      expect(missing).toMatchObject({ type: 'urn:ed-fi:api:security:authentication', detail: 'The caller could not be authenticated.', error: 'missing_token' });
+      expect(missing.errors).toEqual(['Authorization header is missing.', 'send Authorization: Bearer <access token>']);
+      expect(await refusal('Basic am9objoxMjM=')).toMatchObject({ error: 'invalid_token', errors: ['Unknown Authorization header scheme.', expect.any(String)] });
+      expect(await refusal('Bearer ')).toMatchObject({ error: 'invalid_token', errors: ['Missing Authorization header bearer token value.', expect.any(String)] });
+      expect(await refusal('Bearer d49f5c606f03406db2e01b1c82d2997f')).toMatchObject({ error: 'invalid_token', errors: ['Invalid token', 'the token is malformed'] });
     });
   });
 

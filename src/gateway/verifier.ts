@@ -20,19 +20,36 @@ export interface AccessClaims {
  */
 const challenge = { 'WWW-Authenticate': 'Bearer error="invalid_token"' };
 
+/**
+ * The ODS/API's reasons for a 401, first in the problem's `errors` (its clients and suites look for them there),
+ * edgate's own reason after.
+ */
+const odsReasons = {
+  missing: 'Authorization header is missing.',
+  scheme: 'Unknown Authorization header scheme.',
+  noValue: 'Missing Authorization header bearer token value.',
+  invalid: 'Invalid token',
+} as const;
+
+const reasons = (ods: string, own: string) => ({ errors: [ods, own] });
+
 export function missingToken(): ApiError {
-  return new ApiError('missing_token', 'send Authorization: Bearer <access token>', {}, { 'WWW-Authenticate': 'Bearer realm="edgate"' });
+  const own = 'send Authorization: Bearer <access token>';
+  return new ApiError('missing_token', own, reasons(odsReasons.missing, own), { 'WWW-Authenticate': 'Bearer realm="edgate"' });
 }
 
-export function invalidToken(detail: string): ApiError {
-  return new ApiError('invalid_token', detail, {}, challenge);
+export function invalidToken(detail: string, ods: string = odsReasons.invalid): ApiError {
+  return new ApiError('invalid_token', detail, reasons(ods, detail), challenge);
 }
 
-/** The bearer token from an Authorization header, or a missing_token error. */
+/** The bearer token from an Authorization header, or a missing_token / invalid_token error worded as the ODS/API words it. */
 export function bearerToken(header: string | undefined): string {
   if (!header) throw missingToken();
+  const [scheme, ...rest] = header.trim().split(/ +/);
+  if (scheme.toLowerCase() !== 'bearer') throw invalidToken('the Authorization header is not a Bearer token', odsReasons.scheme);
+  if (!rest.length) throw invalidToken('the Authorization header has no bearer token', odsReasons.noValue);
   const match = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
-  if (!match) throw invalidToken('the Authorization header is not a Bearer token');
+  if (!match) throw invalidToken('the bearer token is not a token68 value');
   return match[1];
 }
 
