@@ -177,6 +177,26 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect(read).toMatchObject({ studentUniqueId: 'CASE1', firstName: 'Ada', lastSurname: 'Byron', birthDate: '2010-12-10' });
   });
 
+  it('filters a member two references share by its owner, and the other by its ODS/API role name', async () => {
+    expect((await sandbox.post('programTypeDescriptors', { namespace: 'uri://ed-fi.org/ProgramTypeDescriptor', codeValue: 'Other', shortDescription: 'Other' })).ok).toBe(true);
+    const program = { educationOrganizationReference: { educationOrganizationId: 255901 }, programName: 'Chess', programTypeDescriptor: 'uri://ed-fi.org/ProgramTypeDescriptor#Other' };
+    await district.create('programs', program);
+    await district.create('students', student('SPA1'));
+    await district.create('studentSchoolAssociations', enrolment('SPA1', 255901001));
+    const id = await district.create('studentProgramAssociations', {
+      studentReference: { studentUniqueId: 'SPA1' },
+      educationOrganizationReference: { educationOrganizationId: 255901001 },
+      programReference: { educationOrganizationId: 255901, programName: 'Chess', programTypeDescriptor: program.programTypeDescriptor },
+      beginDate: '2025-09-01',
+    });
+    const found = async (query: string) => (await json<Item[]>(await district.get(`studentProgramAssociations?programName=Chess&${query}`))).map((item) => item.id);
+    // The association's own ed-org is educationOrganizationId; its program's is programEducationOrganizationId.
+    expect(await found('educationOrganizationId=255901001')).toEqual([id]);
+    expect(await found('educationOrganizationId=255901')).toEqual([]);
+    expect(await found('programEducationOrganizationId=255901')).toEqual([id]);
+    expect(await found('programEducationOrganizationId=255901001')).toEqual([]);
+  });
+
   it('reads a timestamp given as a date alone as that day\'s midnight, as the ODS/API does', async () => {
     // Shipped with the model's descriptors already: 200 (there) or 201 (added).
     expect((await sandbox.post('academicSubjectDescriptors', { namespace: 'uri://ed-fi.org/AcademicSubjectDescriptor', codeValue: 'Reading', shortDescription: 'Reading' })).ok).toBe(true);

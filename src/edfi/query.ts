@@ -16,22 +16,46 @@ interface Filterable {
 
 const scalarTypes = new Set(['string', 'integer', 'number', 'boolean']);
 
+/** A scalar member a query may name: its name, where it is, and the object (a reference) it sits in, if any. */
+interface Member {
+  name: string;
+  path: string;
+  schema: Schema;
+  within?: string;
+}
+
+function scalarMembers(resource: ResourceDeclaration): Member[] {
+  const members: Member[] = [];
+  for (const [name, schema] of Object.entries((resource.schema.properties ?? {}) as Record<string, Schema>)) {
+    members.push({ name, path: name, schema });
+    if (schema.type === 'object') for (const [inner, schemaOf] of Object.entries(schema.properties ?? {})) members.push({ name: inner, path: `${name}.${inner}`, schema: schemaOf, within: name });
+  }
+  return members.filter((m) => m.schema.type && scalarTypes.has(m.schema.type));
+}
+
+/** Where a shared member name is the reference's own: `educationOrganizationId` in an educationOrganizationReference. */
+const ownsName = (member: Member) => member.within !== undefined && member.name.toLowerCase().startsWith(member.within.replace(/Reference$/, '').toLowerCase());
+
+/** `programReference.educationOrganizationId` → `programEducationOrganizationId`, the ODS/API's role-named parameter. */
+const roleName = (member: Member) => `${member.within!.replace(/Reference$/, '')}${member.name.charAt(0).toUpperCase()}${member.name.slice(1)}`;
+
 /**
- * Filterable members as the ODS/API offers them: top-level scalars, and the scalars inside
- * references under their own names (`?studentUniqueId=` on an association).
+ * Filterable members as the ODS/API offers them: top-level scalars, and the scalars inside references under their own
+ * names (`?studentUniqueId=` on an association). Where references share a name, it is the member of the one that owns
+ * it (a StudentProgramAssociation's `educationOrganizationId` is its own ed-org, not its program's), else the first's;
+ * the others go by their role names too (`programEducationOrganizationId`).
  */
 export function filterablesOf(resource: ResourceDeclaration): Map<string, Filterable> {
   const columnOfPath = new Map(Object.entries(resource.columns).map(([column, path]) => [path, column as SecurableColumn]));
+  const members = scalarMembers(resource);
+  const owners = new Map<string, Member>();
+  for (const member of members) if (!owners.has(member.name) || (ownsName(member) && !ownsName(owners.get(member.name)!) && owners.get(member.name)!.within)) owners.set(member.name, member);
   const filterables = new Map<string, Filterable>();
-  const add = (name: string, path: string, schema: Schema) => {
-    if (!filterables.has(name) && schema.type && scalarTypes.has(schema.type)) {
-      filterables.set(name, { path, type: schema.type as Filterable['type'], column: columnOfPath.get(path) });
-    }
+  const add = (name: string, member: Member) => {
+    if (!filterables.has(name)) filterables.set(name, { path: member.path, type: member.schema.type as Filterable['type'], column: columnOfPath.get(member.path) });
   };
-  for (const [name, schema] of Object.entries((resource.schema.properties ?? {}) as Record<string, Schema>)) {
-    add(name, name, schema);
-    if (schema.type === 'object') for (const [inner, innerSchema] of Object.entries(schema.properties ?? {})) add(inner, `${name}.${inner}`, innerSchema);
-  }
+  for (const [name, owner] of owners) add(name, owner);
+  for (const member of members) if (owners.get(member.name) !== member && member.within) add(roleName(member), member);
   return filterables;
 }
 
