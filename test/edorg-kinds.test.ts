@@ -211,4 +211,13 @@ describe.skipIf(!haveFullStandard).each(engines)('every kind of education organi
     const [department] = await json<Item[]>(await sandbox.get('organizationDepartments?organizationDepartmentId=7001'));
     expect((await sandbox.del(`organizationDepartments/${department.id}`)).status).toBe(409);
   });
+
+  it("names a department's parent as the ODS/API does when it refuses one outside the client's reach", async () => {
+    const elsewhere = await apiClient(app, { claimSet: 'Bootstrap', edorgIds: [999] });
+    const refused = await elsewhere.post('organizationDepartments', { ...kinds.organizationDepartments, organizationDepartmentId: 7301, parentEducationOrganizationReference: { educationOrganizationId: 255901001 } });
+    expect(refused.status).toBe(403);
+    expect((await json<{ errors: string[] }>(refused)).errors).toEqual([
+      "No relationships have been established between the caller's education organization id claim (999) and the resource item's 'ParentEducationOrganizationId' value.",
+    ]);
+  });
 });

@@ -26,12 +26,19 @@ const notAuthorized = 'Access to the requested data could not be authorized.';
 
 const personProperty = { student: 'StudentUniqueId', staff: 'StaffUniqueId', contact: 'ContactUniqueId' } as const;
 
-/** The member a relationship check measured (`SchoolId`, `StudentUniqueId`), named as the ODS/API names it. */
+/**
+ * The member a relationship check measured (`SchoolId`, `StudentUniqueId`), named as the ODS/API names it: a reference
+ * with a role names its member after the role (`parentEducationOrganizationReference.educationOrganizationId` is
+ * `ParentEducationOrganizationId`).
+ */
 function securedProperty(resource: ResourceDeclaration): string {
   if (resource.reach === 'student' || resource.reach === 'staff' || resource.reach === 'contact') return personProperty[resource.reach];
   const path = (resource.reach === 'edorgSelf' && resource.edorg?.parentPaths[0]) || resource.columns.edorg_id || 'educationOrganizationId';
-  const leaf = path.split('.').pop()!;
-  return leaf[0].toUpperCase() + leaf.slice(1);
+  const [reference, leaf] = path.includes('.') ? path.split('.').slice(-2) : [undefined, path];
+  const target = leaf.replace(/Id$/, '');
+  const role = reference?.replace(/Reference$/, '').replace(new RegExp(`${target}$`, 'i'), '') ?? '';
+  const name = `${role}${role ? target.charAt(0).toUpperCase() + target.slice(1) : target}Id`;
+  return name[0].toUpperCase() + name.slice(1);
 }
 
 /** The ODS/API's reason for a relationship refusal, naming the client's assigned ed-orgs (the first ten). */
