@@ -100,7 +100,7 @@ export const errorCatalogue = {
   unknown_partner: { status: 404 },
   unknown_secret: { status: 404 },
   // 405, 406, 415: method and media type
-  method_not_allowed: { status: 405, type: 'urn:ed-fi:api:method-not-allowed', title: 'Method Not Allowed' },
+  method_not_allowed: { status: 405, type: 'urn:ed-fi:api:method-not-allowed', title: 'Method Not Allowed', detail: 'The request construction was invalid.' },
   snapshot_read_only: { status: 405, type: 'urn:ed-fi:api:snapshots:method-not-allowed', title: 'Method Not Allowed with Snapshots' },
   profile_method_not_allowed: { status: 405, type: 'urn:ed-fi:api:profile:method-usage', title: 'Method Not Allowed' },
   invalid_profile: { status: 406, ...invalidProfileUsage },

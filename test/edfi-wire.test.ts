@@ -201,6 +201,54 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
     });
   });
 
+  describe('405s worded as the ODS/API words them', () => {
+    const odsMethodRefusal = (method: string) => ({
+      type: 'urn:ed-fi:api:method-not-allowed',
+      status: 405,
+      detail: 'The request construction was invalid.',
+      error: 'method_not_allowed',
+      errors: [`The endpoint of the request does not support the '${method}' method.`],
+    });
+
+    it('refuses PATCH, OPTIONS and HEAD on a resource path, naming the method in errors, with Allow', async () => {
+      for (const method of ['PATCH', 'OPTIONS']) {
+        const res = await app.fetch(`${data}/courses`, { method });
+        expect(res.status).toBe(405);
+        expect(await json(res)).toMatchObject(odsMethodRefusal(method));
+        expect(res.headers.get('allow')).toBe('GET, POST, PUT, DELETE');
+      }
+      const head = await app.fetch(`${data}/students/${'0'.repeat(32)}`, { method: 'HEAD' });
+      expect(head.status).toBe(405);
+      expect(head.headers.get('allow')).toBe('GET, PUT, DELETE');
+    });
+
+    it('leaves HEAD and OPTIONS outside /data as they were: HEAD as GET without a body, OPTIONS 200 with Allow', async () => {
+      const head = await app.fetch('/', { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(await head.text()).toBe('');
+      const options = await app.fetch('/', { method: 'OPTIONS' });
+      expect(options.status).toBe(200);
+      expect(options.headers.get('allow')).toContain('GET');
+    });
+
+    it('refuses PUT and DELETE of a whole collection with the ODS reasons, after a snapshot\'s own refusal', async () => {
+      const put = await sis.put('students/', student('W4'));
+      expect(put.status).toBe(405);
+      expect(await json(put)).toMatchObject({
+        ...odsMethodRefusal('PUT'),
+        errors: ['Resource collections cannot be replaced. To "upsert" an item in the collection, use POST. To update a specific item, use PUT and include the "id" in the route.'],
+      });
+      const del = await sis.del('students');
+      expect(await json(del)).toMatchObject({
+        ...odsMethodRefusal('DELETE'),
+        errors: ['Resource collections cannot be deleted. To delete a specific item, use DELETE and include the "id" in the route.'],
+      });
+      const snapshot = await sis.put('staffSchoolAssociations', {}, { 'use-snapshot': 'true' });
+      expect(snapshot.status).toBe(405);
+      expect(await json(snapshot)).toMatchObject({ type: 'urn:ed-fi:api:snapshots:method-not-allowed', title: 'Method Not Allowed with Snapshots', error: 'snapshot_read_only' });
+    });
+  });
+
   describe('conditional and snapshot reads', () => {
     it('answers If-None-Match with the current ETag with 304 and no body; another ETag gets the item', async () => {
       const [item] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W1'));

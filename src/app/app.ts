@@ -7,8 +7,8 @@ import { profilePolicy } from '../edfi/profiles/profile-policy.js';
 import { profileMediaTypes } from '../edfi/profiles/registry.js';
 import { changeVersionRoutes } from '../edfi/change-queries.js';
 import { edfiRoutes } from '../edfi/routes.js';
+import { dataRoot } from '../edfi/paths.js';
 import { routeFor } from '../config/routes.js';
-import { ApiError } from '../errors.js';
 import { gateway } from '../gateway/index.js';
 import { upstreamProxy } from '../gateway/upstream.js';
 import { isProviderPath, oauthRoutes, providerListener, type RequestListener } from '../oidc/routes.js';
@@ -20,6 +20,7 @@ import { sisRoutes } from '../sis/routes.js';
 import { statsRoutes } from '../stats/routes.js';
 import { bodyLimitBytes, payloadTooLarge } from '../http/body.js';
 import { errorHandler } from '../http/error-response.js';
+import { methodRefusals, refuseHeadAndOptions } from '../http/methods.js';
 import { requestContext } from '../http/request-context.js';
 import { apiDescriptions, serviceInfo } from './openapi.js';
 import type { Services } from './services.js';
@@ -105,15 +106,12 @@ function buildKoaApp(services: Services, common: Middleware[], portal: PortalDep
     }
   });
   for (const register of guardedRoutes) register(guarded, services);
+  // Before the routers: they would answer HEAD as GET and OPTIONS with 200.
+  const edfiPaths = `${dataRoot}/`;
+  app.use(refuseHeadAndOptions(guarded, edfiPaths));
   app.use(open.routes());
   app.use(guarded.routes());
   // One 405/501 answer for both routers: the matched routes accumulate on the context.
-  app.use(
-    guarded.allowedMethods({
-      throw: true,
-      methodNotAllowed: () => new ApiError('method_not_allowed', 'this path does not accept that method'),
-      notImplemented: () => new ApiError('not_implemented', 'this method is not implemented'),
-    }),
-  );
+  app.use(methodRefusals(guarded, edfiPaths));
   return app;
 }

@@ -57,6 +57,12 @@ function refuseSnapshot(ctx: Context): void {
   throw new ApiError('snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
 }
 
+/** The ODS/API's reasons for refusing a write to a whole collection. */
+const collectionWriteRefusals = {
+  PUT: 'Resource collections cannot be replaced. To "upsert" an item in the collection, use POST. To update a specific item, use PUT and include the "id" in the route.',
+  DELETE: 'Resource collections cannot be deleted. To delete a specific item, use DELETE and include the "id" in the route.',
+} as const;
+
 /** An If-None-Match naming the item's current ETag (or `*`): the client's copy is current. */
 function notModified(ctx: Context, etag: string): boolean {
   const header = ctx.get('if-none-match');
@@ -162,6 +168,12 @@ class ResourceApi {
     ctx.set('ETag', quoted(written.etag));
   }
 
+  /** PUT or DELETE of a whole collection: refused as the ODS/API refuses it, after a snapshot's own refusal. */
+  collectionWrite(ctx: Context): void {
+    refuseSnapshot(ctx);
+    throw new ApiError('method_not_allowed', collectionWriteRefusals[ctx.method as 'PUT' | 'DELETE']);
+  }
+
   async remove(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
     await removeDocument(this.deps.db, resource, String(ctx.params.id), this.writeContext(ctx, caller, resource));
@@ -248,5 +260,7 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
     router.post(collection, (ctx) => api.create(ctx));
     router.put(item, (ctx) => api.replace(ctx));
     router.delete(item, (ctx) => api.remove(ctx));
+    router.put(collection, (ctx) => api.collectionWrite(ctx));
+    router.delete(collection, (ctx) => api.collectionWrite(ctx));
   };
 }
