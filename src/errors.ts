@@ -14,6 +14,11 @@ export interface Problem {
   detail?: string;
   /** Other statuses the same code answers with, where the ODS/API or a standard uses one code for both. */
   also?: readonly number[];
+  /**
+   * The ODS/API's fixed `detail` for named variants of the code, where it words one outcome by what was asked (a 404
+   * on a read by id, an update, a delete); the code stays the same for clients.
+   */
+  variants?: Readonly<Record<string, string>>;
 }
 
 const dataPolicyIncorrectUsage = {
@@ -92,7 +97,13 @@ export const errorCatalogue = {
   profile_not_assigned: dataPolicyIncorrectUsage,
   profile_not_defined: dataPolicyIncorrectUsage,
   // 404
-  not_found: { status: 404, type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified data could not be found.' },
+  not_found: {
+    status: 404,
+    type: 'urn:ed-fi:api:not-found',
+    title: 'Not Found',
+    detail: 'The specified data could not be found.',
+    variants: { item: 'The specified item could not be found.', update: 'Resource to update was not found.', delete: 'Resource to delete was not found.' },
+  },
   snapshot_not_configured: { status: 404, type: 'urn:ed-fi:api:not-found', title: 'Not Found' },
   unknown_client: { status: 404 },
   unknown_application: { status: 404 },
@@ -143,6 +154,9 @@ export const errorCatalogue = {
 
 export type ErrorCode = keyof typeof errorCatalogue;
 
+/** What a resource item was wanted for when it was not found: the ODS/API words each 404 by it. */
+export type NotFoundVariant = keyof (typeof errorCatalogue)['not_found']['variants'];
+
 const statusTitles: Record<number, string> = {
   400: 'Bad Request',
   401: 'Authentication Failed',
@@ -162,10 +176,11 @@ const statusTitles: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-/** A code's problem `type`, `title` and fixed `detail`, defaults filled in. */
-export function problemOf(code: ErrorCode, status: number): { type: string; title: string; detail?: string } {
+/** A code's problem `type`, `title` and fixed `detail` (the variant's, where it names one), defaults filled in. */
+export function problemOf(code: ErrorCode, status: number, variant?: string): { type: string; title: string; detail?: string } {
   const entry: Problem = errorCatalogue[code];
-  return { type: entry.type ?? `urn:ed-fi:api:${code.replace(/_/g, '-')}`, title: entry.title ?? statusTitles[status] ?? 'Error', detail: entry.detail };
+  const detail = (variant !== undefined ? entry.variants?.[variant] : undefined) ?? entry.detail;
+  return { type: entry.type ?? `urn:ed-fi:api:${code.replace(/_/g, '-')}`, title: entry.title ?? statusTitles[status] ?? 'Error', detail };
 }
 
 /**
@@ -184,6 +199,8 @@ export class ApiError extends Error {
     readonly headers: Record<string, string> = {},
     /** Only one of the code's catalogued `also` statuses; otherwise the catalogue's. */
     status?: number,
+    /** Only one of the code's catalogued `variants`: its fixed detail replaces the code's. */
+    readonly variant?: string,
   ) {
     super(detail ?? code);
     this.name = 'ApiError';
@@ -191,13 +208,19 @@ export class ApiError extends Error {
     if (status !== undefined && status !== entry.status && !entry.also?.includes(status)) {
       throw new TypeError(`error code ${code} is not catalogued with status ${status}`);
     }
+    if (variant !== undefined && entry.variants?.[variant] === undefined) {
+      throw new TypeError(`error code ${code} has no catalogued variant ${variant}`);
+    }
     this.status = status ?? entry.status;
   }
 }
 
-/** A resource item that is not there (or not visible: the caller learns nothing more). */
-export function notFound(detail: string): ApiError {
-  return new ApiError('not_found', detail);
+/**
+ * A resource item that is not there (or not visible: the caller learns nothing more), worded by what it was wanted
+ * for; `detail` is the specific reason (the problem's `errors`).
+ */
+export function notFound(detail: string, variant?: NotFoundVariant): ApiError {
+  return new ApiError('not_found', detail, {}, {}, undefined, variant);
 }
 
 /** Authorisation outcomes are values; `enforce` maps a refusal to HTTP in one place. */

@@ -160,10 +160,39 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       });
     });
 
-    it('answers an unknown id with the ODS not-found text and the specific reason in errors', async () => {
-      const body = await json(await sis.get(`students/${'0'.repeat(32)}`));
-      expect(body).toMatchObject({ type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified data could not be found.', error: 'not_found' });
-      expect(body.errors).toEqual([expect.stringContaining('0'.repeat(32))]);
+    it('answers an unknown id with the ODS not-found text for what was asked, the specific reason in errors, and one code', async () => {
+      const unknown = `students/${'0'.repeat(32)}`;
+      const read = await json(await sis.get(unknown));
+      expect(read).toMatchObject({ type: 'urn:ed-fi:api:not-found', title: 'Not Found', detail: 'The specified item could not be found.', error: 'not_found' });
+      expect(read.errors).toEqual([expect.stringContaining('0'.repeat(32))]);
+      expect(await json(await sis.put(unknown, student('W5')))).toMatchObject({ status: 404, detail: 'Resource to update was not found.', error: 'not_found' });
+      expect(await json(await sis.del(unknown))).toMatchObject({ status: 404, detail: 'Resource to delete was not found.', error: 'not_found' });
+      expect(await json(await sis.get('nonesuches'))).toMatchObject({ status: 404, detail: 'The specified data could not be found.', error: 'not_found' });
+    });
+
+    it('refuses a route id that is no id with 400 on $.id, before looking for it, on GET, PUT and DELETE', async () => {
+      const malformedId = { type: 'urn:ed-fi:api:bad-request:data-validation-failed', error: 'data_validation_failed', validationErrors: { '$.id': ["The value '9' is not valid."] } };
+      for (const res of [await sis.get('students/9'), await sis.put('students/9', student('W6')), await sis.del('students/9')]) {
+        expect(res.status).toBe(400);
+        expect(await json(res)).toMatchObject(malformedId);
+      }
+    });
+
+    it('refuses a PUT with no body on $, and reports a malformed id and a missing body together', async () => {
+      const [item] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W1'));
+      const bodyless = await sis.put(`students/${item.id}`, undefined);
+      expect(bodyless.status).toBe(400);
+      expect(await json(bodyless)).toMatchObject({ type: 'urn:ed-fi:api:bad-request:data-validation-failed', validationErrors: { $: ['A non-empty request body is required.'] } });
+      const both = await json(await sis.put('students/9', undefined));
+      expect(both.validationErrors).toEqual({ '$.id': ["The value '9' is not valid."], $: ['A non-empty request body is required.'] });
+    });
+
+    it('refuses a POST with no body as invalid_json with the ODS reason first in errors', async () => {
+      const res = await sis.post('students', '', { 'content-type': 'application/json' });
+      expect(res.status).toBe(400);
+      const body = await json(res);
+      expect(body).toMatchObject({ type: 'urn:ed-fi:api:bad-request', detail: "The request could not be processed. See 'errors' for details.", error: 'invalid_json' });
+      expect((body.errors as string[])[0]).toBe('A non-empty request body is required.');
     });
 
     it('names the missing referenced item: 409 "The referenced \'Student\' item does not exist."', async () => {

@@ -39,6 +39,13 @@ describe('the error catalogue', () => {
     expect(() => new ApiError('not_found', 'x', {}, {}, 400)).toThrow(/not catalogued with status 400/);
   });
 
+  it('words a code by its catalogued variant, and refuses a variant the catalogue does not list', () => {
+    expect(problemOf('not_found', 404, 'delete').detail).toBe('Resource to delete was not found.');
+    expect(problemOf('not_found', 404).detail).toBe('The specified data could not be found.');
+    expect(new ApiError('not_found', 'x', {}, {}, undefined, 'update').variant).toBe('update');
+    expect(() => new ApiError('not_found', 'x', {}, {}, undefined, 'misplaced')).toThrow(/no catalogued variant misplaced/);
+  });
+
   it('is the only place that picks a status: no source file passes one to ApiError first', () => {
     const source = (dir: string): string[] =>
       readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? source(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));

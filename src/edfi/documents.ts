@@ -25,6 +25,11 @@ export function newDocumentId(): string {
   return randomBytes(16).toString('hex');
 }
 
+/** Whether a string can be a document id (letter case aside, as Ed-Fi ids are GUIDs): anything else names none. */
+export function isDocumentId(id: string): boolean {
+  return /^[0-9a-f]{32}$/i.test(id);
+}
+
 /**
  * The hash of an identity: its values as strings, in the resource's identity order (the model's).
  * A reference carries the values under the target's identity names and is put in the target's

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { dialectOf } from '../db/knex.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, type Cursor } from './cursor.js';
+import { isDocumentId } from './documents.js';
 import type { ResourceDeclaration, SecurableColumn } from './resource-declaration.js';
 
 type Schema = { type?: string; properties?: Record<string, Schema> };
@@ -90,7 +91,7 @@ function limitParameter(raw: string): number {
 
 /** An `id` filter: the ODS/API reports a malformed one as a validation error of `$.id`, not a query problem. */
 function idFilterValue(raw: string): string {
-  if (!/^[0-9a-f]{32}$/i.test(raw)) {
+  if (!isDocumentId(raw)) {
     throw new ApiError('data_validation_failed', `The value '${raw}' is not valid for Id.`, { validationErrors: { '$.id': [`The value '${raw}' is not valid for Id.`] } });
   }
   return raw.toLowerCase();

@@ -2,15 +2,16 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 
 import { loadClaimSets, type Action, type ClaimSets } from '../config/claim-sets.js';
-import { enforce, ApiError } from '../errors.js';
+import { enforce, notFound, ApiError, type NotFoundVariant } from '../errors.js';
 import { approvedSchools } from '../gateway/index.js';
-import { readJsonBody } from '../http/body.js';
+import { bodyRequired, readJsonBody, readOptionalJsonBody } from '../http/body.js';
 import type { ClientDirectory } from '../clients/directory.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
 import { Authorizer, type Caller } from './authorization.js';
 import { plainJson, type ContentPolicy } from './profiles/content-policy.js';
 import { hasIdentity, naturalKeyOf } from './document-info.js';
+import { isDocumentId } from './documents.js';
 import type { EdfiModel } from './model/index.js';
 import { dataRoot } from './paths.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
@@ -37,12 +38,37 @@ const serverMembers = ['_etag', '_lastModifiedDate', 'link'];
 
 /** A body as written: a JSON object without the server-assigned members. */
 async function readItem(ctx: Context): Promise<Body> {
-  const raw = await readJsonBody(ctx);
+  return itemOf(await readJsonBody(ctx));
+}
+
+function itemOf(raw: unknown): Body {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw validationFailed({ $: ['The request body must be a JSON object.'] });
   // Clients echo these back from a GET; they are the server's to set, so they are dropped.
   const body = { ...(raw as Body) };
   for (const member of serverMembers) delete body[member];
   return body;
+}
+
+/** The route's id, as the ODS/API words one that is no id (its ids are GUIDs; edgate's, 32 hex digits). */
+function idProblems(id: string): Record<string, string[]> {
+  return isDocumentId(id) ? {} : { '$.id': [`The value '${id}' is not valid.`] };
+}
+
+function requireDocumentId(ctx: Context): void {
+  const problems = idProblems(String(ctx.params.id));
+  if (Object.keys(problems).length) throw validationFailed(problems);
+}
+
+/**
+ * A PUT's id and body, checked together before either is used, as the ODS/API reports a malformed id and a missing
+ * body at once.
+ */
+async function replacementOf(ctx: Context): Promise<Body> {
+  const problems = idProblems(String(ctx.params.id));
+  const raw = await readOptionalJsonBody(ctx);
+  if (raw === undefined) problems.$ = [bodyRequired];
+  if (Object.keys(problems).length) throw validationFailed(problems);
+  return itemOf(raw);
 }
 
 /**
@@ -119,8 +145,9 @@ class ResourceApi {
 
   async read(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
+    requireDocumentId(ctx);
     const read = this.readPolicy(ctx, resource, caller);
-    const stored = await this.storedItem(ctx, resource);
+    const stored = await this.storedItem(ctx, resource, 'item');
     enforce(await this.authorizer.forStored(caller, resource, 'read', stored));
     ctx.set('ETag', quoted(stored.etag));
     if (notModified(ctx, stored.etag)) {
@@ -156,9 +183,10 @@ class ResourceApi {
   async replace(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
     const write = this.policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
-    const stored = await this.storedItem(ctx, resource);
+    const received = await replacementOf(ctx);
+    const stored = await this.storedItem(ctx, resource, 'update');
     enforce(await this.authorizer.forStored(caller, resource, 'update', stored));
-    const { id, ...incoming } = this.validator.normalise(resource, await readItem(ctx));
+    const { id, ...incoming } = this.validator.normalise(resource, received);
     if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
     const body = write.filter(incoming, stored.body);
     this.validator.check(resource, body);
@@ -176,6 +204,7 @@ class ResourceApi {
 
   async remove(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
+    requireDocumentId(ctx);
     await removeDocument(this.deps.db, resource, String(ctx.params.id), this.writeContext(ctx, caller, resource));
     this.written(resource);
     ctx.status = 204;
@@ -218,9 +247,10 @@ class ResourceApi {
     return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
   }
 
-  private async storedItem(ctx: Context, resource: ResourceDeclaration): Promise<StoredDocument> {
+  /** The item the route's id names; `variant` words its absence by what it was wanted for. */
+  private async storedItem(ctx: Context, resource: ResourceDeclaration, variant: NotFoundVariant): Promise<StoredDocument> {
     const stored = await documentById(this.deps.db, resource.name, String(ctx.params.id));
-    if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${ctx.params.id}.`);
+    if (!stored) throw notFound(`No ${resource.edfiName} with id ${ctx.params.id}.`, variant);
     return stored;
   }
 

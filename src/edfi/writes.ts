@@ -4,7 +4,7 @@ import type { Action } from '../config/claim-sets.js';
 import { putEdorg } from '../db/edorgs.js';
 import { isForeignKeyViolation } from '../db/driver-errors.js';
 import { retriedTransaction } from '../db/transaction.js';
-import { ApiError } from '../errors.js';
+import { ApiError, notFound } from '../errors.js';
 import { cascadeKeyChange } from './cascade.js';
 import { reserveChangeVersions } from './change-versions.js';
 import { documentInfoOf, type DocumentInfo } from './document-info.js';
@@ -101,7 +101,7 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
   const info = documentInfoOf(resource, body);
   return retriedTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
-    if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${id}.`);
+    if (!stored) throw notFound(`No ${resource.edfiName} with id ${id}.`, 'update');
     const keyChange = stored.keyHash !== info.keyHash;
     if (keyChange && !resource.allowIdentityUpdates) {
       throw new ApiError('key_change_not_supported', `Identifying values for the ${resource.edfiName} data cannot be changed. Delete and recreate the item instead.`, {
@@ -130,7 +130,7 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
 export async function removeDocument(db: Knex, resource: ResourceDeclaration, id: string, context: WriteContext): Promise<void> {
   await retriedTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
-    if (!stored) throw new ApiError('not_found', `No ${resource.edfiName} with id ${id}.`);
+    if (!stored) throw notFound(`No ${resource.edfiName} with id ${id}.`, 'delete');
     await context.authorize(trx, 'delete', undefined, stored);
     checkIfMatch(context.ifMatch, stored);
     const dependants = await dependantsOf(trx, resource, stored);

@@ -24,13 +24,25 @@ export async function readRawBody(ctx: Context): Promise<Buffer> {
   }
 }
 
-export async function readJson(ctx: Context): Promise<unknown> {
-  const raw = await readRawBody(ctx);
+function parseJson(raw: Buffer): unknown {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
     throw new ApiError('invalid_json', 'the request body is not valid JSON');
   }
+}
+
+export async function readJson(ctx: Context): Promise<unknown> {
+  return parseJson(await readRawBody(ctx));
+}
+
+/** The ODS/API's words for a write with no body at all. */
+export const bodyRequired = 'A non-empty request body is required.';
+
+/** No body by the request's framing (no length and no chunks, or a zero length), before reading a byte. */
+function declaredEmpty(ctx: Context): boolean {
+  const length = ctx.get('content-length');
+  return length === '0' || (!length && !ctx.get('transfer-encoding'));
 }
 
 /**
@@ -48,10 +60,22 @@ export function requireJsonContentType(ctx: Context): void {
   throw new ApiError('unsupported_media_type', header ? `Content-Type ${header} is not accepted; send application/json in UTF-8` : 'send Content-Type: application/json');
 }
 
-/** A JSON API write body: refused with 415 unless declared as UTF-8 JSON, then parsed. */
-export async function readJsonBody(ctx: Context): Promise<unknown> {
+/**
+ * A JSON API write body, or undefined when there is none (nothing sent, or only whitespace): a body is refused with
+ * 415 unless declared as UTF-8 JSON, then parsed.
+ */
+export async function readOptionalJsonBody(ctx: Context): Promise<unknown> {
+  if (declaredEmpty(ctx)) return undefined;
   requireJsonContentType(ctx);
-  return readJson(ctx);
+  const raw = await readRawBody(ctx);
+  return raw.toString('utf8').trim() ? parseJson(raw) : undefined;
+}
+
+/** A JSON API write body, as {@link readOptionalJsonBody}; none at all is `invalid_json` with the ODS/API's reason. */
+export async function readJsonBody(ctx: Context): Promise<unknown> {
+  const body = await readOptionalJsonBody(ctx);
+  if (body === undefined) throw new ApiError('invalid_json', bodyRequired);
+  return body;
 }
 
 /** Form or JSON bodies as a flat map of strings (OAuth endpoints accept either). */

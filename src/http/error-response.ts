@@ -33,7 +33,7 @@ function toApiError(err: unknown, path: string): ApiError {
  * `validationErrors` for body validation), the client's correlation id, and edgate's stable `error` code.
  */
 function problemDetails(error: ApiError, correlationId: string): Record<string, unknown> {
-  const problem = problemOf(error.code, error.status);
+  const problem = problemOf(error.code, error.status, error.variant);
   const own = error.detail ?? error.code;
   const detail = problem.detail ?? own;
   const { errors, ...extra } = error.extra as { errors?: string[] };
