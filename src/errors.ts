@@ -50,7 +50,14 @@ export const errorCatalogue = {
   invalid_json: { status: 400, type: 'urn:ed-fi:api:bad-request', title: 'Bad Request', detail: "The request could not be processed. See 'errors' for details." },
   invalid_request: { status: 400, type: 'urn:ed-fi:api:bad-request', title: 'Bad Request', also: [401] },
   request_aborted: { status: 400 },
-  data_validation_failed: { status: 400, type: 'urn:ed-fi:api:bad-request:data-validation-failed', title: 'Data Validation Failed', detail: "Data validation failed. See 'validationErrors' for details." },
+  data_validation_failed: {
+    status: 400,
+    type: 'urn:ed-fi:api:bad-request:data-validation-failed',
+    title: 'Data Validation Failed',
+    detail: "Data validation failed. See 'validationErrors' for details.",
+    // A body that is valid but built wrong for the request (an id in a POST), its reason in `errors`.
+    variants: { construction: 'The request data was constructed incorrectly.' },
+  },
   key_change_not_supported: { status: 400, type: 'urn:ed-fi:api:bad-request:data-validation-failed:key-change-not-supported', title: 'Key Change Not Supported' },
   data_policy_enforced: {
     status: 400,

@@ -187,6 +187,19 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       expect(both.validationErrors).toEqual({ '$.id': ["The value '9' is not valid."], $: ['A non-empty request body is required.'] });
     });
 
+    it('refuses an id in a POST body as the ODS/API does: data validation type, its construction detail, its reason', async () => {
+      const res = await sis.post('students', { id: '0'.repeat(32), ...student('W7') });
+      expect(res.status).toBe(400);
+      const reason = "Resource identifiers cannot be assigned by the client. The 'id' property should not be included in the request body.";
+      expect(await json(res)).toMatchObject({
+        type: 'urn:ed-fi:api:bad-request:data-validation-failed',
+        title: 'Data Validation Failed',
+        detail: 'The request data was constructed incorrectly.',
+        error: 'data_validation_failed',
+        errors: [reason],
+      });
+    });
+
     it('refuses a POST with no body as invalid_json with the ODS reason first in errors', async () => {
       const res = await sis.post('students', '', { 'content-type': 'application/json' });
       expect(res.status).toBe(400);
@@ -244,7 +257,7 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
         const res = await app.fetch(`${data}/courses`, { method });
         expect(res.status).toBe(405);
         expect(await json(res)).toMatchObject(odsMethodRefusal(method));
-        expect(res.headers.get('allow')).toBe('GET, POST, PUT, DELETE');
+        expect(res.headers.get('allow')).toBe('GET, POST');
       }
       const head = await app.fetch(`${data}/students/${'0'.repeat(32)}`, { method: 'HEAD' });
       expect(head.status).toBe(405);
@@ -271,6 +284,12 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       expect(await json(del)).toMatchObject({
         ...odsMethodRefusal('DELETE'),
         errors: ['Resource collections cannot be deleted. To delete a specific item, use DELETE and include the "id" in the route.'],
+      });
+      const postToItem = await sis.post(`students/${'0'.repeat(32)}`, student('W4'));
+      expect(postToItem.status).toBe(405);
+      expect(await json(postToItem)).toMatchObject({
+        ...odsMethodRefusal('POST'),
+        errors: ['Resource items can only be updated using PUT. To "upsert" an item in the resource collection using POST, remove the "id" from the route.'],
       });
       const snapshot = await sis.put('staffSchoolAssociations', {}, { 'use-snapshot': 'true' });
       expect(snapshot.status).toBe(405);

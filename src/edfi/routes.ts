@@ -5,6 +5,7 @@ import { loadClaimSets, type Action, type ClaimSets } from '../config/claim-sets
 import { enforce, notFound, ApiError, type NotFoundVariant } from '../errors.js';
 import { approvedSchools } from '../gateway/index.js';
 import { bodyRequired, readJsonBody, readOptionalJsonBody } from '../http/body.js';
+import { refusal } from '../http/methods.js';
 import type { ClientDirectory } from '../clients/directory.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
@@ -83,8 +84,15 @@ function refuseSnapshot(ctx: Context): void {
   throw new ApiError('snapshot_read_only', 'An attempt was made to modify data in a Snapshot, but this data is read-only.');
 }
 
-/** The ODS/API's reasons for refusing a write to a whole collection. */
-const collectionWriteRefusals = {
+/** An id in a POST body: the ODS/API's words, under the validation type with its construction detail. */
+function clientAssignedId(): ApiError {
+  const reason = "Resource identifiers cannot be assigned by the client. The 'id' property should not be included in the request body.";
+  return new ApiError('data_validation_failed', reason, { validationErrors: { '$.id': [reason] } }, {}, undefined, 'construction');
+}
+
+/** The ODS/API's reasons for refusing a write to a whole collection, or a POST to an item. */
+const misdirectedWrites = {
+  POST: 'Resource items can only be updated using PUT. To "upsert" an item in the resource collection using POST, remove the "id" from the route.',
   PUT: 'Resource collections cannot be replaced. To "upsert" an item in the collection, use POST. To update a specific item, use PUT and include the "id" in the route.',
   DELETE: 'Resource collections cannot be deleted. To delete a specific item, use DELETE and include the "id" in the route.',
 } as const;
@@ -166,7 +174,7 @@ class ResourceApi {
     enforce(this.authorizer.anyOf(caller, resource, ['create', 'update']));
     const write = this.policy.forWrite({ contentType: ctx.get('content-type') || undefined, resource, client: caller.client, method: ctx.method });
     const incoming = this.validator.normalise(resource, await readItem(ctx));
-    if ('id' in incoming) throw validationFailed({ '$.id': ['Resource identifiers cannot be assigned by the client. The id member must be omitted on POST.'] });
+    if ('id' in incoming) throw clientAssignedId();
     const existing = await this.storedByKeyIfPossible(resource, incoming);
     const body = write.filter(incoming, existing?.body);
     this.validator.check(resource, body);
@@ -196,10 +204,10 @@ class ResourceApi {
     ctx.set('ETag', quoted(written.etag));
   }
 
-  /** PUT or DELETE of a whole collection: refused as the ODS/API refuses it, after a snapshot's own refusal. */
-  collectionWrite(ctx: Context): void {
+  /** PUT or DELETE of a whole collection, POST to an item: refused as the ODS/API refuses them, after a snapshot's own refusal. */
+  misdirectedWrite(ctx: Context): void {
     refuseSnapshot(ctx);
-    throw new ApiError('method_not_allowed', collectionWriteRefusals[ctx.method as 'PUT' | 'DELETE']);
+    throw new ApiError('method_not_allowed', misdirectedWrites[ctx.method as keyof typeof misdirectedWrites]);
   }
 
   async remove(ctx: Context): Promise<void> {
@@ -290,7 +298,8 @@ export function edfiRoutes(model: EdfiModel, policy: ContentPolicy = plainJson, 
     router.post(collection, (ctx) => api.create(ctx));
     router.put(item, (ctx) => api.replace(ctx));
     router.delete(item, (ctx) => api.remove(ctx));
-    router.put(collection, (ctx) => api.collectionWrite(ctx));
-    router.delete(collection, (ctx) => api.collectionWrite(ctx));
+    router.put(refusal('collection PUT'), collection, (ctx) => api.misdirectedWrite(ctx));
+    router.delete(refusal('collection DELETE'), collection, (ctx) => api.misdirectedWrite(ctx));
+    router.post(refusal('item POST'), item, (ctx) => api.misdirectedWrite(ctx));
   };
 }

@@ -8,9 +8,16 @@ export function methodNotAllowed(method: string): ApiError {
   return new ApiError('method_not_allowed', `The endpoint of the request does not support the '${method}' method.`);
 }
 
-/** The methods the router's routes take at a path, HEAD aside (the router adds it to every GET). */
+/**
+ * Names a route registered only to refuse its method in its own words (`router.post(refusal('…'), path, …)`): it is
+ * left out of `Allow`.
+ */
+export const refusal = (what: string) => `refusal: ${what}`;
+
+/** The methods the router's routes take at a path, HEAD aside (the router adds it to every GET) and refusals aside. */
 function allowedAt(router: Router, path: string): string[] {
-  const methods = new Set(router.match(path, 'GET').path.flatMap((layer) => layer.methods));
+  const served = router.match(path, 'GET').path.filter((layer) => !layer.name?.startsWith(refusal('')));
+  const methods = new Set(served.flatMap((layer) => layer.methods));
   methods.delete('HEAD');
   return [...methods];
 }
