@@ -142,7 +142,8 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
         responses: {
           '200': { description: 'The item', headers: rateLimitHeaders, content: content(readable, read) },
           '304': { description: 'If-None-Match names the current ETag', headers: rateLimitHeaders },
-          ...answers(...reads.filter((code) => code !== 'invalid_query' && code !== 'data_validation_failed')),
+          // data_validation_failed: a route id that is no id.
+          ...answers(...reads.filter((code) => code !== 'invalid_query')),
         },
       }),
       put: operation('put', item, {
@@ -161,7 +162,7 @@ function pathsOf(meta: ResourceMeta, profiles: ProfileMediaTypes): ApiDescriptio
         parameters: [idParam, ifMatch],
         responses: {
           '204': { description: 'Deleted', headers: rateLimitHeaders },
-          ...answers(...forbidden, 'not_found', 'snapshot_read_only', 'dependent_item_exists', 'write_conflict', 'optimistic_lock_failed'),
+          ...answers(...forbidden, 'data_validation_failed', 'not_found', 'snapshot_read_only', 'dependent_item_exists', 'write_conflict', 'optimistic_lock_failed'),
         },
       }),
     },
