@@ -208,6 +208,18 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       expect((body.errors as string[])[0]).toBe('A non-empty request body is required.');
     });
 
+    it('names the one kind of item that references an item it will not delete, as the ODS/API does', async () => {
+      const [item] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W1'));
+      const res = await sis.del(`students/${item.id}`);
+      expect(res.status).toBe(409);
+      expect(await json(res)).toMatchObject({
+        type: 'urn:ed-fi:api:data-conflict:dependent-item-exists',
+        title: 'Dependent Item Exists',
+        detail: "The requested action cannot be performed because this item is referenced by an existing 'StudentSchoolAssociation' item.",
+        error: 'dependent_item_exists',
+      });
+    });
+
     it('names the missing referenced item: 409 "The referenced \'Student\' item does not exist."', async () => {
       const res = await sis.post('studentSchoolAssociations', enrolment('NOBODY', 255901001));
       expect(res.status).toBe(409);

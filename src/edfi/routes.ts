@@ -213,7 +213,7 @@ class ResourceApi {
   async remove(ctx: Context): Promise<void> {
     const { resource, caller } = await this.begin(ctx);
     requireDocumentId(ctx);
-    await removeDocument(this.deps.db, resource, String(ctx.params.id), this.writeContext(ctx, caller, resource));
+    await removeDocument(this.deps.db, resource, String(ctx.params.id), this.writeContext(ctx, caller, resource), this.declarations);
     this.written(resource);
     ctx.status = 204;
   }

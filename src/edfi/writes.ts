@@ -127,14 +127,14 @@ export async function replaceDocument(db: Knex, resource: ResourceDeclaration, i
 }
 
 /** DELETE: refused while other items reference this one. */
-export async function removeDocument(db: Knex, resource: ResourceDeclaration, id: string, context: WriteContext): Promise<void> {
+export async function removeDocument(db: Knex, resource: ResourceDeclaration, id: string, context: WriteContext, declarations: Map<string, ResourceDeclaration>): Promise<void> {
   await retriedTransaction(db, async (trx) => {
     const stored = await documentById(trx, resource.name, id, { lock: true });
     if (!stored) throw notFound(`No ${resource.edfiName} with id ${id}.`, 'delete');
     await context.authorize(trx, 'delete', undefined, stored);
     checkIfMatch(context.ifMatch, stored);
     const dependants = await dependantsOf(trx, resource, stored);
-    if (dependants.length) throw dependentItemExists(resource, dependants.join(', '));
+    if (dependants.length) throw dependentItemExists(resource, dependants.join(', '), referencedFromTopLevel(resource, dependants, declarations));
     await deleteDocument(trx, id);
     await recordDelete(trx, resource, stored, await reserveChangeVersions(trx));
     try {
@@ -147,8 +147,22 @@ export async function removeDocument(db: Knex, resource: ResourceDeclaration, id
   });
 }
 
-function dependentItemExists(resource: ResourceDeclaration, what: string): ApiError {
-  return new ApiError('dependent_item_exists', 'The requested action cannot be performed because this item is referenced by other items.', {
+/**
+ * The one kind of dependant that references the item from its top level, as the ODS/API names it in its detail; none
+ * when several kinds do, or the reference sits inside a collection (the ODS/API names the collection's item class
+ * there, which the model does not carry).
+ */
+function referencedFromTopLevel(resource: ResourceDeclaration, dependants: string[], declarations: Map<string, ResourceDeclaration>): string | undefined {
+  if (dependants.length !== 1) return undefined;
+  const dependant = declarations.get(dependants[0]);
+  const references = dependant?.references.filter((ref) => ref.candidates.some((c) => c.endpoint === resource.name)) ?? [];
+  const topLevel = references.length > 0 && references.every((ref) => ref.parts.every((part) => !part.path.includes('[*]')));
+  return topLevel ? dependant!.edfiName : undefined;
+}
+
+function dependentItemExists(resource: ResourceDeclaration, what: string, dependant?: string): ApiError {
+  const by = dependant ? `an existing '${dependant}' item` : 'other items';
+  return new ApiError('dependent_item_exists', `The requested action cannot be performed because this item is referenced by ${by}.`, {
     errors: [`The ${resource.edfiName} is referenced by existing items (${what}) and cannot be deleted.`],
   });
 }
