@@ -146,6 +146,12 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       });
     });
 
+    it('says a required member sent empty is required and should not be left empty, as the ODS/API does', async () => {
+      const res = await sis.post('students', { ...student('W8'), lastSurname: '' });
+      expect(res.status).toBe(400);
+      expect((await json<{ validationErrors: unknown }>(res)).validationErrors).toEqual({ '$.lastSurname': ['LastSurname is required and should not be left empty.'] });
+    });
+
     it('names a length or range failure as the ODS/API does: the member and both bounds', async () => {
       const res = await sis.post('students', { ...student('W3'), firstName: 'x'.repeat(76), birthSexDescriptor: `uri://ed-fi.org/SexDescriptor#${'x'.repeat(300)}` });
       expect(res.status).toBe(400);

@@ -37,6 +37,8 @@ function boundMessage(error: ErrorObject): string | undefined {
   const member = error.instancePath.split('/').filter((part) => part && !/^\d+$/.test(part)).pop() ?? 'Value';
   const name = member.charAt(0).toUpperCase() + member.slice(1);
   if (error.keyword === 'minLength' || error.keyword === 'maxLength') {
+    // Only a required member reaches here empty (an empty optional one is left out); the ODS/API words it so.
+    if (error.data === '') return `${name} is required and should not be left empty.`;
     const { minLength = 0, maxLength } = bounds;
     if (maxLength === undefined) return `${name} must be at least ${minLength} characters in length.`;
     return minLength > 0 ? `${name} must be between ${minLength} and ${maxLength} characters in length.` : `${name} must be at most ${maxLength} characters in length.`;
