@@ -23,6 +23,9 @@ interface SuiteClient {
   profiles?: string[];
   namespaces: string[];
   disabled?: boolean;
+  /** The harness's OwnershipToken (the creator token) and ApiClientOwnershipTokens. */
+  ownershipToken?: string;
+  ownershipTokens?: string[];
 }
 
 export interface Credentials {
@@ -140,6 +143,8 @@ export async function createSuiteClients(env: NodeJS.ProcessEnv): Promise<Prepar
           edorgsLater: true,
           profiles: client.profiles ?? [],
           namespacePrefixes: client.namespaces,
+          creatorToken: client.ownershipToken,
+          ownershipTokens: client.ownershipTokens,
         },
         { tiers: Object.keys(config.tiers), claimSets },
       );

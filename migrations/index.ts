@@ -9,6 +9,7 @@ import * as portal from './20261201010000_portal.js';
 import * as clientEdorgsLater from './20261202010000_client_edorgs_later.js';
 import * as changeQueries from './20261202020000_change_queries.js';
 import * as edorgKinds from './20261202030000_edorg_kinds.js';
+import * as ownershipTokens from './20261202040000_ownership_tokens.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Array<[string, Migration]> = [
   ['20261202010000_client_edorgs_later', clientEdorgsLater],
   ['20261202020000_change_queries', changeQueries],
   ['20261202030000_edorg_kinds', edorgKinds],
+  ['20261202040000_ownership_tokens', ownershipTokens],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -97,6 +97,9 @@ export const errorCatalogue = {
   // 403: known, and not allowed
   authorization_denied: { status: 403, type: 'urn:ed-fi:api:security:authorization', title: 'Authorization Denied' },
   namespace_not_permitted: { status: 403, type: 'urn:ed-fi:api:security:authorization:namespace:access-denied:namespace-mismatch', title: 'Authorization Denied' },
+  // The ownership strategy: the item's creator token is not one the caller holds, or the item has none.
+  ownership_mismatch: { status: 403, type: 'urn:ed-fi:api:security:authorization:ownership:access-denied:ownership-mismatch', title: 'Authorization Denied' },
+  ownership_uninitialized: { status: 403, type: 'urn:ed-fi:api:security:authorization:ownership:invalid-data:ownership-uninitialized', title: 'Authorization Denied' },
   school_not_approved: { status: 403 },
   school_not_permitted: { status: 403 },
   csrf_token_invalid: { status: 403 },

@@ -191,7 +191,7 @@ describe.each(engines)('Ed-Fi relationship, ownership and claim-set authorisatio
         await neighbour.del(`assessments/${assessmentId}`),
       ]) {
         expect(res.status).toBe(403);
-        expect((await json(res)).error).toBe('authorization_denied');
+        expect((await json(res)).error).toBe('ownership_mismatch');
       }
       expect(await json(await owner.get(`assessments/${assessmentId}`))).toMatchObject({ assessmentTitle: 'Assessment MATH-1' });
       expect((await sandbox.get(`assessments/${assessmentId}`)).status).toBe(200);

@@ -110,4 +110,33 @@ describe.each(engines)('migrations on $name', (engine) => {
       await database.drop();
     }
   }, 60_000);
+
+  it('ownership_tokens gives every existing client a token of its own and stamps the items it created with it', async () => {
+    const database = await engine.createDatabase();
+    const db = createDb(database.url);
+    const name = '20261202040000_ownership_tokens';
+    try {
+      await migrate(db);
+      await fill(db);
+      const [{ client_id: clientId }] = (await db('clients').select('client_id')) as Array<{ client_id: string }>;
+      await db.migrate.down({ migrationSource, name });
+      // Items the client created (and one it deleted), and one the seed wrote, as the older code recorded them.
+      const [created, seeded] = (await db('edfi_documents').orderBy('id').limit(2).select('id')) as Array<{ id: string }>;
+      await db('edfi_documents').where({ id: created.id }).update({ created_by: clientId });
+      await db('edfi_tracked_changes').insert({ change_version: 999, document_id: 'f'.repeat(32), kind: 'delete', resource: 'students', key_hash: 'k', old_key: '{}', created_by: clientId });
+      await db.migrate.up({ migrationSource, name });
+
+      const client = (await db('clients').where({ client_id: clientId }).first('creator_ownership_token_id')) as { creator_ownership_token_id: number | string };
+      const token = (await db('ownership_tokens').where({ name: `client:${clientId}` }).first('id')) as { id: number | string };
+      expect(Number(client.creator_ownership_token_id)).toBe(Number(token.id));
+      expect((await db('client_ownership_tokens').where({ client_id: clientId }).select('ownership_token_id')).map((r: { ownership_token_id: number | string }) => Number(r.ownership_token_id))).toEqual([Number(token.id)]);
+      const stamp = async (table: string, column: string, id: string) => ((await db(table).where(column, id).first('created_by_ownership_token_id')) as { created_by_ownership_token_id: number | string | null }).created_by_ownership_token_id;
+      expect(Number(await stamp('edfi_documents', 'id', created.id))).toBe(Number(token.id));
+      expect(await stamp('edfi_documents', 'id', seeded.id)).toBeNull();
+      expect(Number(await stamp('edfi_tracked_changes', 'document_id', 'f'.repeat(32)))).toBe(Number(token.id));
+    } finally {
+      await db.destroy();
+      await database.drop();
+    }
+  }, 60_000);
 });

@@ -51,7 +51,10 @@ const usage = `usage: edgate <group> <action> [flags] [--json]
   edorg import FILE            JSON or CSV (id,type,name,parent); idempotent
   edorg list
   client create --name "…" --tier TIER [--edorg N]… [--edorg-later] [--profile NAME]… [--claim-set NAME] [--namespace PREFIX]…
+                [--creator-token NAME] [--ownership-token NAME]…
                                --edorg-later: ed-orgs not created yet are assigned too; reach starts when they are
+                               --creator-token: the ownership token stamped on what the client creates (default: one of its own)
+                               --ownership-token: tokens whose items the ownership strategy lets it reach (its creator token always)
   client list
   client show|update|rotate-secret|disable|enable CLIENT_ID   (update takes the create flags)
   client pending               portal applications waiting for an admin's approval
@@ -89,6 +92,8 @@ const options = {
   profile: { type: 'string', multiple: true },
   'claim-set': { type: 'string' },
   namespace: { type: 'string', multiple: true },
+  'creator-token': { type: 'string' },
+  'ownership-token': { type: 'string', multiple: true },
   'secret-id': { type: 'string' },
   url: { type: 'string' },
   'batch-size': { type: 'string' },

@@ -44,6 +44,8 @@ function inputFrom({ flags }: AdminContext): ClientInput {
     edorgsLater: flags['edorg-later'] === true,
     profiles: flagList(flags, 'profile'),
     namespacePrefixes: flagList(flags, 'namespace'),
+    creatorToken: flagString(flags, 'creator-token'),
+    ownershipTokens: flagList(flags, 'ownership-token'),
   };
 }
 

@@ -4,12 +4,44 @@ import { fromRoot } from './paths.js';
 
 export type Action = 'create' | 'read' | 'update' | 'delete';
 export type Strategy = 'none' | 'relationships' | 'ownership' | 'namespace';
-export type ClaimSets = Record<string, Record<string, Partial<Record<Action, Strategy>>>>;
+/** One strategy, or several that must all allow (`["namespace", "ownership"]`). */
+export type StrategyEntry = Strategy | Strategy[];
+export type ClaimSets = Record<string, Record<string, Partial<Record<Action, StrategyEntry>>>>;
 
-/** Claim sets are data (config/claim-sets.json): claim set → resource → action → strategy. */
+/**
+ * The order combined strategies are checked in, so a refusal names the first that fails as the ODS/API does: its
+ * AND-combined strategies (namespace, ownership) before its OR-combined relationship strategies, which edgate's one
+ * `relationships` stands for.
+ */
+const checkOrder: Strategy[] = ['none', 'namespace', 'ownership', 'relationships'];
+
+const actions: Action[] = ['create', 'read', 'update', 'delete'];
+
+/**
+ * Refuses, at start, a claim set naming an unknown action or strategy, an empty list, or `none` beside another
+ * strategy (which would read as a grant of everything): a typo must not grant or deny silently.
+ */
+function checkClaimSets(claimSets: ClaimSets): void {
+  for (const [claimSet, resources] of Object.entries(claimSets)) {
+    for (const [resource, granted] of Object.entries(resources)) {
+      for (const [action, entry] of Object.entries(granted)) {
+        const where = `claim set "${claimSet}", ${resource}.${action}`;
+        if (!actions.includes(action as Action)) throw new Error(`${where}: unknown action`);
+        const list = Array.isArray(entry) ? entry : [entry];
+        if (!list.length) throw new Error(`${where}: no strategy`);
+        const unknown = list.find((s) => !checkOrder.includes(s));
+        if (unknown !== undefined) throw new Error(`${where}: unknown strategy "${unknown}"`);
+        if (list.length > 1 && list.includes('none')) throw new Error(`${where}: "none" cannot be combined with another strategy`);
+      }
+    }
+  }
+}
+
+/** Claim sets are data (config/claim-sets.json): claim set → resource → action → strategy or strategies. */
 export function loadClaimSets(path = fromRoot('config', 'claim-sets.json')): ClaimSets {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   delete raw.$comment;
+  checkClaimSets(raw as ClaimSets);
   return raw as ClaimSets;
 }
 
@@ -18,14 +50,16 @@ export const descriptorDefault = '*descriptors';
 export const resourceDefault = '*';
 
 /**
- * The strategy for an action, or undefined when the claim set does not grant it: the resource's own
- * entry, else the default for its kind (descriptors fall back to `*` when there is no `*descriptors`).
+ * The strategies for an action, every one of which must allow, in checking order; undefined when the claim set does
+ * not grant the action. The resource's own entry counts, else the default for its kind (descriptors fall back to `*`
+ * when there is no `*descriptors`).
  */
-export function strategyFor(claimSets: ClaimSets, claimSet: string, resource: { name: string; isDescriptor?: boolean }, action: Action): Strategy | undefined {
+export function strategiesFor(claimSets: ClaimSets, claimSet: string, resource: { name: string; isDescriptor?: boolean }, action: Action): Strategy[] | undefined {
   const set = claimSets[claimSet];
   if (!set) return undefined;
   const own = set[resource.name];
-  if (own) return own[action];
-  const byKind = resource.isDescriptor ? (set[descriptorDefault] ?? set[resourceDefault]) : set[resourceDefault];
-  return byKind?.[action];
+  const entry = own ? own[action] : (resource.isDescriptor ? (set[descriptorDefault] ?? set[resourceDefault]) : set[resourceDefault])?.[action];
+  if (entry === undefined) return undefined;
+  const list = Array.isArray(entry) ? entry : [entry];
+  return [...new Set(list)].sort((a, b) => checkOrder.indexOf(a) - checkOrder.indexOf(b));
 }

@@ -31,6 +31,8 @@ export interface DocumentRow {
   etag: string;
   last_modified: number | string;
   created_by: string | null;
+  /** The creating client's ownership token (migrations/20261202040000_ownership_tokens.ts), or null. */
+  created_by_ownership_token_id: number | string | null;
   edorg_id: number | string | null;
   student_unique_id: string | null;
   staff_unique_id: string | null;
@@ -51,6 +53,7 @@ export interface TrackedChangeRow {
   old_key: string;
   new_key: string | null;
   created_by: string | null;
+  created_by_ownership_token_id: number | string | null;
   edorg_id: number | string | null;
   student_unique_id: string | null;
   staff_unique_id: string | null;
@@ -69,6 +72,7 @@ export interface ClientRow {
   claim_set: string;
   namespace_prefixes: string;
   profiles: string;
+  creator_ownership_token_id: number | string | null;
   disabled: number | boolean;
   created_at: number;
   updated_at: number;

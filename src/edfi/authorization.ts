@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 import type { Action, ClaimSets, Strategy } from '../config/claim-sets.js';
-import { strategyFor } from '../config/claim-sets.js';
+import { strategiesFor } from '../config/claim-sets.js';
 import { allow, deny, type Decision } from '../errors.js';
 import type { ClientWithReach } from '../clients/directory.js';
 import { securablesOf, type DocumentInfo } from './document-info.js';
@@ -15,11 +15,16 @@ export interface Caller {
   schools: number[];
 }
 
-export type CollectionScope =
-  | { kind: 'all' }
-  | { kind: 'owned'; clientId: string }
+/** One condition on the items of a collection a caller may read. */
+export type ScopeFilter =
+  | { kind: 'owned'; tokenIds: number[] }
   | { kind: 'reach'; reach: Reach }
   | { kind: 'namespace'; prefixes: string[] };
+
+/** Which items of a collection the caller may read: those every filter admits (no filters: all of them). */
+export interface CollectionScope {
+  filters: ScopeFilter[];
+}
 
 /** The ODS/API's words for every authorisation refusal; hints and reasons follow them. */
 const notAuthorized = 'Access to the requested data could not be authorized.';
@@ -58,32 +63,38 @@ export class Authorizer {
     private readonly claimSets: ClaimSets,
   ) {}
 
-  /** The strategy the caller's claim set grants, or a refusal naming the claim set. */
-  strategy(caller: Caller, resource: ResourceDeclaration, action: Action): Strategy | Decision {
-    const strategy = strategyFor(this.claimSets, caller.client.claimSet, resource, action);
-    if (strategy) return strategy;
+  /** The strategies the caller's claim set grants (all must allow), or a refusal naming the claim set. */
+  strategies(caller: Caller, resource: ResourceDeclaration, action: Action): Strategy[] | Decision {
+    const strategies = strategiesFor(this.claimSets, caller.client.claimSet, resource, action);
+    if (strategies) return strategies;
     return deny('authorization_denied', `${notAuthorized} The API client's assigned claim set (currently '${caller.client.claimSet}') does not permit ${action} on ${resource.name}.`);
   }
 
   /** Refuses early, before the body is read, when the claim set grants none of the actions at all. */
   anyOf(caller: Caller, resource: ResourceDeclaration, actions: Action[]): Decision {
-    const refusals = actions.map((action) => this.strategy(caller, resource, action));
-    return refusals.some((r) => typeof r === 'string') ? allow : (refusals[0] as Decision);
+    const refusals = actions.map((action) => this.strategies(caller, resource, action));
+    return refusals.some((r) => Array.isArray(r)) ? allow : (refusals[0] as Decision);
   }
 
   private reachOf(caller: Caller): Reach {
     return { schools: caller.schools, edorgs: caller.client.edorgs, assigned: caller.client.edorgIds };
   }
 
-  /** An existing item: may the caller read, update or delete it? */
+  /** An existing item: may the caller read, update or delete it? Every strategy must allow; the first refusal answers. */
   async forStored(caller: Caller, resource: ResourceDeclaration, action: Action, stored: StoredDocument, db: Knex = this.db): Promise<Decision> {
-    const strategy = this.strategy(caller, resource, action);
-    if (typeof strategy !== 'string') return strategy;
-    if (strategy === 'none') return allow;
-    if (strategy === 'namespace') return this.namespaceDecision(caller, stored.securables.namespace);
-    if (strategy === 'ownership') {
-      return stored.createdBy === caller.client.clientId ? allow : deny('authorization_denied', `${notAuthorized} The item is not owned by the caller.`);
+    const strategies = this.strategies(caller, resource, action);
+    if (!Array.isArray(strategies)) return strategies;
+    for (const strategy of strategies) {
+      const decision = await this.storedBy(strategy, caller, resource, action, stored, db);
+      if (!decision.ok) return decision;
     }
+    return allow;
+  }
+
+  private async storedBy(strategy: Strategy, caller: Caller, resource: ResourceDeclaration, action: Action, stored: StoredDocument, db: Knex): Promise<Decision> {
+    if (strategy === 'none') return allow;
+    if (strategy === 'namespace') return this.namespaceDecision(caller, stored.securables.namespace, 'existing');
+    if (strategy === 'ownership') return ownershipDecision(caller, stored.ownershipTokenId);
     if (resource.reach === 'none') return allow;
     const query = db('edfi_documents as d').where('d.id', stored.id);
     // Deleting a person counts the associations deleted before it, as the ODS/API does: a school that removed a
@@ -98,34 +109,83 @@ export class Authorizer {
 
   /** The body being written (a create, or the new state of an update): may it exist for this caller? */
   async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, info: DocumentInfo, db: Knex = this.db): Promise<Decision> {
-    const strategy = this.strategy(caller, resource, action);
-    if (typeof strategy !== 'string') return strategy;
+    const strategies = this.strategies(caller, resource, action);
+    if (!Array.isArray(strategies)) return strategies;
+    for (const strategy of strategies) {
+      const decision = await this.incomingBy(strategy, caller, resource, action, info, db);
+      if (!decision.ok) return decision;
+    }
+    return allow;
+  }
+
+  private async incomingBy(strategy: Strategy, caller: Caller, resource: ResourceDeclaration, action: Action, info: DocumentInfo, db: Knex): Promise<Decision> {
     if (strategy === 'none') return allow;
-    // Ownership resources live in the client's namespaces too (assessments).
-    if (strategy === 'namespace' || strategy === 'ownership') return resource.columns.namespace ? this.namespaceDecision(caller, info.columns.namespace) : allow;
+    if (strategy === 'namespace') return resource.columns.namespace ? this.namespaceDecision(caller, info.columns.namespace, 'proposed') : allow;
+    // An update keeps the item's token (checked on the stored item); a create stamps the caller's creator token on it.
+    if (strategy === 'ownership') return action === 'create' ? creatorDecision(caller) : allow;
     const inReach = await valuesInReach(db, resource.reach, securablesOf(info), this.reachOf(caller));
     return inReach ? allow : deny('authorization_denied', notAuthorized, [noRelationship(caller, resource)]);
   }
 
-  private namespaceDecision(caller: Caller, namespace: string | null | undefined): Decision {
+  private namespaceDecision(caller: Caller, namespace: string | null | undefined, which: 'proposed' | 'existing'): Decision {
     const value = namespace ?? '';
     const prefixes = caller.client.namespacePrefixes;
     if (prefixes.some((prefix) => namespaceUnder(value, prefix))) return allow;
     return deny(
       'namespace_not_permitted',
-      `${notAuthorized} The proposed 'Namespace' value of the data does not start with any of the caller's associated namespace prefixes (${prefixes.length ? prefixes.map((p) => `'${p}'`).join(', ') : 'none assigned'}).`,
+      `${notAuthorized} The ${which} 'Namespace' value of the data does not start with any of the caller's associated namespace prefixes (${prefixes.length ? prefixes.map((p) => `'${p}'`).join(', ') : 'none assigned'}).`,
     );
   }
 
-  /** Which items of a collection the caller may read; a refusal when the claim set denies reads. */
+  /** Which items of a collection the caller may read, as SQL filters; a refusal when the claim set denies reads. */
   async collectionScope(caller: Caller, resource: ResourceDeclaration): Promise<CollectionScope | Decision> {
-    const strategy = this.strategy(caller, resource, 'read');
-    if (typeof strategy !== 'string') return strategy;
-    if (strategy === 'ownership') return { kind: 'owned', clientId: caller.client.clientId };
-    if (strategy === 'namespace') return { kind: 'namespace', prefixes: caller.client.namespacePrefixes };
-    if (strategy === 'relationships') return { kind: 'reach', reach: this.reachOf(caller) };
-    return { kind: 'all' };
+    const strategies = this.strategies(caller, resource, 'read');
+    if (!Array.isArray(strategies)) return strategies;
+    const filters: ScopeFilter[] = [];
+    for (const strategy of strategies) {
+      if (strategy === 'ownership') filters.push({ kind: 'owned', tokenIds: caller.client.ownershipTokenIds });
+      if (strategy === 'namespace') filters.push({ kind: 'namespace', prefixes: caller.client.namespacePrefixes });
+      if (strategy === 'relationships') filters.push({ kind: 'reach', reach: this.reachOf(caller) });
+    }
+    return { filters };
   }
+}
+
+/** The strategy's name in the ODS/API's reasons, which the suites quote. */
+const ownershipStrategyName = 'OwnershipBased';
+
+/**
+ * Ownership: the item's creator token must be one the caller holds. Integer ids are compared, never names; an item
+ * with no token (the seed's, the SIS sync's) is reached by no client through this strategy.
+ */
+function ownershipDecision(caller: Caller, tokenId: number | null): Decision {
+  if (tokenId === null) {
+    return deny('ownership_uninitialized', `${notAuthorized} The item is not owned by the caller.`, [
+      `The existing resource item has no 'CreatedByOwnershipTokenId' value assigned and thus will never be accessible to clients using the '${ownershipStrategyName}' authorization strategy.`,
+    ]);
+  }
+  return caller.client.ownershipTokenIds.includes(tokenId) ? allow : deny('ownership_mismatch', `${notAuthorized} The item is not owned by the caller.`);
+}
+
+/** A create under ownership: the item will carry the caller's creator token, so the caller must have one. */
+function creatorDecision(caller: Caller): Decision {
+  if (caller.client.creatorTokenId !== null) return allow;
+  return deny('ownership_uninitialized', `${notAuthorized} The item is not owned by the caller.`, [
+    `The API client has no creator ownership token, so the item would never be accessible to clients using the '${ownershipStrategyName}' authorization strategy.`,
+  ]);
+}
+
+/** Items whose creator token is among `tokenIds` (the alias's column); none, when the caller holds no token. */
+export function whereOwned(query: Knex.QueryBuilder, column: string, tokenIds: number[]): void {
+  // NULL is in no IN list, so untokened items stay out; an empty list reads nothing.
+  if (!tokenIds.length) query.whereRaw('1 = 0');
+  else query.whereIn(column, tokenIds);
+}
+
+/** Items whose namespace (the alias's column) starts with one of the prefixes, bound as values; none without prefixes. */
+export function whereNamespaceUnder(query: Knex.QueryBuilder, column: string, prefixes: string[]): void {
+  if (!prefixes.length) query.whereRaw('1 = 0');
+  else query.where((q) => prefixes.forEach((prefix) => q.orWhere(column, 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)));
 }
 
 /**

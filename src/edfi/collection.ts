@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
-import type { CollectionScope } from './authorization.js';
+import { whereNamespaceUnder, whereOwned, type CollectionScope } from './authorization.js';
+import type { Reach } from './reach.js';
 import { applyFilters, applyWindow, type Page } from './query.js';
 import { subjectsInReach, whereInReach } from './reach.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
@@ -27,12 +28,11 @@ function documents(db: Knex, page: Page): Knex.QueryBuilder {
 
 function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Knex.QueryBuilder {
   const query = documents(db, page).where('d.resource', resource.name);
-  if (scope.kind === 'owned') query.where('d.created_by', scope.clientId);
-  if (scope.kind === 'reach') whereInReach(db, query, resource.reach, scope.reach);
-  if (scope.kind === 'namespace') {
-    // Prefixes are the client's own data, bound as values; an empty list reads nothing.
-    if (!scope.prefixes.length) query.whereRaw('1 = 0');
-    else query.where((q) => scope.prefixes.forEach((prefix) => q.orWhere('d.namespace', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)));
+  // Every filter of the scope applies (the strategies are combined with AND), in SQL: nothing is loaded to be dropped.
+  for (const filter of scope.filters) {
+    if (filter.kind === 'owned') whereOwned(query, 'd.created_by_ownership_token_id', filter.tokenIds);
+    if (filter.kind === 'reach') whereInReach(db, query, resource.reach, filter.reach);
+    if (filter.kind === 'namespace') whereNamespaceUnder(query, 'd.namespace', filter.prefixes);
   }
   applyFilters(db, query, page.filters);
   applyWindow(query, page);
@@ -44,7 +44,7 @@ function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope,
  * ids straight off the (subject_type, edorg_id, subject_id) index, then fetch only that page's
  * documents. The general plan would join and sort every subject in reach before cutting the page.
  */
-function subjectPage(db: Knex, resource: ResourceDeclaration, reach: Extract<CollectionScope, { kind: 'reach' }>['reach'], page: Page): Knex.QueryBuilder | undefined {
+function subjectPage(db: Knex, resource: ResourceDeclaration, reach: Reach, page: Page): Knex.QueryBuilder | undefined {
   const column = resource.orderColumn;
   const subjectType = resource.reach === 'student' && column === 'student_unique_id' ? 'student' : resource.reach === 'staff' && column === 'staff_unique_id' ? 'staff' : undefined;
   const narrowed = page.filters.length || page.cursor || page.minChangeVersion !== undefined || page.maxChangeVersion !== undefined;
@@ -61,7 +61,9 @@ function subjectPage(db: Knex, resource: ResourceDeclaration, reach: Extract<Col
 /** One page of a collection, in a stable order; only the page's documents are read in full. */
 export async function listPage(db: Knex, resource: ResourceDeclaration, scope: CollectionScope, page: Page): Promise<StoredDocument[]> {
   if (page.limit === 0) return [];
-  const fast = scope.kind === 'reach' ? subjectPage(db, resource, scope.reach, page) : undefined;
+  // The subject index pages by reach alone: only a scope that is reach and nothing else may take it.
+  const [only] = scope.filters;
+  const fast = scope.filters.length === 1 && only.kind === 'reach' ? subjectPage(db, resource, only.reach, page) : undefined;
   if (fast) return (await fast).map(toStored);
   if (page.cursor) return cursorPage(db, resource, scope, page);
   const order = orderColumnOf(resource);

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import { fromRoot } from '../config/paths.js';
 import { documentInfoOf } from './document-info.js';
 import type { EdfiModel } from './model/index.js';
-import { insertDocument } from './store.js';
+import { insertDocument, noCreator } from './store.js';
 import { isDuplicateKey } from '../db/driver-errors.js';
 
 /** Descriptor values every deployment starts with (config/edfi/descriptors.json): descriptor → code values. */
@@ -39,7 +39,7 @@ export async function ensureDescriptors(db: Knex, model: EdfiModel, defaults: De
   if (!missing.length) return 0;
   try {
     await db.transaction(async (trx) => {
-      for (const { resource, body, info } of missing) await insertDocument(trx, resource, body, info, null, []);
+      for (const { resource, body, info } of missing) await insertDocument(trx, resource, body, info, noCreator, []);
     });
   } catch (err) {
     // Another instance starting at the same moment wrote them first.

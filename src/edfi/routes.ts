@@ -271,7 +271,7 @@ class ResourceApi {
   private writeContext(ctx: Context, caller: Caller, resource: ResourceDeclaration): WriteContext {
     const { authorizer } = this;
     return {
-      clientId: caller.client.clientId,
+      creator: { clientId: caller.client.clientId, ownershipTokenId: caller.client.creatorTokenId },
       ifMatch: ctx.get('if-match') || undefined,
       async authorize(trx, action: Action, incoming, stored) {
         if (stored) enforce(await authorizer.forStored(caller, resource, action, stored, trx));

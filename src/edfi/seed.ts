@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { ApiError } from '../errors.js';
 import type { EdfiModel } from './model/index.js';
 import { ResourceValidator } from './validation.js';
+import { noCreator } from './store.js';
 import { upsertDocument, type WriteContext } from './writes.js';
 
 type Body = Record<string, unknown>;
@@ -10,7 +11,7 @@ type Body = Record<string, unknown>;
 export type SeedCounts = Record<string, { created: number; updated: number; unchanged: number }>;
 
 /** An administrator's load: validated like API writes, no client and no authorisation to pass. */
-const adminWrite: WriteContext = { clientId: null, authorize: async () => undefined };
+const adminWrite: WriteContext = { creator: noCreator, authorize: async () => undefined };
 
 /**
  * Loads Ed-Fi items (resource name → bodies, in dependency order) through the same write path as

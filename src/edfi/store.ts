@@ -18,6 +18,7 @@ export const documentColumns = [
   'd.etag',
   'd.last_modified',
   'd.created_by',
+  'd.created_by_ownership_token_id',
   'd.key_hash',
   'd.edorg_id',
   'd.student_unique_id',
@@ -35,6 +36,8 @@ export interface StoredDocument {
   etag: string;
   lastModified: number;
   createdBy: string | null;
+  /** The creating client's ownership token, or null (the ownership strategy reaches such an item for no one). */
+  ownershipTokenId: number | null;
   keyHash: string;
   securables: Securables;
 }
@@ -46,6 +49,7 @@ export function toStored(row: DocumentRow): StoredDocument {
     etag: row.etag,
     lastModified: Number(row.last_modified),
     createdBy: row.created_by,
+    ownershipTokenId: row.created_by_ownership_token_id === null ? null : Number(row.created_by_ownership_token_id),
     keyHash: row.key_hash,
     securables: {
       edorg_id: row.edorg_id === null ? null : Number(row.edorg_id),
@@ -79,7 +83,15 @@ export interface Written {
 /** A write that changed the item: the change version it was stamped with. */
 export type Stamped = Written & { changeVersion: number };
 
-export async function insertDocument(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo, createdBy: string | null, resolved: ResolvedReference[]): Promise<Stamped> {
+/** Who creates an item: the client and its creator ownership token (both null for the seed, the SIS sync, the CLI). */
+export interface Creator {
+  clientId: string | null;
+  ownershipTokenId: number | null;
+}
+
+export const noCreator: Creator = { clientId: null, ownershipTokenId: null };
+
+export async function insertDocument(trx: Knex, resource: ResourceDeclaration, body: Body, info: DocumentInfo, creator: Creator, resolved: ResolvedReference[]): Promise<Stamped> {
   const written = { id: newDocumentId(), etag: documentEtag(body), lastModified: Date.now(), changeVersion: await reserveChangeVersions(trx) };
   await trx('edfi_documents').insert({
     id: written.id,
@@ -89,7 +101,8 @@ export async function insertDocument(trx: Knex, resource: ResourceDeclaration, b
     etag: written.etag,
     last_modified: written.lastModified,
     change_version: written.changeVersion,
-    created_by: createdBy,
+    created_by: creator.clientId,
+    created_by_ownership_token_id: creator.ownershipTokenId,
     ...info.columns,
   });
   await writeDerivedRows(trx, written.id, info, resolved, false);
@@ -224,7 +237,7 @@ export async function materialiseEdorgDocuments(db: Knex, resource: ResourceDecl
     const body = mirror.bodyFor({ id: Number(row.id), name: row.name, parentId: row.parent_id === null ? null : Number(row.parent_id), parentType: row.parent_type });
     const info = documentInfoOf(resource, body);
     try {
-      await db.transaction(async (trx) => insertDocument(trx, resource, body, info, null, (await resolveReferences(trx, info.references)).resolved));
+      await db.transaction(async (trx) => insertDocument(trx, resource, body, info, noCreator, (await resolveReferences(trx, info.references)).resolved));
     } catch (err) {
       // Another request materialised it first: the document exists, which is all we wanted.
       if (!isDuplicateKey(err)) throw err;

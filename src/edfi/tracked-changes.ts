@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 
 import type { TrackedChangeRow } from '../db/tables.js';
-import type { CollectionScope } from './authorization.js';
+import { whereNamespaceUnder, whereOwned, type CollectionScope } from './authorization.js';
 import { documentInfoOf } from './document-info.js';
 import { contactsEverInReach, subjectsEverInReach, whereInReach, type Reach } from './reach.js';
 import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
@@ -34,6 +34,7 @@ function trackedRow(resource: ResourceDeclaration, stored: StoredDocument, kind:
     old_key: JSON.stringify(keyValuesOf(resource, stored.body)),
     new_key: null as string | null,
     created_by: stored.createdBy,
+    created_by_ownership_token_id: stored.ownershipTokenId,
     edorg_id: edorg_id ?? null,
     student_unique_id: student_unique_id ?? null,
     staff_unique_id: staff_unique_id ?? null,
@@ -93,16 +94,15 @@ function trackedScope(db: Knex, resource: ResourceDeclaration, kind: ChangeKind,
   const query = db('edfi_tracked_changes as t').where({ 't.resource': resource.name, 't.kind': kind });
   if (window.minChangeVersion !== undefined) query.where('t.change_version', '>=', window.minChangeVersion);
   if (window.maxChangeVersion !== undefined) query.where('t.change_version', '<=', window.maxChangeVersion);
-  if (scope.kind === 'owned') query.where('t.created_by', scope.clientId);
-  if (scope.kind === 'namespace') {
-    if (!scope.prefixes.length) query.whereRaw('1 = 0');
-    else query.where((q) => scope.prefixes.forEach((prefix) => q.orWhere('t.namespace', 'like', `${prefix.replace(/[\\%_]/g, '\\$&')}%`)));
-  }
-  if (scope.kind === 'reach' && resource.reach !== 'none') {
-    const { reach } = scope;
-    if (kind === 'delete') whereTrackedInReach(db, query, resource, reach);
-    // An identity change may move the item (an enrolment to another school): its old reach, or the reach it has now.
-    else query.where((either) => either.where((q) => whereTrackedInReach(db, q, resource, reach)).orWhereIn('t.document_id', liveInReach(db, resource, reach)));
+  for (const filter of scope.filters) {
+    if (filter.kind === 'owned') whereOwned(query, 't.created_by_ownership_token_id', filter.tokenIds);
+    if (filter.kind === 'namespace') whereNamespaceUnder(query, 't.namespace', filter.prefixes);
+    if (filter.kind === 'reach' && resource.reach !== 'none') {
+      const { reach } = filter;
+      if (kind === 'delete') whereTrackedInReach(db, query, resource, reach);
+      // An identity change may move the item (an enrolment to another school): its old reach, or the reach it has now.
+      else query.where((either) => either.where((q) => whereTrackedInReach(db, q, resource, reach)).orWhereIn('t.document_id', liveInReach(db, resource, reach)));
+    }
   }
   return query;
 }

@@ -18,6 +18,7 @@ import {
   insertDocument,
   resolveReferences,
   updateDocument,
+  type Creator,
   type ResolvedReference,
   type StoredDocument,
   type Written,
@@ -26,9 +27,9 @@ import { recordDelete, recordKeyChange } from './tracked-changes.js';
 
 type Body = Record<string, unknown>;
 
-/** What a write needs from its caller: who writes, how to authorise, the If-Match header. */
+/** What a write needs from its caller: who writes (stamped on what it creates), how to authorise, the If-Match header. */
 export interface WriteContext {
-  clientId: string | null;
+  creator: Creator;
   /** Throws when the action on this item is not permitted (incoming is absent for a delete); queries run on trx. */
   authorize(trx: Knex, action: Action, incoming: { body: Body; info: DocumentInfo } | undefined, stored: StoredDocument | undefined): Promise<void>;
   ifMatch?: string;
@@ -87,7 +88,7 @@ export async function upsertDocument(db: Knex, resource: ResourceDeclaration, bo
       if (documentEtag(body) === stored.etag) return { id: stored.id, etag: stored.etag, lastModified: stored.lastModified, outcome: 'unchanged' };
       return { ...(await updateDocument(trx, stored.id, body, info, resolved)), outcome: 'updated' };
     }
-    const written = await insertDocument(trx, resource, body, info, context.clientId, resolved);
+    const written = await insertDocument(trx, resource, body, info, context.creator, resolved);
     await mirrorEdorg(trx, resource, body, info);
     return { ...written, outcome: 'created' };
   });

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import { edfiTypeNames, withAncestors, type EdorgWithAncestors } from '../db/edorgs.js';
 import type { Db } from '../db/knex.js';
 import type { EdorgType } from '../db/tables.js';
-import { loadClaimSets, strategyFor, type Action, type ClaimSets } from '../config/claim-sets.js';
+import { loadClaimSets, strategiesFor, type Action, type ClaimSets } from '../config/claim-sets.js';
 import { ApiError } from '../errors.js';
 import { bearerToken, invalidToken, type TokenVerifier } from '../gateway/verifier.js';
 import { readParams } from '../http/body.js';
@@ -48,7 +48,7 @@ const operationNames: Record<Action, string> = { create: 'Create', read: 'Read',
 /** What the client's claim set lets it do, per resource, in the ODS/API's shape. */
 function resourcesOf(claimSets: ClaimSets, claimSet: string, resources: NonNullable<TokenInfoDeps['resources']>) {
   return resources.flatMap((resource) => {
-    const operations = (Object.keys(operationNames) as Action[]).filter((action) => strategyFor(claimSets, claimSet, resource, action)).map((a) => operationNames[a]);
+    const operations = (Object.keys(operationNames) as Action[]).filter((action) => strategiesFor(claimSets, claimSet, resource, action)).map((a) => operationNames[a]);
     return operations.length ? [{ resource: `/${resource.project ?? 'ed-fi'}/${resource.name}`, operations }] : [];
   });
 }

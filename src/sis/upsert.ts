@@ -138,7 +138,7 @@ function plan(resource: ResourceDeclaration, desired: Desired[], existing: Map<s
 }
 
 function documentRow(id: string, resource: ResourceDeclaration, keyHash: string, body: Body, etag: string, now: number, info: DocumentInfo): DocumentRow {
-  return { id, resource: resource.name, key_hash: keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, ...info.columns };
+  return { id, resource: resource.name, key_hash: keyHash, body: JSON.stringify(body), etag, last_modified: now, created_by: null, created_by_ownership_token_id: null, ...info.columns };
 }
 
 const plannedOf = (planned: Planned[], outcome: 'created' | 'updated') => planned.flatMap((p) => (p.outcome === outcome ? [p] : []));

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 
 import { loadConfig, type Config } from '../../src/config/index.js';
+import { loadClaimSets } from '../../src/config/claim-sets.js';
 import { fromRoot } from '../../src/config/paths.js';
 import { createClient, type ClientInput } from '../../src/db/clients.js';
 import { putEdorg, type EdorgInput } from '../../src/db/edorgs.js';
@@ -54,7 +55,7 @@ export async function startTestApp(engine: Engine, env: Record<string, string> =
         db,
         hashKey,
         { name: 'test client', tier: 'standard', ...input },
-        { tiers: Object.keys(config.tiers), claimSets: ['SIS Vendor', 'Bootstrap', 'Read Only', 'ODS Sandbox', 'Ed-Fi Sandbox'] },
+        { tiers: Object.keys(config.tiers), claimSets: Object.keys(loadClaimSets()) },
       );
       return { clientId: client.clientId, secret };
     },
