@@ -220,4 +220,15 @@ describe.skipIf(!haveFullStandard).each(engines)('every kind of education organi
       "No relationships have been established between the caller's education organization id claim (999) and the resource item's 'ParentEducationOrganizationId' value.",
     ]);
   });
+
+  it('lets ODS Sandbox read every department but write only those under its reach, as the ODS/API secures them by their parent', async () => {
+    const school = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901001] });
+    const department = (id: number, parent: number) => ({ ...kinds.organizationDepartments, organizationDepartmentId: id, parentEducationOrganizationReference: { educationOrganizationId: parent } });
+    const own = await school.create('organizationDepartments', department(7401, 255901001));
+    expect((await school.post('organizationDepartments', department(7402, 255901044))).status).toBe(403);
+    const [district] = await json<Item[]>(await school.get('organizationDepartments?organizationDepartmentId=7001'));
+    expect(district).toMatchObject({ organizationDepartmentId: 7001 });
+    expect((await school.put(`organizationDepartments/${district.id}`, { ...kinds.organizationDepartments, nameOfInstitution: 'Renamed' })).status).toBe(403);
+    expect((await school.del(`organizationDepartments/${own}`)).status).toBe(204);
+  });
 });
