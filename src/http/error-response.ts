@@ -45,7 +45,9 @@ function problemDetails(error: ApiError, correlationId: string): Record<string, 
     correlationId,
     error: error.code,
     ...extra,
-    errors: errors ?? (own !== detail ? [own] : []),
+    // As the ODS/API: `errors` holds reasons beyond the detail, and is left out when there are none (its suites check
+    // that an ownership or namespace refusal, whose detail is the whole reason, carries no `errors`).
+    ...(errors ? { errors } : own !== detail ? { errors: [own] } : {}),
   };
 }
 
