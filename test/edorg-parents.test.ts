@@ -161,7 +161,7 @@ describe.skipIf(!haveFullStandard).each(engines)('ed-org parents on $name', (eng
       expect((await outsider.post('localEducationAgencies', lea(4200, { parentLea: 4000 }))).status).toBe(403);
     });
 
-    it('gives the parent LEA reach over the child LEA\'s schools, their students and programs; the child reaches only its own', async () => {
+    it('gives the parent LEA reach over the child LEA\'s schools, their students and programs; the child reaches only its own, and reads its parent\'s programs', async () => {
       expect(await tokenSchools([4000])).toEqual(['4100001']);
       expect(await tokenSchools([4100])).toEqual(['4100001']);
       const parent = await apiClient(app, { edorgIds: [4000] });
@@ -178,7 +178,9 @@ describe.skipIf(!haveFullStandard).each(engines)('ed-org parents on $name', (eng
       const childProgram = await parent.create('programs', program(4100));
       expect((await child.get(`programs/${childProgram}`)).status).toBe(200);
       const parentProgram = await parent.create('programs', program(4000));
-      expect((await child.get(`programs/${parentProgram}`)).status).toBe(403);
+      // Programs are reference data, read up the tree (relationshipsInverted) and written only down it.
+      expect((await child.get(`programs/${parentProgram}`)).status).toBe(200);
+      expect((await child.del(`programs/${parentProgram}`)).status).toBe(403);
       expect((await other.get(`programs/${childProgram}`)).status).toBe(403);
     });
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fromRoot } from './paths.js';
 
 export type Action = 'create' | 'read' | 'update' | 'delete';
-export type Strategy = 'none' | 'relationships' | 'ownership' | 'namespace';
+export type Strategy = 'none' | 'relationships' | 'relationshipsInverted' | 'ownership' | 'namespace';
 /** One strategy, or several that must all allow (`["namespace", "ownership"]`). */
 export type StrategyEntry = Strategy | Strategy[];
 export type ClaimSets = Record<string, Record<string, Partial<Record<Action, StrategyEntry>>>>;
@@ -11,15 +11,22 @@ export type ClaimSets = Record<string, Record<string, Partial<Record<Action, Str
 /**
  * The order combined strategies are checked in, so a refusal names the first that fails as the ODS/API does: its
  * AND-combined strategies (namespace, ownership) before its OR-combined relationship strategies, which edgate's one
- * `relationships` stands for.
+ * `relationships` stands for (`relationshipsInverted`: those ORed with their inverted twins, which reach up the tree).
  */
-const checkOrder: Strategy[] = ['none', 'namespace', 'ownership', 'relationships'];
+const checkOrder: Strategy[] = ['none', 'namespace', 'ownership', 'relationships', 'relationshipsInverted'];
+
+/**
+ * `relationshipsInverted` lets a school read what its district owns; the ODS/API grants it for reads of reference data
+ * only, and a write under it would let a school change its district's course. Any other action refuses it at start.
+ */
+const readOnlyStrategies: Strategy[] = ['relationshipsInverted'];
 
 const actions: Action[] = ['create', 'read', 'update', 'delete'];
 
 /**
- * Refuses, at start, a claim set naming an unknown action or strategy, an empty list, or `none` beside another
- * strategy (which would read as a grant of everything): a typo must not grant or deny silently.
+ * Refuses, at start, a claim set naming an unknown action or strategy, an empty list, `none` beside another
+ * strategy (which would read as a grant of everything), or a read-only strategy on a write: a typo must not grant or
+ * deny silently.
  */
 function checkClaimSets(claimSets: ClaimSets): void {
   for (const [claimSet, resources] of Object.entries(claimSets)) {
@@ -32,6 +39,8 @@ function checkClaimSets(claimSets: ClaimSets): void {
         const unknown = list.find((s) => !checkOrder.includes(s));
         if (unknown !== undefined) throw new Error(`${where}: unknown strategy "${unknown}"`);
         if (list.length > 1 && list.includes('none')) throw new Error(`${where}: "none" cannot be combined with another strategy`);
+        const readOnly = list.find((s) => readOnlyStrategies.includes(s));
+        if (readOnly !== undefined && action !== 'read') throw new Error(`${where}: "${readOnly}" is for reads only`);
       }
     }
   }

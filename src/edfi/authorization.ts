@@ -5,7 +5,7 @@ import { strategiesFor } from '../config/claim-sets.js';
 import { allow, deny, type Decision } from '../errors.js';
 import type { ClientWithReach } from '../clients/directory.js';
 import { securablesOf, type DocumentInfo } from './document-info.js';
-import { parentInReach, valuesInReach, whereInReach, type Reach } from './reach.js';
+import { parentInReach, valuesInReach, whereInReach, type Reach, type ReachDirection } from './reach.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
@@ -18,7 +18,7 @@ export interface Caller {
 /** One condition on the items of a collection a caller may read. */
 export type ScopeFilter =
   | { kind: 'owned'; tokenIds: number[] }
-  | { kind: 'reach'; reach: Reach }
+  | { kind: 'reach'; reach: Reach; direction: ReachDirection }
   | { kind: 'namespace'; prefixes: string[] };
 
 /** Which items of a collection the caller may read: those every filter admits (no filters: all of them). */
@@ -96,13 +96,14 @@ export class Authorizer {
     if (strategy === 'namespace') return this.namespaceDecision(caller, stored.securables.namespace, 'existing');
     if (strategy === 'ownership') return ownershipDecision(caller, stored.ownershipTokenId);
     if (resource.reach === 'none') return allow;
+    const direction = directionOf(strategy);
     const query = db('edfi_documents as d').where('d.id', stored.id);
     // Deleting a person counts the associations deleted before it, as the ODS/API does: a school that removed a
     // student's enrolment may then remove the student it created. Every other check counts only what exists.
     const history = action === 'delete' ? 'includingDeletes' : 'current';
     const reach = this.reachOf(caller);
     const inReach =
-      Boolean(await whereInReach(db, query, resource.reach, reach, history).first('d.id')) &&
+      Boolean(await whereInReach(db, query, resource.reach, reach, history, direction).first('d.id')) &&
       (resource.reach !== 'edorgSelf' || action !== 'update' || (await parentInReach(db, stored.securables.edorg_id, reach)));
     return inReach ? allow : deny('authorization_denied', [notAuthorized, resource.denialHint].filter(Boolean).join(' '), [noRelationship(caller, resource)]);
   }
@@ -123,6 +124,8 @@ export class Authorizer {
     if (strategy === 'namespace') return resource.columns.namespace ? this.namespaceDecision(caller, info.columns.namespace, 'proposed') : allow;
     // An update keeps the item's token (checked on the stored item); a create stamps the caller's creator token on it.
     if (strategy === 'ownership') return action === 'create' ? creatorDecision(caller) : allow;
+    // Reads only (loadClaimSets refuses it elsewhere); should it ever reach a write, it grants nothing.
+    if (strategy === 'relationshipsInverted') return deny('authorization_denied', notAuthorized, [noRelationship(caller, resource)]);
     const inReach = await valuesInReach(db, resource.reach, securablesOf(info), this.reachOf(caller));
     return inReach ? allow : deny('authorization_denied', notAuthorized, [noRelationship(caller, resource)]);
   }
@@ -145,10 +148,15 @@ export class Authorizer {
     for (const strategy of strategies) {
       if (strategy === 'ownership') filters.push({ kind: 'owned', tokenIds: caller.client.ownershipTokenIds });
       if (strategy === 'namespace') filters.push({ kind: 'namespace', prefixes: caller.client.namespacePrefixes });
-      if (strategy === 'relationships') filters.push({ kind: 'reach', reach: this.reachOf(caller) });
+      if (strategy === 'relationships' || strategy === 'relationshipsInverted') filters.push({ kind: 'reach', reach: this.reachOf(caller), direction: directionOf(strategy) });
     }
     return { filters };
   }
+}
+
+/** Which way a relationship strategy reaches through the ed-org tree. */
+function directionOf(strategy: 'relationships' | 'relationshipsInverted'): ReachDirection {
+  return strategy === 'relationshipsInverted' ? 'downAndUp' : 'down';
 }
 
 /** The strategy's name in the ODS/API's reasons, which the suites quote. */

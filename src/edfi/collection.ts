@@ -31,7 +31,7 @@ function scoped(db: Knex, resource: ResourceDeclaration, scope: CollectionScope,
   // Every filter of the scope applies (the strategies are combined with AND), in SQL: nothing is loaded to be dropped.
   for (const filter of scope.filters) {
     if (filter.kind === 'owned') whereOwned(query, 'd.created_by_ownership_token_id', filter.tokenIds);
-    if (filter.kind === 'reach') whereInReach(db, query, resource.reach, filter.reach);
+    if (filter.kind === 'reach') whereInReach(db, query, resource.reach, filter.reach, 'current', filter.direction);
     if (filter.kind === 'namespace') whereNamespaceUnder(query, 'd.namespace', filter.prefixes);
   }
   applyFilters(db, query, page.filters);

@@ -29,19 +29,49 @@ export function subjectsInReach(db: Knex, subjectType: 'student' | 'staff', edor
 export type ReachHistory = 'current' | 'includingDeletes';
 
 /**
+ * Which way ed-org reach runs. `down`: the client's ed-orgs and everything beneath them (the `relationships`
+ * strategy). `downAndUp`: also every ed-org above the client's assigned ones (`relationshipsInverted`, the ODS/API's
+ * RelationshipsWithEdOrgsAndPeople ORed with …Inverted), so a school reads the courses its district owns, and still not
+ * a sibling school's. People are reached the same way either way: only ed-org ids are inverted.
+ */
+export type ReachDirection = 'down' | 'downAndUp';
+
+/** Ed-org ids at or above any of `edorgs`, from the closure table: a subquery, so a list stays one query. */
+export function edorgsAbove(db: Knex, edorgs: number[]): Knex.QueryBuilder {
+  // An empty list renders as a false condition (knex), so a client with no assignment reaches nothing up the tree.
+  return db('edorg_closure as up').select('up.ancestor_id').whereIn('up.descendant_id', edorgs);
+}
+
+/**
+ * An ed-org id column in reach: among `ids` (the kind's reach down the tree) or, going both ways, at or above one of
+ * the client's assigned ed-orgs. Compared as integer ids, so no collation is involved.
+ */
+export function whereEdorgInReach(db: Knex, query: Knex.QueryBuilder, column: string, ids: number[], reach: Reach, direction: ReachDirection): Knex.QueryBuilder {
+  if (direction === 'down') return query.whereIn(column, ids);
+  return query.where((either) => either.whereIn(column, ids).orWhereIn(column, edorgsAbove(db, reach.assigned)));
+}
+
+/**
  * Restricts a query over edfi_documents (aliased `d`) to what is in reach: one indexed predicate
  * per kind, so a collection GET is a single query and an item check is the same query by id.
  */
-export function whereInReach(db: Knex, query: Knex.QueryBuilder, kind: ReachKind, reach: Reach, history: ReachHistory = 'current'): Knex.QueryBuilder {
+export function whereInReach(
+  db: Knex,
+  query: Knex.QueryBuilder,
+  kind: ReachKind,
+  reach: Reach,
+  history: ReachHistory = 'current',
+  direction: ReachDirection = 'down',
+): Knex.QueryBuilder {
   const subjects = history === 'current' ? subjectsInReach : subjectsEverInReach;
   switch (kind) {
     case 'none':
       return query;
     case 'school':
-      return query.whereIn('d.edorg_id', reach.schools);
+      return whereEdorgInReach(db, query, 'd.edorg_id', reach.schools, reach, direction);
     case 'edorg':
     case 'edorgSelf':
-      return query.whereIn('d.edorg_id', reach.edorgs);
+      return whereEdorgInReach(db, query, 'd.edorg_id', reach.edorgs, reach, direction);
     case 'student':
       return query.whereIn('d.student_unique_id', subjects(db, 'student', reach.schools));
     case 'staff':

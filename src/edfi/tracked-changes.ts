@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { TrackedChangeRow } from '../db/tables.js';
 import { whereNamespaceUnder, whereOwned, type CollectionScope } from './authorization.js';
 import { documentInfoOf } from './document-info.js';
-import { contactsEverInReach, subjectsEverInReach, whereInReach, type Reach } from './reach.js';
+import { contactsEverInReach, subjectsEverInReach, whereEdorgInReach, whereInReach, type Reach, type ReachDirection } from './reach.js';
 import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
 import type { StoredDocument } from './store.js';
 
@@ -57,16 +57,16 @@ export async function recordKeyChange(trx: Knex, resource: ResourceDeclaration, 
 }
 
 /** The tracked changes (aliased `t`) within reach, by the values recorded with each. */
-function whereTrackedInReach(db: Knex, query: Knex.QueryBuilder, resource: ResourceDeclaration, reach: Reach): void {
+function whereTrackedInReach(db: Knex, query: Knex.QueryBuilder, resource: ResourceDeclaration, reach: Reach, direction: ReachDirection): void {
   switch (resource.reach) {
     case 'none':
       return;
     case 'school':
-      query.whereIn('t.edorg_id', reach.schools);
+      whereEdorgInReach(db, query, 't.edorg_id', reach.schools, reach, direction);
       return;
     case 'edorg':
     case 'edorgSelf':
-      query.whereIn('t.edorg_id', reach.edorgs);
+      whereEdorgInReach(db, query, 't.edorg_id', reach.edorgs, reach, direction);
       return;
     case 'student':
       query.whereIn('t.student_unique_id', subjectsEverInReach(db, 'student', reach.schools));
@@ -98,17 +98,20 @@ function trackedScope(db: Knex, resource: ResourceDeclaration, kind: ChangeKind,
     if (filter.kind === 'owned') whereOwned(query, 't.created_by_ownership_token_id', filter.tokenIds);
     if (filter.kind === 'namespace') whereNamespaceUnder(query, 't.namespace', filter.prefixes);
     if (filter.kind === 'reach' && resource.reach !== 'none') {
-      const { reach } = filter;
-      if (kind === 'delete') whereTrackedInReach(db, query, resource, reach);
+      const { reach, direction } = filter;
+      if (kind === 'delete') whereTrackedInReach(db, query, resource, reach, direction);
       // An identity change may move the item (an enrolment to another school): its old reach, or the reach it has now.
-      else query.where((either) => either.where((q) => whereTrackedInReach(db, q, resource, reach)).orWhereIn('t.document_id', liveInReach(db, resource, reach)));
+      else
+        query.where((either) =>
+          either.where((q) => whereTrackedInReach(db, q, resource, reach, direction)).orWhereIn('t.document_id', liveInReach(db, resource, reach, direction)),
+        );
     }
   }
   return query;
 }
 
-function liveInReach(db: Knex, resource: ResourceDeclaration, reach: Reach): Knex.QueryBuilder {
-  return whereInReach(db, db('edfi_documents as d').select('d.id').where('d.resource', resource.name), resource.reach, reach);
+function liveInReach(db: Knex, resource: ResourceDeclaration, reach: Reach, direction: ReachDirection): Knex.QueryBuilder {
+  return whereInReach(db, db('edfi_documents as d').select('d.id').where('d.resource', resource.name), resource.reach, reach, 'current', direction);
 }
 
 /** A delete whose identity has been created again since is no delete for a consumer: the item is there. */
