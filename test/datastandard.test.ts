@@ -180,6 +180,30 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect(read).toMatchObject({ studentUniqueId: 'CASE1', firstName: 'Ada', lastSurname: 'Byron', birthDate: '2010-12-10' });
   });
 
+  it('refuses collection items with the same identifying values as an earlier one, in the ODS/API\'s words, at any depth', async () => {
+    const categories = (...names: string[]) => names.map((name) => ({ educationOrganizationCategoryDescriptor: `uri://ed-fi.org/EducationOrganizationCategoryDescriptor#${name}` }));
+    const grades = (...names: string[]) => names.map((name) => ({ gradeLevelDescriptor: `uri://ed-fi.org/GradeLevelDescriptor#${name}` }));
+    const school = { schoolId: 255901901, nameOfInstitution: 'Duplicate High', localEducationAgencyReference: { localEducationAgencyId: 255901 } };
+    const refused = await sandbox.post('schools', { ...school, educationOrganizationCategories: categories('School', 'school'), gradeLevels: grades('Ninth grade', 'Tenth grade', 'Ninth grade') });
+    expect(refused.status).toBe(400);
+    expect((await json<{ validationErrors: unknown }>(refused)).validationErrors).toEqual({
+      '$.educationOrganizationCategories': ['The 2nd item of the EducationOrganizationCategories has the same identifying values as another item earlier in the list.'],
+      '$.gradeLevels': ['The 3rd item of the SchoolGradeLevels has the same identifying values as another item earlier in the list.'],
+    });
+    const period = { beginDate: '2020-02-20', endDate: '2020-03-20' };
+    const address = { addressTypeDescriptor: 'uri://ed-fi.org/AddressTypeDescriptor#Home', city: 'Grand Bend', postalCode: '78834', stateAbbreviationDescriptor: 'uri://ed-fi.org/StateAbbreviationDescriptor#TX', streetNumberName: '980 Green Blvd' };
+    const nested = await sandbox.post('studentEducationOrganizationAssociations', {
+      studentReference: { studentUniqueId: 'W-DUP' },
+      educationOrganizationReference: { educationOrganizationId: 255901 },
+      addresses: [{ ...address, periods: [period, period] }],
+    });
+    expect(nested.status).toBe(400);
+    expect((await json<{ validationErrors: Record<string, string[]> }>(nested)).validationErrors['$.addresses[0].periods']).toEqual([
+      'The 2nd item of the StudentEducationOrganizationAssociationAddressPeriods has the same identifying values as another item earlier in the list.',
+    ]);
+    expect((await sandbox.post('schools', { ...school, educationOrganizationCategories: categories('School'), gradeLevels: grades('Ninth grade', 'Tenth grade') })).status).toBe(201);
+  });
+
   it('filters a member two references share by its owner, and the other by its ODS/API role name', async () => {
     expect((await sandbox.post('programTypeDescriptors', { namespace: 'uri://ed-fi.org/ProgramTypeDescriptor', codeValue: 'Other', shortDescription: 'Other' })).ok).toBe(true);
     const program = { educationOrganizationReference: { educationOrganizationId: 255901 }, programName: 'Chess', programTypeDescriptor: 'uri://ed-fi.org/ProgramTypeDescriptor#Other' };

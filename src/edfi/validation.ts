@@ -3,6 +3,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { ApiError } from '../errors.js';
 import { schemaValidator } from './ajv.js';
 import { equalityViolations } from './document-info.js';
+import { duplicateItems } from './duplicate-items.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 
 type Body = Record<string, unknown>;
@@ -124,15 +125,18 @@ export class ResourceValidator {
     return normaliseBody(resource.schema as SchemaNode, body) as Body;
   }
 
-  /** Throws 400 data_validation_failed with errors keyed by JSON path; equality constraints are checked too. */
+  /**
+   * Throws 400 data_validation_failed with errors keyed by JSON path; duplicate collection items are reported with the
+   * schema's errors, as the ODS/API reports both, and equality constraints are checked on a body the schema accepts.
+   */
   check(resource: ResourceDeclaration, body: unknown): asserts body is Body {
     const validate = this.validatorOf(resource);
+    const errors: Record<string, string[]> = duplicateItems(resource, body);
     if (validate(body)) {
-      const violations = equalityViolations(resource, body as Body);
+      const violations = { ...errors, ...equalityViolations(resource, body as Body) };
       if (Object.keys(violations).length) throw validationFailed(violations);
       return;
     }
-    const errors: Record<string, string[]> = {};
     for (const error of validate.errors ?? []) (errors[jsonPath(error)] ??= []).push(messageOf(error));
     throw validationFailed(errors);
   }

@@ -1,3 +1,4 @@
+import { singular, upperFirst } from '../names.js';
 import type { ResourceMeta } from '../resource-meta.js';
 import { ProfileDefinitionError, type ClassDefinition, type CollectionDefinition, type ContentTypeDefinition, type ProfileSource } from './model.js';
 import { includes, metadataMembers, type ClassRules, type CollectionRules, type CompiledProfile, type ResourceRules } from './rules.js';
@@ -148,11 +149,8 @@ function withCreation<R extends ClassRules>(view: SchemaView, schema: unknown, r
 
 /** The ODS/API's type name for an object or a collection's items: the name, a collection's singular (Addresses → Address). */
 function entityOf(def: ClassDefinition, element: Element): string {
-  const name = def.name.charAt(0).toUpperCase() + def.name.slice(1);
-  if (element === 'Object') return name;
-  const singular = [[/ies$/, 'y'], [/(ss|x|ch|sh)es$/, '$1'], [/s$/, '']] as const;
-  const [plural, ending] = singular.find(([rule]) => rule.test(name)) ?? [/$/, ''];
-  return name.replace(plural, ending);
+  const name = upperFirst(def.name);
+  return element === 'Object' ? name : singular(name);
 }
 
 function compileCollection(view: SchemaView, def: CollectionDefinition, schema: unknown, where: string, parent: ContentTypeDefinition): CollectionRules {
