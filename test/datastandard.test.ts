@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { fromRoot } from '../src/config/paths.js';
+import { loadDocuments } from '../src/edfi/seed.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
@@ -57,11 +58,80 @@ describe.each(engines)('the embedded model on $name', (engine) => {
     expect(body).not.toHaveProperty('errors');
   });
 
-  it('refuses a document naming a descriptor value that does not exist with 409 unresolved_reference', async () => {
+  /** The ODS/API's problem for a body it will not take, with exactly these `validationErrors`. */
+  async function expectValidationErrors(res: Response, validationErrors: Record<string, string[]>): Promise<void> {
+    expect(res.status).toBe(400);
+    expect(await json(res)).toEqual(
+      expect.objectContaining({
+        type: 'urn:ed-fi:api:bad-request:data-validation-failed',
+        detail: "Data validation failed. See 'validationErrors' for details.",
+        error: 'data_validation_failed',
+        validationErrors,
+      }),
+    );
+  }
+
+  it('refuses a document naming a descriptor value that does not exist with 400 data_validation_failed, keyed by its path', async () => {
     await sis.create('students', student('DS1'));
-    const res = await sis.post('studentSchoolAssociations', { ...enrolment('DS1', 255901001), entryGradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Grade Nine Hundred' });
-    expect(res.status).toBe(409);
-    expect(await json(res)).toMatchObject({ error: 'unresolved_reference' });
+    const uri = 'uri://ed-fi.org/GradeLevelDescriptor#Grade Nine Hundred';
+    const res = await sis.post('studentSchoolAssociations', { ...enrolment('DS1', 255901001), entryGradeLevelDescriptor: uri });
+    await expectValidationErrors(res, { '$.entryGradeLevelDescriptor': [`GradeLevelDescriptor value '${uri}' does not exist.`] });
+    expect(await json(await sis.get('studentSchoolAssociations?studentUniqueId=DS1'))).toEqual([]);
+  });
+
+  it('reports every unusable descriptor value at once, those in collections by item index, and a value with no # in the ODS/API words', async () => {
+    const res = await sandbox.post('schools', {
+      schoolId: 255901077,
+      nameOfInstitution: 'Descriptor High',
+      localEducationAgencyReference: { localEducationAgencyId: 255901 },
+      educationOrganizationCategories: [{ educationOrganizationCategoryDescriptor: 'uri://ed-fi.org/EducationOrganizationCategoryDescriptor#School' }],
+      gradeLevels: [{ gradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#Ninth grade' }, { gradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#XYZ' }],
+      schoolTypeDescriptor: 'Regular',
+    });
+    await expectValidationErrors(res, {
+      '$.gradeLevels[1].gradeLevelDescriptor': ["GradeLevelDescriptor value 'uri://ed-fi.org/GradeLevelDescriptor#XYZ' does not exist."],
+      '$.schoolTypeDescriptor': ["SchoolTypeDescriptor value 'Regular' is not a valid value for use as a descriptor (a '#' is expected to delineate the namespace and code value portions)."],
+    });
+    expect(await json(await sandbox.get('schools?schoolId=255901077'))).toEqual([]);
+  });
+
+  it('names the descriptor resource, not the member, on a PUT (birthCountryDescriptor is a CountryDescriptor), and compares values case-insensitively', async () => {
+    const id = await sandbox.create('students', student('DS4'));
+    const res = await sandbox.put(`students/${id}`, {
+      ...student('DS4'),
+      birthCountryDescriptor: '00',
+      birthSexDescriptor: 'URI://ED-FI.ORG/SEXDESCRIPTOR#FEMALE',
+    });
+    await expectValidationErrors(res, {
+      '$.birthCountryDescriptor': ["CountryDescriptor value '00' is not a valid value for use as a descriptor (a '#' is expected to delineate the namespace and code value portions)."],
+    });
+    expect((await sandbox.put(`students/${id}`, { ...student('DS4'), birthSexDescriptor: 'URI://ED-FI.ORG/SEXDESCRIPTOR#FEMALE' })).status).toBe(204);
+  });
+
+  it("reports descriptor values with the schema's problems in one answer", async () => {
+    const { lastSurname: _, ...nameless } = student('DS5');
+    const res = await sis.post('students', { ...nameless, birthSexDescriptor: 'uri://ed-fi.org/SexDescriptor#Unicorn' });
+    await expectValidationErrors(res, {
+      '$.lastSurname': ['lastSurname is required.'],
+      '$.birthSexDescriptor': ["SexDescriptor value 'uri://ed-fi.org/SexDescriptor#Unicorn' does not exist."],
+    });
+  });
+
+  it('refuses a missing descriptor value on the write path itself too (a seed, or a value deleted since the route looked), as the same 400', async () => {
+    const { db, model } = app.services;
+    const uri = 'uri://ed-fi.org/SexDescriptor#Seeded Unicorn';
+    await expect(loadDocuments(db, model, { students: [student('DS6', { birthSexDescriptor: uri })] })).rejects.toMatchObject({
+      code: 'data_validation_failed',
+      extra: { validationErrors: { '$.birthSexDescriptor': [`SexDescriptor value '${uri}' does not exist.`] } },
+    });
+  });
+
+  it('keeps 409 unresolved_reference for a referenced item that does not exist; a missing descriptor beside it is the 400', async () => {
+    const item = await sis.post('studentSchoolAssociations', enrolment('DS-NOBODY', 255901001));
+    expect(item.status).toBe(409);
+    expect(await json(item)).toMatchObject({ error: 'unresolved_reference', detail: "The referenced 'Student' item does not exist." });
+    const both = await sis.post('studentSchoolAssociations', { ...enrolment('DS-NOBODY', 255901001), entryGradeLevelDescriptor: 'uri://ed-fi.org/GradeLevelDescriptor#None' });
+    await expectValidationErrors(both, { '$.entryGradeLevelDescriptor': ["GradeLevelDescriptor value 'uri://ed-fi.org/GradeLevelDescriptor#None' does not exist."] });
   });
 
   it('refuses to delete a descriptor that a document uses with 409 dependent_item_exists', async () => {

@@ -329,6 +329,23 @@ describe.each(engines)('API profiles on $name', (engine) => {
       const body = await problem(res, 400, 'data_policy_enforced');
       expect(reasonsOf(body)).toMatch(/electronicMails\[0\]\.electronicMailTypeDescriptor/);
     });
+
+    it('judges only what the profile lets through: the descriptor values and members it discards are not reported', async () => {
+      const unicorn = 'uri://ed-fi.org/SexDescriptor#Unicorn';
+      // Student-MiddleName writes middleName alone: the unusable descriptor values beside it are discarded, not judged.
+      const discarded = await profiled.send(
+        'PUT',
+        `students/${studentId}`,
+        { studentUniqueId: 'P-1001', middleName: 'Byron', birthSexDescriptor: unicorn, birthCountryDescriptor: 'XX' },
+        writable('student', 'student-middlename'),
+      );
+      expect(discarded.status).toBe(204);
+      expect(await storedStudent()).toMatchObject({ middleName: 'Byron', birthSexDescriptor: ada.birthSexDescriptor });
+      // Student-Exclude discards birthCity alone: a birthCity too long is not reported, the descriptor value it lets through is.
+      const included = await profiled.send('PUT', `students/${studentId}`, { ...ada, birthCity: 'x'.repeat(300), birthSexDescriptor: unicorn }, writable('student', 'student-exclude'));
+      const body = await problem(included, 400, 'data_validation_failed');
+      expect(body.validationErrors).toEqual({ '$.birthSexDescriptor': [`SexDescriptor value '${unicorn}' does not exist.`] });
+    });
   });
 
   describe('the error table', () => {

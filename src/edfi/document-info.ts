@@ -1,6 +1,6 @@
 import { descriptorIdentityValue, naturalKeyHash } from './documents.js';
 import type { Securables } from './reach.js';
-import { valueAt, valuesAt, type Reference, type ResourceDeclaration, type SecurableColumn } from './resource-declaration.js';
+import { entriesAt, valueAt, valuesAt, type Reference, type ResourceDeclaration, type SecurableColumn } from './resource-declaration.js';
 
 type Body = Record<string, unknown>;
 
@@ -12,6 +12,8 @@ export interface ReferenceValue {
   targets: Array<{ resource: string; keyHash: string }>;
   /** An education organisation id, also looked up in the ed-org tree. */
   edorgId?: number;
+  /** A descriptor value's URI as sent, and the JSON path it sits at (`$.addresses[0].stateAbbreviationDescriptor`). */
+  descriptor?: { uri: string; path: string };
 }
 
 export interface DocumentColumns {
@@ -58,11 +60,12 @@ function tuplesOf(reference: Reference, body: Body): Array<Record<string, unknow
   return tuples;
 }
 
+function descriptorValue(reference: Reference, uri: string, path: string): ReferenceValue {
+  const targets = reference.candidates.map((c) => ({ resource: c.endpoint, keyHash: naturalKeyHash([descriptorIdentityValue(uri)]) }));
+  return { reference, label: `${reference.target} '${uri}'`, targets, descriptor: { uri, path } };
+}
+
 function referenceValue(reference: Reference, tuple: Record<string, unknown>): ReferenceValue {
-  if (reference.isDescriptor) {
-    const value = String(tuple.descriptor);
-    return { reference, label: `${reference.target} '${value}'`, targets: reference.candidates.map((c) => ({ resource: c.endpoint, keyHash: naturalKeyHash([descriptorIdentityValue(value)]) })) };
-  }
   const targets = reference.candidates.flatMap((candidate) => {
     const values = candidate.identityKeys.map((key) => tuple[candidate.rename && key === candidate.rename.from ? candidate.rename.to : key]);
     return values.some((v) => v === undefined || v === null) ? [] : [{ resource: candidate.endpoint, keyHash: naturalKeyHash(values as Array<string | number>) }];
@@ -92,6 +95,11 @@ function parentOf(resource: ResourceDeclaration, body: Body): number | null {
 
 /** Each occurrence of one reference in a body, in document order (one per item of a collection that holds it). */
 export function occurrencesOf(reference: Reference, body: Body): ReferenceValue[] {
+  if (reference.isDescriptor) {
+    // A descriptor that is no string is the schema's to refuse; it names no value to look up.
+    const uris = entriesAt(body, reference.parts[0].path).filter((entry) => typeof entry.value === 'string');
+    return uris.map(({ path, value }) => descriptorValue(reference, value as string, path));
+  }
   return tuplesOf(reference, body).map((tuple) => referenceValue(reference, tuple));
 }
 

@@ -94,6 +94,29 @@ export function valueAt(body: Body, path: string): unknown {
   return value;
 }
 
+/**
+ * Every value at a path that may cross arrays, with the JSON path it sits at, in document order:
+ * `addresses[*].stateAbbreviationDescriptor` → `$.addresses[0].stateAbbreviationDescriptor`, … (the ODS/API keys its
+ * validation errors so).
+ */
+export function entriesAt(body: unknown, path: string): Array<{ path: string; value: unknown }> {
+  let current = [{ path: '$', value: body }];
+  for (const segment of path.split('.')) {
+    const many = segment.endsWith('[*]');
+    const name = many ? segment.slice(0, -3) : segment;
+    const next: typeof current = [];
+    for (const { path: at, value } of current) {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) continue;
+      const member = (value as Body)[name];
+      if (member === undefined || member === null) continue;
+      if (!many) next.push({ path: `${at}.${name}`, value: member });
+      else if (Array.isArray(member)) member.forEach((item: unknown, i) => next.push({ path: `${at}.${name}[${i}]`, value: item }));
+    }
+    current = next;
+  }
+  return current;
+}
+
 /** Every value at a path that may cross arrays (`gradeLevels[*].gradeLevelDescriptor`), in document order. */
 export function valuesAt(body: unknown, path: string): unknown[] {
   let current: unknown[] = [body];

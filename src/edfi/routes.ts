@@ -11,6 +11,7 @@ import type { Config } from '../config/index.js';
 import type { Db } from '../db/knex.js';
 import { Authorizer, type Caller } from './authorization.js';
 import { plainJson, type ContentPolicy } from './profiles/content-policy.js';
+import { unusableDescriptors } from './descriptor-values.js';
 import { hasIdentity, naturalKeyOf } from './document-info.js';
 import { isDocumentId } from './documents.js';
 import type { EdfiModel } from './model/index.js';
@@ -177,7 +178,7 @@ class ResourceApi {
     if ('id' in incoming) throw clientAssignedId();
     const existing = await this.storedByKeyIfPossible(resource, incoming);
     const body = write.filter(incoming, existing?.body);
-    this.validator.check(resource, body);
+    await this.checkBody(resource, body);
     const result = await upsertDocument(this.deps.db, resource, body, this.writeContext(ctx, caller, resource));
     this.written(resource);
     ctx.status = result.outcome === 'created' ? 201 : 200;
@@ -197,7 +198,7 @@ class ResourceApi {
     const { id, ...incoming } = this.validator.normalise(resource, received);
     if (id !== undefined && id !== stored.id) throw validationFailed({ '$.id': ['The id in the body does not match the id in the URL.'] });
     const body = write.filter(incoming, stored.body);
-    this.validator.check(resource, body);
+    await this.checkBody(resource, body);
     const written = await replaceDocument(this.deps.db, resource, stored.id, body, this.writeContext(ctx, caller, resource), this.declarations);
     this.written(resource);
     ctx.status = 204;
@@ -253,6 +254,17 @@ class ResourceApi {
     // The gateway has authenticated the client already; no record here means fail closed.
     if (!client || client.disabled) throw new ApiError('invalid_token', 'the client behind this token is unknown or disabled');
     return { client, schools: approvedSchools(ctx).map(Number).filter(Number.isSafeInteger) };
+  }
+
+  /**
+   * A body's problems, all reported at once as the ODS/API reports them: the schema's, and every descriptor value it
+   * names that cannot be used (after the profile's filter, so members the profile discards are not judged).
+   */
+  private async checkBody(resource: ResourceDeclaration, body: Body): Promise<void> {
+    const problems = this.validator.problems(resource, body);
+    // A value the schema refuses already (too long to be any descriptor's) needs no second word.
+    for (const [path, messages] of Object.entries(await unusableDescriptors(this.deps.db, resource, body))) problems[path] ??= messages;
+    if (Object.keys(problems).length) throw validationFailed(problems);
   }
 
   /** The item the route's id names; `variant` words its absence by what it was wanted for. */

@@ -7,6 +7,7 @@ import { retriedTransaction } from '../db/transaction.js';
 import { ApiError, notFound } from '../errors.js';
 import { cascadeKeyChange } from './cascade.js';
 import { reserveChangeVersions } from './change-versions.js';
+import { descriptorProblems } from './descriptor-values.js';
 import { documentInfoOf, type DocumentInfo } from './document-info.js';
 import { documentEtag } from './documents.js';
 import { valueAt, type ResourceDeclaration } from './resource-declaration.js';
@@ -24,6 +25,7 @@ import {
   type Written,
 } from './store.js';
 import { recordDelete, recordKeyChange } from './tracked-changes.js';
+import { validationFailed } from './validation.js';
 
 type Body = Record<string, unknown>;
 
@@ -48,9 +50,14 @@ export function checkIfMatch(ifMatch: string | undefined, stored: StoredDocument
   throw new ApiError('optimistic_lock_failed', 'The item has been modified by another user.', { errors: ["If-Match does not match the item's ETag: read it again and retry."] });
 }
 
-/** Every reference must point at an existing item (descriptors included); 409 names those that do not. */
+/**
+ * Every reference must point at an existing item: a descriptor value that does not exist is a 400 with the body's
+ * other problems (the route looks them up before the write; this catches one deleted since), a missing item a 409.
+ */
 async function checkedReferences(trx: Knex, info: DocumentInfo): Promise<ResolvedReference[]> {
   const { resolved, missing } = await resolveReferences(trx, info.references);
+  const descriptors = missing.filter((m) => m.reference.isDescriptor);
+  if (descriptors.length) throw validationFailed(descriptorProblems(descriptors));
   if (missing.length) {
     // The ODS/API names the first missing item by its resource ("The referenced 'Student' item does not exist.").
     throw new ApiError('unresolved_reference', `The referenced '${missing[0].reference.target}' item does not exist.`, {
