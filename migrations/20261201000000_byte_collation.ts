@@ -97,5 +97,8 @@ export async function down(knex: Knex): Promise<void> {
   if (!row) return;
   const before = JSON.parse(row.value as string) as Collations;
   await knex('settings').where({ name: remembered }).delete();
-  await convert(knex, before.database, before.tables);
+  // Tables made after `up` (later migrations that stay) take the database's old default, as they would have been made
+  // then: a foreign key from one of them to a restored table needs both sides in the same collation.
+  const now = await currentCollations(knex);
+  await convert(knex, before.database, Object.fromEntries(Object.keys(now.tables).map((t) => [t, before.tables[t] ?? before.database])));
 }

@@ -129,7 +129,8 @@ describe.skipIf(!existsSync(executablePath))('developer portal in a browser (chr
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: app.config.publicUrl });
     const copy = page.locator('button[data-copy=client_secret]');
     await copy.click();
-    expect(await copy.textContent()).toBe('Copied');
+    // The label changes once the clipboard write resolves, after the click returns.
+    await expect.poll(() => copy.textContent(), { timeout: 10_000 }).toBe('Copied');
     expect(await page.evaluate(() => (globalThis as unknown as { navigator: { clipboard: { readText(): Promise<string> } } }).navigator.clipboard.readText())).toBe(secret);
   }, 120_000);
 
