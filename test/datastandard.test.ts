@@ -112,7 +112,7 @@ describe.each(engines)('the embedded model on $name', (engine) => {
     const { lastSurname: _, ...nameless } = student('DS5');
     const res = await sis.post('students', { ...nameless, birthSexDescriptor: 'uri://ed-fi.org/SexDescriptor#Unicorn' });
     await expectValidationErrors(res, {
-      '$.lastSurname': ['lastSurname is required.'],
+      '$.lastSurname': ['LastSurname is required.'],
       '$.birthSexDescriptor': ["SexDescriptor value 'uri://ed-fi.org/SexDescriptor#Unicorn' does not exist."],
     });
   });
@@ -248,6 +248,27 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     await sandbox.create('students', { StudentUniqueId: 'CASE1', FirstName: 'Ada', LastSurname: 'Byron', BirthDate: '2010-12-10' });
     const [read] = await json<Item[]>(await sandbox.get('students?studentUniqueId=CASE1'));
     expect(read).toMatchObject({ studentUniqueId: 'CASE1', firstName: 'Ada', lastSurname: 'Byron', birthDate: '2010-12-10' });
+  });
+
+  it('reports an incomplete reference whole, a missing member and an empty date in the ODS/API\'s words', async () => {
+    const bell = {
+      schoolReference: { schoolId: 255901001 },
+      bellScheduleName: 'Half day',
+      startTime: '08:00:00',
+      endTime: '12:00:00',
+      classPeriods: [{ classPeriodReference: { schoolId: 255901001, classPeriodName: 'First' } }, { classPeriodReference: { schoolId: 255901001, periodNameX: 'Second' } }],
+    };
+    const partial = await sandbox.post('bellSchedules', bell);
+    expect(partial.status).toBe(400);
+    expect((await json<{ validationErrors: unknown }>(partial)).validationErrors).toEqual({
+      '$.classPeriods[1].classPeriodReference': ['ClassPeriodReference is missing the following properties: ClassPeriodName'],
+    });
+    const week = { weekIdentifier: 'Week one', schoolReference: { schoolId: 255901001 }, beginDate: '', endDate: '2020-02-27', totalInstructionalDays: 5 };
+    const refused = await sandbox.post('academicWeeks', week);
+    expect(refused.status).toBe(400);
+    expect((await json<{ validationErrors: unknown }>(refused)).validationErrors).toEqual({ '$.beginDate': ['The supplied value is invalid.'] });
+    const missing = await sandbox.post('academicWeeks', { ...week, weekIdentifier: undefined, beginDate: '2020-02-20' });
+    expect((await json<{ validationErrors: unknown }>(missing)).validationErrors).toEqual({ '$.weekIdentifier': ['WeekIdentifier is required.'] });
   });
 
   it('refuses collection items with the same identifying values as an earlier one, in the ODS/API\'s words, at any depth', async () => {

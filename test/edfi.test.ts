@@ -71,7 +71,7 @@ describe.each(engines)('Ed-Fi resource API verbs on $name', (engine) => {
     expect(problem).toMatchObject({ error: 'data_validation_failed', type: 'urn:ed-fi:api:bad-request:data-validation-failed', status: 400 });
     expect(Object.keys(problem.validationErrors as Item).sort()).toEqual(['$.birthDate', '$.shoeSize']);
     const missing = await json(await sis.post('students', { studentUniqueId: 'V2', firstName: 'A', lastSurname: 'B' }));
-    expect(missing.validationErrors).toEqual({ '$.birthDate': ['birthDate is required.'] });
+    expect(missing.validationErrors).toEqual({ '$.birthDate': ['BirthDate is required.'] });
   });
 
   it('validates descriptors as URIs and nested members by path', async () => {

@@ -4,6 +4,7 @@ import { ApiError } from '../errors.js';
 import { schemaValidator } from './ajv.js';
 import { equalityViolations } from './document-info.js';
 import { duplicateItems } from './duplicate-items.js';
+import { upperFirst } from './names.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 
 type Body = Record<string, unknown>;
@@ -17,9 +18,33 @@ function jsonPath(error: ErrorObject): string {
 }
 
 function messageOf(error: ErrorObject): string {
-  if (error.keyword === 'required') return `${(error.params as { missingProperty: string }).missingProperty} is required.`;
+  if (error.keyword === 'required') return `${upperFirst((error.params as { missingProperty: string }).missingProperty)} is required.`;
   if (error.keyword === 'additionalProperties') return `${(error.params as { additionalProperty: string }).additionalProperty} is not a member of this resource.`;
+  // An empty date or timestamp: the ODS/API cannot read it as one, and says so.
+  if (error.keyword === 'format' && error.data === '') return 'The supplied value is invalid.';
   return boundMessage(error) ?? `${error.message ?? 'is invalid'}.`;
+}
+
+/** The reference an error lies directly in (`…/courseOfferingReference`), if any. */
+const inReference = (error: ErrorObject) => /Reference$/.test(error.instancePath.split('/').pop() ?? '');
+
+/** The JSON path of the object an error lies in, whatever member it names. */
+const objectPath = (error: ErrorObject) => jsonPath({ ...error, params: {} });
+
+/**
+ * A reference that lacks members is reported whole, as the ODS/API reports it ("CourseOfferingReference is missing the
+ * following properties: SchoolId, SchoolYear"), without the members it does not know beside it.
+ */
+function referenceProblems(errors: ErrorObject[]): { problems: Problems; handled: Set<ErrorObject> } {
+  const missing = new Map<string, string[]>();
+  for (const error of errors.filter((e) => e.keyword === 'required' && inReference(e))) {
+    const members = missing.get(objectPath(error)) ?? [];
+    missing.set(objectPath(error), [...members, upperFirst((error.params as { missingProperty: string }).missingProperty)]);
+  }
+  const problems: Problems = {};
+  for (const [path, members] of missing) problems[path] = [`${upperFirst(path.split('.').pop()!)} is missing the following properties: ${members.join(', ')}`];
+  const handled = new Set(errors.filter((e) => inReference(e) && (e.keyword === 'required' || e.keyword === 'additionalProperties') && missing.has(objectPath(e))));
+  return { problems, handled };
 }
 
 interface Bounds {
@@ -36,7 +61,7 @@ interface Bounds {
 function boundMessage(error: ErrorObject): string | undefined {
   const bounds = (error.parentSchema ?? {}) as Bounds;
   const member = error.instancePath.split('/').filter((part) => part && !/^\d+$/.test(part)).pop() ?? 'Value';
-  const name = member.charAt(0).toUpperCase() + member.slice(1);
+  const name = upperFirst(member);
   if (error.keyword === 'minLength' || error.keyword === 'maxLength') {
     // Only a required member reaches here empty (an empty optional one is left out); the ODS/API words it so.
     if (error.data === '') return `${name} is required and should not be left empty.`;
@@ -146,7 +171,11 @@ export class ResourceValidator {
     const validate = this.validatorOf(resource);
     const errors: Problems = duplicateItems(resource, body);
     if (validate(body)) return { ...errors, ...equalityViolations(resource, body as Body) };
-    for (const error of validate.errors ?? []) if (!leftToDescriptorCheck(resource, error)) (errors[jsonPath(error)] ??= []).push(messageOf(error));
+    const { problems, handled } = referenceProblems(validate.errors ?? []);
+    Object.assign(errors, problems);
+    for (const error of validate.errors ?? []) {
+      if (!handled.has(error) && !leftToDescriptorCheck(resource, error)) (errors[jsonPath(error)] ??= []).push(messageOf(error));
+    }
     return errors;
   }
 
