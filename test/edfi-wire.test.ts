@@ -76,6 +76,19 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
     expect(read).not.toHaveProperty('exitWithdrawTypeDescriptor');
   });
 
+  it('ignores members the model does not have, at any depth, and stores none of them; a client-sent id is still refused', async () => {
+    const created = await sis.post('students', { ...student('W4'), favouriteColour: 'teal', _etag: 'stale', electronicMails: [] });
+    expect(created.status).toBe(201);
+    const enrolled = await sis.post('studentSchoolAssociations', { ...enrolment('W4', 255901044), schoolReference: { schoolId: 255901044, nameOfInstitution: 'Grand Bend Middle' } });
+    expect(enrolled.status).toBe(201);
+    const read = await json<Record<string, unknown>>(await sis.get(`studentSchoolAssociations/${enrolled.headers.get('location')!.split('/').pop()}`));
+    expect(read.schoolReference).toEqual({ schoolId: 255901044, link: expect.any(Object) });
+    const [stored] = await json<Array<Record<string, unknown>>>(await sis.get('students?studentUniqueId=W4'));
+    expect(stored).not.toHaveProperty('favouriteColour');
+    expect(stored._etag).not.toBe('stale');
+    expect((await sis.post('students', { ...student('W5'), id: 'abc' })).status).toBe(400);
+  });
+
   it('refuses a numeric string that is not a whole number where an integer id is wanted', async () => {
     const res = await sis.post('studentSchoolAssociations', { ...enrolment('W1', 255901044), schoolReference: { schoolId: '2559x' } });
     expect(res.status).toBe(400);

@@ -69,7 +69,8 @@ describe.each(engines)('Ed-Fi resource API verbs on $name', (engine) => {
     expect(res.status).toBe(400);
     const problem = await json(res);
     expect(problem).toMatchObject({ error: 'data_validation_failed', type: 'urn:ed-fi:api:bad-request:data-validation-failed', status: 400 });
-    expect(Object.keys(problem.validationErrors as Item).sort()).toEqual(['$.birthDate', '$.shoeSize']);
+    // shoeSize is no member of the model: ignored, as the ODS/API ignores it (edfi-wire.test.ts).
+    expect(Object.keys(problem.validationErrors as Item).sort()).toEqual(['$.birthDate']);
     const missing = await json(await sis.post('students', { studentUniqueId: 'V2', firstName: 'A', lastSurname: 'B' }));
     expect(missing.validationErrors).toEqual({ '$.birthDate': ['BirthDate is required.'] });
   });

@@ -33,7 +33,7 @@ const objectPath = (error: ErrorObject) => jsonPath({ ...error, params: {} });
 
 /**
  * A reference that lacks members is reported whole, as the ODS/API reports it ("CourseOfferingReference is missing the
- * following properties: SchoolId, SchoolYear"), without the members it does not know beside it.
+ * following properties: SchoolId, SchoolYear").
  */
 function referenceProblems(errors: ErrorObject[]): { problems: Problems; handled: Set<ErrorObject> } {
   const missing = new Map<string, string[]>();
@@ -43,7 +43,7 @@ function referenceProblems(errors: ErrorObject[]): { problems: Problems; handled
   }
   const problems: Problems = {};
   for (const [path, members] of missing) problems[path] = [`${upperFirst(path.split('.').pop()!)} is missing the following properties: ${members.join(', ')}`];
-  const handled = new Set(errors.filter((e) => inReference(e) && (e.keyword === 'required' || e.keyword === 'additionalProperties') && missing.has(objectPath(e))));
+  const handled = new Set(errors.filter((e) => e.keyword === 'required' && inReference(e)));
   return { problems, handled };
 }
 
@@ -94,12 +94,12 @@ function memberNamed(schema: SchemaNode, sent: string): string | undefined {
 
 /**
  * What real Ed-Fi clients send, read as the ODS/API reads it: a numeric string where the schema wants a number
- * (`"schoolId":"255901001"`) is that number, an empty string in an optional member is the member left out, and a
- * member named in another letter case is the schema's member, and a reference's `link` (which GET answers carry, so a
- * client that reads, edits and writes back sends it) is the server's to set and is dropped.
- * Anything else is left for the schema to judge.
+ * (`"schoolId":"255901001"`) is that number, an empty string in an optional member is the member left out, a member
+ * named in another letter case is the schema's member, and a member the schema does not have is ignored, at any depth,
+ * as the ODS/API's JSON reader ignores it (a later Data Standard's member, a reference's `link` that GET answers carry,
+ * `_etag` sent back). Anything else is left for the schema to judge.
  */
-export function normaliseBody(schema: SchemaNode, value: unknown, isReference = false): unknown {
+export function normaliseBody(schema: SchemaNode, value: unknown): unknown {
   if ((schema.type === 'integer' || schema.type === 'number') && typeof value === 'string' && numericString.test(value.trim())) {
     const number = Number(value.trim());
     return Number.isSafeInteger(number) || (schema.type === 'number' && Number.isFinite(number)) ? number : value;
@@ -109,13 +109,11 @@ export function normaliseBody(schema: SchemaNode, value: unknown, isReference = 
     const required = new Set(schema.required ?? []);
     const out: Record<string, unknown> = {};
     for (const [sent, member] of Object.entries(value as Record<string, unknown>)) {
-      // Member names match in any case, as the ODS/API's JSON reader matches them (`ContactUniqueId`).
-      const name = schema.properties[sent] ? sent : (memberNamed(schema, sent) ?? sent);
+      const name = schema.properties[sent] ? sent : memberNamed(schema, sent);
+      if (name === undefined) continue;
       const memberSchema = schema.properties[name];
-      if (!memberSchema && isReference && name === 'link') continue;
-      if (!memberSchema) out[name] = member;
-      else if (member === '' && memberSchema.type === 'string' && !required.has(name)) continue;
-      else out[name] = normaliseBody(memberSchema, member, name.endsWith('Reference'));
+      if (member === '' && memberSchema.type === 'string' && !required.has(name)) continue;
+      out[name] = normaliseBody(memberSchema, member);
     }
     return out;
   }
@@ -158,9 +156,13 @@ export class ResourceValidator {
     return validate;
   }
 
-  /** The body as the schema reads it (numeric strings, empty optional strings): see `normaliseBody`. */
+  /**
+   * The body as the schema reads it (numeric strings, empty optional strings, unknown members ignored): see
+   * `normaliseBody`. A client-sent `id` stays, for the routes to refuse or check.
+   */
   normalise(resource: ResourceDeclaration, body: Body): Body {
-    return normaliseBody(resource.schema as SchemaNode, body) as Body;
+    const normalised = normaliseBody(resource.schema as SchemaNode, body) as Body;
+    return 'id' in body ? { id: body.id, ...normalised } : normalised;
   }
 
   /**
