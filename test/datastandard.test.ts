@@ -374,6 +374,17 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect((await sandbox.del(`classPeriods/${periodId}`)).status).toBe(409);
   });
 
+  it('lets ODS Sandbox write descriptor mappings and gradebook entries only in its namespaces, as the ODS/API\'s sandbox does', async () => {
+    const odsSandbox = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });
+    const mapping = (namespace: string) => ({ value: 'Ninth', namespace, mappedValue: 'Ninth grade', mappedNamespace: 'uri://ed-fi.org/GradeLevelDescriptor' });
+    const refused = await odsSandbox.post('descriptorMappings', mapping('uri://other.org/GradeLevelDescriptor'));
+    expect(refused.status).toBe(403);
+    expect(await json(refused)).toMatchObject({ error: 'namespace_not_permitted' });
+    expect((await odsSandbox.post('descriptorMappings', mapping('uri://ed-fi.org/SisGradeLevelDescriptor'))).status).toBe(201);
+    const listed = await json<Item[]>(await odsSandbox.get('descriptorMappings'));
+    expect(listed.map((item) => item.namespace)).toEqual(['uri://ed-fi.org/SisGradeLevelDescriptor']);
+  });
+
   it('secures an item by a namespace outside its identity (EducationContent), in lists and in /deletes', async () => {
     const mine = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });
     const theirs = await apiClient(app, { claimSet: 'ODS Sandbox', edorgIds: [255901], namespacePrefixes: ['uri://other.org'] });
