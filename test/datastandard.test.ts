@@ -271,6 +271,17 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
     expect((await json<{ validationErrors: unknown }>(missing)).validationErrors).toEqual({ '$.weekIdentifier': ['WeekIdentifier is required.'] });
   });
 
+  it('words a length with a real minimum as between its bounds, and one whose minimum only forbids empty as at most', async () => {
+    const address = { addressTypeDescriptor: 'uri://ed-fi.org/AddressTypeDescriptor#Home', city: 'X', postalCode: '78834', stateAbbreviationDescriptor: 'uri://ed-fi.org/StateAbbreviationDescriptor#TX', streetNumberName: 'y'.repeat(151) };
+    const res = await sandbox.post('studentEducationOrganizationAssociations', { studentReference: { studentUniqueId: 'W-LEN' }, educationOrganizationReference: { educationOrganizationId: 255901 }, addresses: [address] });
+    expect(res.status).toBe(400);
+    // (This model's environment lacks the descriptors too; those problems come beside these.)
+    expect((await json<{ validationErrors: unknown }>(res)).validationErrors).toMatchObject({
+      '$.addresses[0].city': ['City must be between 2 and 30 characters in length.'],
+      '$.addresses[0].streetNumberName': ['StreetNumberName must be at most 150 characters in length.'],
+    });
+  });
+
   it('refuses collection items with the same identifying values as an earlier one, in the ODS/API\'s words, at any depth', async () => {
     const categories = (...names: string[]) => names.map((name) => ({ educationOrganizationCategoryDescriptor: `uri://ed-fi.org/EducationOrganizationCategoryDescriptor#${name}` }));
     const grades = (...names: string[]) => names.map((name) => ({ gradeLevelDescriptor: `uri://ed-fi.org/GradeLevelDescriptor#${name}` }));

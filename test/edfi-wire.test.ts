@@ -169,7 +169,7 @@ describe.each(engines)('Ed-Fi wire conformance on $name', (engine) => {
       const res = await sis.post('students', { ...student('W3'), firstName: 'x'.repeat(76), birthSexDescriptor: `uri://ed-fi.org/SexDescriptor#${'x'.repeat(300)}` });
       expect(res.status).toBe(400);
       expect((await json<{ validationErrors: unknown }>(res)).validationErrors).toEqual({
-        '$.firstName': ['FirstName must be between 1 and 75 characters in length.'],
+        '$.firstName': ['FirstName must be at most 75 characters in length.'],
         '$.birthSexDescriptor': ['BirthSexDescriptor must be at most 306 characters in length.'],
       });
       const staff = await sis.post('staffs', { staffUniqueId: 'W3S', firstName: 'Ada', lastSurname: 'Wirth', yearsOfPriorProfessionalExperience: 100 });

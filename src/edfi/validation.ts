@@ -67,7 +67,9 @@ function boundMessage(error: ErrorObject): string | undefined {
     if (error.data === '') return `${name} is required and should not be left empty.`;
     const { minLength = 0, maxLength } = bounds;
     if (maxLength === undefined) return `${name} must be at least ${minLength} characters in length.`;
-    return minLength > 0 ? `${name} must be between ${minLength} and ${maxLength} characters in length.` : `${name} must be at most ${maxLength} characters in length.`;
+    // A minimum of one only says "not empty", which has its own message above; the ODS/API on Data Standard 5 words
+    // such a bound "at most".
+    return minLength > 1 ? `${name} must be between ${minLength} and ${maxLength} characters in length.` : `${name} must be at most ${maxLength} characters in length.`;
   }
   if (error.keyword === 'minimum' || error.keyword === 'maximum') {
     const { minimum, maximum } = bounds;
