@@ -7,7 +7,7 @@ import { fromRoot } from '../src/config/paths.js';
 import { loadDocuments } from '../src/edfi/seed.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
-import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+import { apiClient, courseOffering, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
 import { secretFor, sync } from './sis-helpers.js';
 
 type Item = Record<string, unknown>;
@@ -476,27 +476,8 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
   });
 
   it('reads a studentSectionAssociation by relationship through its section\'s school', async () => {
-    const school = { schoolId: 255901001 };
     const session = { schoolId: 255901001, schoolYear: 2026, sessionName: '2025-2026 Fall' };
-    await sandbox.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Fall', shortDescription: 'Fall' });
-    await sandbox.create('courseIdentificationSystemDescriptors', { namespace: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor', codeValue: 'LEA course code', shortDescription: 'LEA' });
-    await sandbox.create('sessions', {
-      sessionName: session.sessionName,
-      schoolReference: school,
-      schoolYearTypeReference: { schoolYear: 2026 },
-      beginDate: '2025-08-20',
-      endDate: '2025-12-20',
-      termDescriptor: 'uri://ed-fi.org/TermDescriptor#Fall',
-      totalInstructionalDays: 80,
-    });
-    await sandbox.create('courses', {
-      courseCode: 'ALG-1',
-      courseTitle: 'Algebra I',
-      numberOfParts: 1,
-      identificationCodes: [{ identificationCode: 'ALG-1', courseIdentificationSystemDescriptor: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor#LEA course code' }],
-      educationOrganizationReference: { educationOrganizationId: 255901 },
-    });
-    await sandbox.create('courseOfferings', { localCourseCode: 'ALG-1-A', schoolReference: school, sessionReference: session, courseReference: { courseCode: 'ALG-1', educationOrganizationId: 255901 } });
+    await courseOffering(sandbox, session, 'ALG-1', 'ALG-1-A');
     const missing = await sandbox.post('sections', { sectionIdentifier: 'S0', courseOfferingReference: { localCourseCode: 'NOPE', ...session } });
     expect(missing.status).toBe(409);
     await sandbox.create('sections', { sectionIdentifier: 'ALG-1-A-1', courseOfferingReference: { localCourseCode: 'ALG-1-A', ...session } });

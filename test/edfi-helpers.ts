@@ -84,6 +84,39 @@ export const assessment = (identifier: string, namespace: string) => ({
   academicSubjects: [{ academicSubjectDescriptor: 'uri://ed-fi.org/AcademicSubjectDescriptor#Mathematics' }],
 });
 
+/** A session's reference: its school, school year and name. */
+export interface SessionKey {
+  schoolId: number;
+  schoolYear: number;
+  sessionName: string;
+}
+
+/**
+ * A course of the district (255901) offered in a Fall session at the session's school, with the descriptors they
+ * name (the whole Data Standard's model): what a section needs before it can be written.
+ */
+export async function courseOffering(client: ApiClient, session: SessionKey, courseCode: string, localCourseCode: string): Promise<void> {
+  await client.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Fall', shortDescription: 'Fall' });
+  await client.create('courseIdentificationSystemDescriptors', { namespace: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor', codeValue: 'LEA course code', shortDescription: 'LEA' });
+  await client.create('sessions', {
+    sessionName: session.sessionName,
+    schoolReference: { schoolId: session.schoolId },
+    schoolYearTypeReference: { schoolYear: session.schoolYear },
+    beginDate: '2025-08-20',
+    endDate: '2025-12-20',
+    termDescriptor: 'uri://ed-fi.org/TermDescriptor#Fall',
+    totalInstructionalDays: 80,
+  });
+  await client.create('courses', {
+    courseCode,
+    courseTitle: 'Algebra I',
+    numberOfParts: 1,
+    identificationCodes: [{ identificationCode: courseCode, courseIdentificationSystemDescriptor: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor#LEA course code' }],
+    educationOrganizationReference: { educationOrganizationId: 255901 },
+  });
+  await client.create('courseOfferings', { localCourseCode, schoolReference: { schoolId: session.schoolId }, sessionReference: session, courseReference: { courseCode, educationOrganizationId: 255901 } });
+}
+
 export async function json<T = Record<string, unknown>>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }

@@ -14,7 +14,7 @@ import { fromRoot } from '../src/config/paths.js';
 import { loadDocuments } from '../src/edfi/seed.js';
 import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
-import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
+import { apiClient, courseOffering, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
 
 type Item = Record<string, unknown>;
 
@@ -234,25 +234,7 @@ describe.skipIf(!existsSync(fullStandard)).each(engines)('ownership-based author
     let elsewhere: ApiClient;
 
     beforeAll(async () => {
-      await sandbox.create('termDescriptors', { namespace: 'uri://ed-fi.org/TermDescriptor', codeValue: 'Fall', shortDescription: 'Fall' });
-      await sandbox.create('courseIdentificationSystemDescriptors', { namespace: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor', codeValue: 'LEA course code', shortDescription: 'LEA' });
-      await sandbox.create('sessions', {
-        sessionName: session.sessionName,
-        schoolReference: { schoolId: 255901001 },
-        schoolYearTypeReference: { schoolYear: 2026 },
-        beginDate: '2025-08-20',
-        endDate: '2025-12-20',
-        termDescriptor: 'uri://ed-fi.org/TermDescriptor#Fall',
-        totalInstructionalDays: 80,
-      });
-      await sandbox.create('courses', {
-        courseCode: 'OWN-ALG',
-        courseTitle: 'Algebra I',
-        numberOfParts: 1,
-        identificationCodes: [{ identificationCode: 'OWN-ALG', courseIdentificationSystemDescriptor: 'uri://ed-fi.org/CourseIdentificationSystemDescriptor#LEA course code' }],
-        educationOrganizationReference: { educationOrganizationId: 255901 },
-      });
-      await sandbox.create('courseOfferings', { localCourseCode: 'OWN-ALG-A', schoolReference: { schoolId: 255901001 }, sessionReference: session, courseReference: { courseCode: 'OWN-ALG', educationOrganizationId: 255901 } });
+      await courseOffering(sandbox, session, 'OWN-ALG', 'OWN-ALG-A');
       await sandbox.create('sections', { sectionIdentifier: 'OWN-ALG-A-1', courseOfferingReference: { localCourseCode: 'OWN-ALG-A', ...session } });
       await sandbox.create('students', student('OWN-SEC'));
       await sandbox.create('studentSchoolAssociations', enrolment('OWN-SEC', 255901001));
