@@ -82,10 +82,15 @@ export class Authorizer {
 
   /** An existing item: may the caller read, update or delete it? Every strategy must allow; the first refusal answers. */
   async forStored(caller: Caller, resource: ResourceDeclaration, action: Action, stored: StoredDocument, db: Knex = this.db): Promise<Decision> {
+    return this.everyStrategy(caller, resource, action, (strategy) => this.storedBy(strategy, caller, resource, action, stored, db));
+  }
+
+  /** Every strategy the claim set grants must allow, checked in order; the first refusal answers. */
+  private async everyStrategy(caller: Caller, resource: ResourceDeclaration, action: Action, check: (strategy: Strategy) => Promise<Decision>): Promise<Decision> {
     const strategies = this.strategies(caller, resource, action);
     if (!Array.isArray(strategies)) return strategies;
     for (const strategy of strategies) {
-      const decision = await this.storedBy(strategy, caller, resource, action, stored, db);
+      const decision = await check(strategy);
       if (!decision.ok) return decision;
     }
     return allow;
@@ -110,13 +115,7 @@ export class Authorizer {
 
   /** The body being written (a create, or the new state of an update): may it exist for this caller? */
   async forIncoming(caller: Caller, resource: ResourceDeclaration, action: Action, info: DocumentInfo, db: Knex = this.db): Promise<Decision> {
-    const strategies = this.strategies(caller, resource, action);
-    if (!Array.isArray(strategies)) return strategies;
-    for (const strategy of strategies) {
-      const decision = await this.incomingBy(strategy, caller, resource, action, info, db);
-      if (!decision.ok) return decision;
-    }
-    return allow;
+    return this.everyStrategy(caller, resource, action, (strategy) => this.incomingBy(strategy, caller, resource, action, info, db));
   }
 
   private async incomingBy(strategy: Strategy, caller: Caller, resource: ResourceDeclaration, action: Action, info: DocumentInfo, db: Knex): Promise<Decision> {
