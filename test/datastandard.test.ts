@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { fromRoot } from '../src/config/paths.js';
 import { loadDocuments } from '../src/edfi/seed.js';
-import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { grandBend, startTestApp, texasGrandBend, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, courseOffering, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
 import { secretFor, sync } from './sis-helpers.js';
@@ -213,7 +213,7 @@ describe.skipIf(!haveFullStandard).each(engines)('the whole Data Standard 5.0 (E
 
   beforeAll(async () => {
     app = await startTestApp(engine, { EDFI_API_SCHEMA: fullStandard });
-    await app.edorgs({ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1));
+    await app.edorgs(...texasGrandBend);
     await app.edorgs({ id: 999, type: 'lea', name: 'Other ISD', parentId: 48 }, { id: 999001, type: 'school', name: 'Other High', parentId: 999 });
     sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
     district = await apiClient(app, { edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });

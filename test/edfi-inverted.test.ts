@@ -3,15 +3,14 @@
  * relationships as its sandbox claim set grants them): reference data an ancestor ed-org owns — a district's courses,
  * programs and charts of accounts — is read by the schools beneath it, and by no sibling; writes stay relationships.
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadClaimSets, strategiesFor } from '../src/config/claim-sets.js';
 import { fromRoot } from '../src/config/paths.js';
-import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { claimSetsFile, startTestApp, texasGrandBend, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, json, type ApiClient } from './edfi-helpers.js';
 
@@ -62,12 +61,6 @@ const descriptors: Array<[string, string]> = [
 const ids = (items: Item[]) => items.map((i) => i.id).sort();
 
 describe('the relationshipsInverted strategy in claim sets', () => {
-  const written = (claimSets: unknown) => {
-    const path = join(mkdtempSync(join(tmpdir(), 'edgate-claim-sets-')), 'claim-sets.json');
-    writeFileSync(path, JSON.stringify(claimSets));
-    return path;
-  };
-
   it('reads courses, programs and charts of accounts inverted in the sandbox-like claim sets, and writes them by relationship', () => {
     const claimSets = loadClaimSets();
     for (const claimSet of ['ODS Sandbox', 'SIS Vendor', 'Bootstrap']) {
@@ -79,9 +72,9 @@ describe('the relationshipsInverted strategy in claim sets', () => {
   });
 
   it('refuses, at load, relationshipsInverted on any action but read', () => {
-    expect(() => loadClaimSets(written({ X: { courses: { update: 'relationshipsInverted' } } }))).toThrow(/courses\.update: "relationshipsInverted" is for reads only/);
-    expect(() => loadClaimSets(written({ X: { courses: { delete: ['namespace', 'relationshipsInverted'] } } }))).toThrow(/for reads only/);
-    expect(() => loadClaimSets(written({ X: { courses: { read: 'relationshipsInverted' } } }))).not.toThrow();
+    expect(() => loadClaimSets(claimSetsFile({ X: { courses: { update: 'relationshipsInverted' } } }))).toThrow(/courses\.update: "relationshipsInverted" is for reads only/);
+    expect(() => loadClaimSets(claimSetsFile({ X: { courses: { delete: ['namespace', 'relationshipsInverted'] } } }))).toThrow(/for reads only/);
+    expect(() => loadClaimSets(claimSetsFile({ X: { courses: { read: 'relationshipsInverted' } } }))).not.toThrow();
   });
 });
 
@@ -95,7 +88,7 @@ describe.skipIf(!haveFullStandard).each(engines)('reference data read up the ed-
 
   beforeAll(async () => {
     app = await startTestApp(engine, { EDFI_API_SCHEMA: fullStandard });
-    await app.edorgs({ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1));
+    await app.edorgs(...texasGrandBend);
     await app.edorgs({ id: 999, type: 'lea', name: 'Other ISD', parentId: 48 });
     const sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
     for (const [descriptor, codeValue] of descriptors) {

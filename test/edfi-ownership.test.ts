@@ -3,16 +3,15 @@
  * ownership token, and a client reaches them under the `ownership` strategy only when it holds that token. Alone
  * ("Ownership Based Test") and combined with the namespace and relationship strategies ("Multiple Auth Test").
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadClaimSets, strategiesFor } from '../src/config/claim-sets.js';
 import { fromRoot } from '../src/config/paths.js';
 import { loadDocuments } from '../src/edfi/seed.js';
-import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { claimSetsFile, startTestApp, texasGrandBend, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, courseOffering, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
 
@@ -36,25 +35,19 @@ async function expectNotOwned(res: Response): Promise<void> {
 }
 
 describe('claim sets combining strategies', () => {
-  const written = (claimSets: unknown) => {
-    const path = join(mkdtempSync(join(tmpdir(), 'edgate-claim-sets-')), 'claim-sets.json');
-    writeFileSync(path, JSON.stringify(claimSets));
-    return path;
-  };
-
   it('checks a list in a fixed order, namespace, ownership, relationships, whatever order it is written in', () => {
     const claimSets = loadClaimSets();
     expect(strategiesFor(claimSets, 'Multiple Auth Test', { name: 'educationContents' }, 'read')).toEqual(['namespace', 'ownership']);
     expect(strategiesFor(claimSets, 'Multiple Auth Test', { name: 'studentSectionAssociations' }, 'delete')).toEqual(['ownership', 'relationships']);
-    const reordered = loadClaimSets(written({ X: { students: { read: ['relationships', 'ownership', 'namespace'] } } }));
+    const reordered = loadClaimSets(claimSetsFile({ X: { students: { read: ['relationships', 'ownership', 'namespace'] } } }));
     expect(strategiesFor(reordered, 'X', { name: 'students' }, 'read')).toEqual(['namespace', 'ownership', 'relationships']);
   });
 
   it('refuses, at load, an unknown strategy, an empty list, or none beside another strategy', () => {
-    expect(() => loadClaimSets(written({ X: { students: { read: 'owner' } } }))).toThrow(/unknown strategy "owner"/);
-    expect(() => loadClaimSets(written({ X: { students: { read: [] } } }))).toThrow(/no strategy/);
-    expect(() => loadClaimSets(written({ X: { students: { read: ['none', 'ownership'] } } }))).toThrow(/cannot be combined/);
-    expect(() => loadClaimSets(written({ X: { students: { list: 'none' } } }))).toThrow(/unknown action/);
+    expect(() => loadClaimSets(claimSetsFile({ X: { students: { read: 'owner' } } }))).toThrow(/unknown strategy "owner"/);
+    expect(() => loadClaimSets(claimSetsFile({ X: { students: { read: [] } } }))).toThrow(/no strategy/);
+    expect(() => loadClaimSets(claimSetsFile({ X: { students: { read: ['none', 'ownership'] } } }))).toThrow(/cannot be combined/);
+    expect(() => loadClaimSets(claimSetsFile({ X: { students: { list: 'none' } } }))).toThrow(/unknown action/);
   });
 });
 
@@ -68,7 +61,7 @@ describe.skipIf(!existsSync(fullStandard)).each(engines)('ownership-based author
 
   beforeAll(async () => {
     app = await startTestApp(engine, { EDFI_API_SCHEMA: fullStandard });
-    await app.edorgs({ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1));
+    await app.edorgs(...texasGrandBend);
     await app.edorgs({ id: 999, type: 'lea', name: 'Other ISD', parentId: 48 }, { id: 999001, type: 'school', name: 'Other High', parentId: 999 });
     sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
     const owned = { claimSet: 'Ownership Based Test', edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] };

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { fromRoot } from '../src/config/paths.js';
-import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { startTestApp, texasGrandBend, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, json, staffMember, type ApiClient } from './edfi-helpers.js';
 
@@ -80,7 +80,7 @@ describe.skipIf(!haveFullStandard).each(engines)('every kind of education organi
 
   beforeAll(async () => {
     app = await startTestApp(engine, { EDFI_API_SCHEMA: fullStandard });
-    await app.edorgs({ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1));
+    await app.edorgs(...texasGrandBend);
     await app.edorgs({ id: 999, type: 'lea', name: 'Other ISD', parentId: 48 });
     sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
     district = await apiClient(app, { edorgIds: [255901], namespacePrefixes: ['uri://ed-fi.org'] });

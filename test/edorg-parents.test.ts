@@ -11,7 +11,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { fromRoot } from '../src/config/paths.js';
-import { grandBend, startTestApp, type TestApp } from './helpers/app.js';
+import { startTestApp, texasGrandBend, type TestApp } from './helpers/app.js';
 import { engines } from './helpers/engines.js';
 import { apiClient, enrolment, json, student, type ApiClient } from './edfi-helpers.js';
 
@@ -64,7 +64,7 @@ describe.skipIf(!haveFullStandard).each(engines)('ed-org parents on $name', (eng
 
   beforeAll(async () => {
     app = await startTestApp(engine, { EDFI_API_SCHEMA: fullStandard });
-    await app.edorgs({ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1));
+    await app.edorgs(...texasGrandBend);
     sandbox = await apiClient(app, { claimSet: 'Ed-Fi Sandbox' });
     await sandbox.create('programTypeDescriptors', { namespace: 'uri://ed-fi.org/ProgramTypeDescriptor', codeValue: 'Other', shortDescription: 'Other' });
   }, 60_000);

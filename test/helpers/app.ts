@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import { loadConfig, type Config } from '../../src/config/index.js';
@@ -99,3 +102,13 @@ export const grandBend: EdorgInput[] = [
   { id: 255901044, type: 'school', name: 'Grand Bend Middle School', parentId: 255901 },
   { id: 255901107, type: 'school', name: 'Grand Bend Elementary School', parentId: 255901 },
 ];
+
+/** Grand Bend under a state agency (48), for tests of reach up and down a tree deeper than one district. */
+export const texasGrandBend: EdorgInput[] = [{ id: 48, type: 'sea', name: 'Texas Education Agency' }, { ...grandBend[0], parentId: 48 }, ...grandBend.slice(1)];
+
+/** A claim-sets file of the given content, for `loadClaimSets(path)`: what start-up refuses or reads. */
+export function claimSetsFile(claimSets: unknown): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'edgate-claim-sets-')), 'claim-sets.json');
+  writeFileSync(path, JSON.stringify(claimSets));
+  return path;
+}
