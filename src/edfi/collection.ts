@@ -2,9 +2,8 @@ import type { Knex } from 'knex';
 
 import { dialectOf } from '../db/knex.js';
 import { whereNamespaceUnder, whereOwned, type CollectionScope } from './authorization.js';
-import type { Reach } from './reach.js';
 import { applyFilters, applyWindow, type Page } from './query.js';
-import { subjectsInReach, whereInReach } from './reach.js';
+import { subjectsInReach, whereInReach, type Reach } from './reach.js';
 import type { ResourceDeclaration } from './resource-declaration.js';
 import { documentColumns, toStored, type StoredDocument } from './store.js';
 
